@@ -1,0 +1,1149 @@
+// Package applier runs a plan against a gateway: it turns the plan's changes
+// into ns-api writes, runs them phase by phase (independent steps of a phase
+// in parallel), confirms every write, and when a step fails undoes the
+// completed steps in reverse so that the gateway ends either fully in the new
+// state or back in the old one, verified by re-reading it. Every write and
+// its undo are journalled (fsynced, secrets sealed) before they are sent, so
+// that an apply killed half-way can be rolled back later (Rollback).
+//
+// It is not a planner: it decides nothing from the gateway's state beyond
+// what the plan says (Action, Before, After), and it neither renders plans
+// nor reads site files.
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+)
+
+// Writer is the part of the ns-api the applier calls. *nsapi.Client
+// satisfies it.
+type Writer interface {
+	ListProfiles(ctx context.Context) (*nsapi.ProfileList, error)
+	CreateProfile(ctx context.Context, p nsapi.ProfileWrite) (profileID string, err error)
+	UpdateProfile(ctx context.Context, profileID string, p nsapi.ProfileWrite) error
+	DeleteProfile(ctx context.Context, profileID string) error
+
+	ListDevices(ctx context.Context, q nsapi.DeviceQuery) (*nsapi.DeviceList, error)
+	GetDevice(ctx context.Context, devEUI string) (*nsapi.Device, error)
+	CreateDevice(ctx context.Context, d nsapi.DeviceWrite) error
+	UpdateDevice(ctx context.Context, devEUI string, d nsapi.DeviceWrite) error
+	DeleteDevice(ctx context.Context, devEUI string) error
+
+	ListGroups(ctx context.Context, search string) ([]nsapi.MulticastGroupInfo, error)
+	CreateGroup(ctx context.Context, g nsapi.MulticastGroup) (id string, err error)
+	UpdateGroup(ctx context.Context, id string, g nsapi.MulticastGroup) error
+	DeleteGroup(ctx context.Context, id string) error
+	AddGroupDevices(ctx context.Context, id string, devEUIs []string) error
+	RemoveGroupDevices(ctx context.Context, id string, devEUIs []string) error
+
+	ListCodecs(ctx context.Context, typ, search string) ([]nsapi.Codec, error)
+	ListCodecsShort(ctx context.Context, typ, search string) ([]nsapi.CodecShort, error)
+	CreateCodec(ctx context.Context, c nsapi.CodecWrite) (id string, err error)
+	UpdateCodec(ctx context.Context, id string, c nsapi.CodecWrite) error
+	DeleteCodec(ctx context.Context, id string) error
+
+	CreateTask(ctx context.Context, t nsapi.FuotaTask) (id int64, err error)
+	ListTasks(ctx context.Context, search string) ([]nsapi.FuotaTask, error)
+	UpdateTask(ctx context.Context, t nsapi.FuotaTask) error
+	DeleteTasks(ctx context.Context, ids []int64) error
+
+	ReadState(ctx context.Context) (*nsapi.State, error)
+}
+
+// DefaultParallelism is the number of steps of one phase in flight at once
+// when Options.Parallelism is 0. Milesight's own client keeps at most 3
+// requests in flight; 4 is the smallest setting that is more than 3× faster
+// than one at a time on a 20 ms gateway (see the package benchmark), and the
+// client's window must be at least this large.
+const DefaultParallelism = 4
+
+// MaxParallelism bounds Options.Parallelism: a gateway is a small machine.
+const MaxParallelism = 16
+
+// Options configures Apply and Rollback.
+type Options struct {
+	// Parallelism is how many independent steps of one phase run at once
+	// (0: DefaultParallelism).
+	Parallelism int
+	// NoRollback keeps the completed steps when a step fails.
+	NoRollback bool
+	// JournalDir is where the journal lives (<site dir>/.gwsync); "" keeps
+	// no journal, so a killed apply cannot be rolled back later.
+	JournalDir string
+	// Progress, when set, receives an Event as each step starts and ends.
+	// It is called from several goroutines, one call at a time.
+	Progress func(Event)
+	// Logf, when set, receives debug lines (never a secret).
+	Logf func(format string, args ...any)
+	// ExpectFingerprint, when set, is the live state's Fingerprint the plan
+	// was made against: Apply refuses with a *StaleError, before any write,
+	// when the state it reads first has another.
+	ExpectFingerprint string
+}
+
+// StaleError says the gateway changed between planning and applying;
+// nothing was written.
+type StaleError struct {
+	Want, Got string // state fingerprints: planned against, read now
+}
+
+// Error says the plan is stale and what to do.
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("stale plan: the gateway changed since the plan was made (state %s, planned against %s); plan again", short(e.Got), short(e.Want))
+}
+
+func short(fp string) string {
+	if len(fp) > 19 {
+		return fp[:19] + "…"
+	}
+	return fp
+}
+
+// EventType says what an Event reports.
+type EventType string
+
+// The event types.
+const (
+	EventStart      EventType = "start"       // a step is being written
+	EventDone       EventType = "done"        // a step is written and confirmed
+	EventFailed     EventType = "failed"      // a step failed
+	EventUndoStart  EventType = "undo"        // an undo is being written
+	EventUndone     EventType = "undone"      // an undo is written
+	EventUndoFailed EventType = "undo-failed" // an undo failed
+	EventVerify     EventType = "verify"      // the gateway is being re-read
+)
+
+// Event is a progress report.
+type Event struct {
+	Type    EventType
+	Address string
+	Action  plan.Action
+	Done    int // steps finished so far in this pass (apply or rollback)
+	Total   int // steps in this pass
+	Elapsed time.Duration
+	Err     error
+}
+
+// StepRecord is one change the apply made.
+type StepRecord struct {
+	Address string
+	Kind    plan.Kind
+	Action  plan.Action
+	ID      string // server id after the change (a create's new id)
+	Elapsed time.Duration
+}
+
+// UndoRecord is one write a rollback made.
+type UndoRecord struct {
+	Address string
+	Did     string // e.g. "deleted", "restored", "re-created", "removed members", "re-added members"
+	Err     error  // non-nil when this undo failed
+}
+
+// Result is what an apply or rollback did, also when it failed.
+type Result struct {
+	Applied []StepRecord // the plan's changes that took effect, in completion order
+	Failed  *StepError   // the step that failed, if one did
+	// RolledBack says a rollback ran; Undone lists its writes.
+	RolledBack bool
+	Undone     []UndoRecord
+	// Restored says the gateway was re-read after the rollback and equals
+	// its state before the apply. Remaining holds the difference otherwise.
+	Restored  bool
+	Remaining string
+	// Kept says completed steps were kept (NoRollback).
+	Kept bool
+	// Notes say what a rollback could not bring back exactly (sessions,
+	// frame counters, new server ids).
+	Notes []string
+	// JournalKept says the journal is still there (rollback incomplete).
+	JournalKept bool
+	JournalDir  string
+	// Before is the state read before the first write.
+	Before *nsapi.State
+}
+
+// Summary counts the applied changes as the plan summary does: a replace
+// is one add and one destroy.
+func (r *Result) Summary() (added, changed, destroyed int) {
+	for _, s := range r.Applied {
+		switch s.Action {
+		case plan.Create:
+			added++
+		case plan.Update:
+			changed++
+		case plan.Delete:
+			destroyed++
+		case plan.Replace:
+			added++
+			destroyed++
+		}
+	}
+	return added, changed, destroyed
+}
+
+// StepError is the error of the step that failed.
+type StepError struct {
+	Change plan.Change
+	Err    error
+}
+
+// Error names the change, its action and the cause.
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s: %s: %v", e.Change.Address, e.Change.Action, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// PlanError says a plan cannot be applied as it is; nothing was written.
+type PlanError struct {
+	Address string
+	Msg     string
+}
+
+// Error names the change and what is wrong with it.
+func (e *PlanError) Error() string { return fmt.Sprintf("plan: %s: %s", e.Address, e.Msg) }
+
+// effect states.
+type effState int
+
+const (
+	effPending   effState = iota // the write is being sent
+	effDone                      // the write took effect
+	effNotDone                   // the write certainly did not take effect
+	effUncertain                 // nobody knows: undo re-reads first
+	effUndone                    // undone by a rollback
+)
+
+// effect is one write on the gateway and what undoing it needs. It is what
+// the journal records before the write is sent.
+type effect struct {
+	N       int          `json:"n"`
+	Step    int          `json:"step"`
+	Phase   int          `json:"phase"`
+	Op      string       `json:"op"` // create, update, delete, add, remove
+	Kind    plan.Kind    `json:"kind"`
+	Address string       `json:"address"`
+	Name    string       `json:"name"` // identity for a re-read: name, or devEUI
+	ID      string       `json:"id,omitempty"`
+	Before  *plan.Object `json:"before,omitempty"`
+	After   *plan.Object `json:"after,omitempty"`
+	Group   string       `json:"group,omitempty"` // add/remove: the group's name
+	DevEUIs []string     `json:"devEUIs,omitempty"`
+
+	state effState
+}
+
+// The effect operations.
+const (
+	opCreate = "create"
+	opUpdate = "update"
+	opDelete = "delete"
+	opAdd    = "add"
+	opRemove = "remove"
+)
+
+// step is one unit of work: a change, or the memberships of one group
+// added or removed together.
+type step struct {
+	seq     int
+	phase   int
+	changes []plan.Change
+	address string
+}
+
+type runner struct {
+	w    Writer
+	opts Options
+	j    *journal
+
+	mu      sync.Mutex
+	ids     map[string]string // address → server id of what this apply created
+	remap   map[string]string // old id → new id of what a rollback re-created
+	effects []*effect
+	applied []StepRecord
+	undone  []UndoRecord
+	notes   []string
+	stopped error
+	done    int
+	total   int
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Logf != nil {
+		r.opts.Logf(format, args...)
+	}
+}
+
+func (r *runner) event(ev Event) {
+	if r.opts.Progress == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev.Total = r.total
+	if ev.Type == EventDone || ev.Type == EventFailed || ev.Type == EventUndone || ev.Type == EventUndoFailed {
+		r.done++
+	}
+	ev.Done = r.done
+	r.opts.Progress(ev)
+}
+
+func (r *runner) stop(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped == nil {
+		r.stopped = err
+	}
+}
+
+func (r *runner) isStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped != nil
+}
+
+func (r *runner) note(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+func parallelism(o Options) int {
+	n := o.Parallelism
+	if n <= 0 {
+		n = DefaultParallelism
+	}
+	if n > MaxParallelism {
+		n = MaxParallelism
+	}
+	return n
+}
+
+// Apply runs p against the gateway w writes to. It reads the gateway's
+// state first (the state a rollback restores), journals every write before
+// sending it, and confirms every write. When a step fails it stops, lets the
+// steps in flight finish, and (unless NoRollback) undoes the completed steps
+// in reverse and verifies that the gateway equals its state before. The
+// Result is returned also on error; a failing step's error is a *StepError.
+func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, error) {
+	res := &Result{JournalDir: opts.JournalDir}
+	if p == nil {
+		return res, errors.New("apply: no plan")
+	}
+	phases, err := buildSteps(p)
+	if err != nil {
+		return res, err
+	}
+	if HasJournal(opts.JournalDir) {
+		return res, &JournalExistsError{Dir: opts.JournalDir}
+	}
+	if len(phases) == 0 {
+		return res, nil
+	}
+	before, err := w.ReadState(ctx)
+	if err != nil {
+		return res, fmt.Errorf("apply: read the gateway before the first write: %w", err)
+	}
+	res.Before = before
+	if opts.ExpectFingerprint != "" {
+		if fp := before.Fingerprint(); fp != opts.ExpectFingerprint {
+			return res, &StaleError{Want: opts.ExpectFingerprint, Got: fp}
+		}
+	}
+	j, err := createJournal(opts.JournalDir, before, p)
+	if err != nil {
+		return res, err
+	}
+	r := &runner{w: w, opts: opts, j: j, ids: map[string]string{}, remap: map[string]string{}}
+	for _, ph := range phases {
+		r.total += len(ph)
+	}
+	// Writes in flight finish even when ctx is cancelled (each request is
+	// bounded by the client's timeout): only the start of new steps stops.
+	wctx := context.WithoutCancel(ctx)
+	for _, ph := range phases {
+		r.runPhase(ctx, wctx, ph)
+		if r.isStopped() {
+			break
+		}
+	}
+	r.mu.Lock()
+	failure := r.stopped
+	res.Applied = append(res.Applied, r.applied...)
+	r.mu.Unlock()
+	var se *StepError
+	if errors.As(failure, &se) {
+		res.Failed = se
+	}
+	if failure == nil {
+		return res, j.finish()
+	}
+	if opts.NoRollback {
+		res.Kept = true
+		r.logf("apply: step failed; --no-rollback: %d completed changes kept", len(res.Applied))
+		if ferr := j.finish(); ferr != nil {
+			return res, errors.Join(failure, ferr)
+		}
+		return res, failure
+	}
+	r.rollback(wctx, res, before)
+	if res.Restored {
+		if ferr := j.finish(); ferr != nil {
+			return res, errors.Join(failure, ferr)
+		}
+	} else {
+		j.close()
+		res.JournalKept = j != nil
+	}
+	return res, failure
+}
+
+// runPhase runs the steps of one phase, Parallelism at a time, then
+// confirms the creates and membership changes of the phase with one list
+// read per kind.
+func (r *runner) runPhase(ctx, wctx context.Context, steps []*step) {
+	sem := make(chan struct{}, parallelism(r.opts))
+	var wg sync.WaitGroup
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			r.stop(fmt.Errorf("apply interrupted: %w", ctx.Err()))
+		}
+		if r.isStopped() {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			r.stop(fmt.Errorf("apply interrupted: %w", ctx.Err()))
+		}
+		if r.isStopped() {
+			break
+		}
+		wg.Add(1)
+		go func(s *step) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r.runStep(wctx, s)
+		}(s)
+	}
+	wg.Wait()
+	if !r.isStopped() {
+		r.confirmPhase(wctx, steps)
+	}
+}
+
+func (r *runner) runStep(ctx context.Context, s *step) {
+	first := s.changes[0]
+	r.event(Event{Type: EventStart, Address: s.address, Action: first.Action})
+	start := time.Now()
+	var err error
+	if first.Kind == plan.KindMember {
+		err = r.doMembers(ctx, s)
+	} else {
+		err = r.doChange(ctx, s, first)
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		se := &StepError{Change: first, Err: err}
+		r.stop(se)
+		r.event(Event{Type: EventFailed, Address: s.address, Action: first.Action, Elapsed: elapsed, Err: err})
+		return
+	}
+	r.mu.Lock()
+	for _, c := range s.changes {
+		r.applied = append(r.applied, StepRecord{Address: c.Address, Kind: c.Kind, Action: c.Action, ID: r.idOf(c), Elapsed: elapsed})
+	}
+	r.mu.Unlock()
+	r.event(Event{Type: EventDone, Address: s.address, Action: first.Action, Elapsed: elapsed})
+}
+
+// idOf is the server id of a change's resource after it ran (r.mu held).
+func (r *runner) idOf(c plan.Change) string {
+	if id, ok := r.ids[c.Address]; ok {
+		return id
+	}
+	return c.ID
+}
+
+// resolve returns c's After with the Refs filled from what earlier steps
+// created.
+func (r *runner) resolve(c plan.Change) (*plan.Object, error) {
+	after := copyObject(c.After)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range c.Refs {
+		id, ok := r.ids[ref.Address]
+		switch ref.Field {
+		case "profileID", "payloadCodecID", "group_id":
+		default:
+			continue // known without running anything (e.g. a device's EUI)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s needs the id of %s, which this apply did not create", ref.Field, ref.Address)
+		}
+		switch {
+		case ref.Field == "profileID" && after.Device != nil:
+			after.Device.ProfileID = id
+		case ref.Field == "payloadCodecID" && after.Device != nil:
+			after.Device.PayloadCodecID = nsapi.FlexString(id)
+		case ref.Field == "group_id" && after.Member != nil:
+			after.Member.GroupID = id
+		}
+	}
+	return after, nil
+}
+
+func (r *runner) doChange(ctx context.Context, s *step, c plan.Change) error {
+	switch c.Action {
+	case plan.Create:
+		after, err := r.resolve(c)
+		if err != nil {
+			return err
+		}
+		return r.create(ctx, s, c, after)
+	case plan.Update:
+		after, err := r.resolve(c)
+		if err != nil {
+			return err
+		}
+		e := &effect{Op: opUpdate, ID: existingID(c), Before: c.Before, After: after}
+		return r.perform(ctx, s, c, e, func(ctx context.Context) (string, error) {
+			return e.ID, r.put(ctx, c.Kind, e.ID, after)
+		})
+	case plan.Delete:
+		return r.remove(ctx, s, c)
+	case plan.Replace:
+		after, err := r.resolve(c)
+		if err != nil {
+			return err
+		}
+		if err := r.remove(ctx, s, c); err != nil {
+			return err
+		}
+		return r.create(ctx, s, c, after)
+	}
+	return fmt.Errorf("unknown action %q", c.Action)
+}
+
+func (r *runner) create(ctx context.Context, s *step, c plan.Change, after *plan.Object) error {
+	e := &effect{Op: opCreate, Name: identity(c.Kind, after)}
+	err := r.perform(ctx, s, c, e, func(ctx context.Context) (string, error) {
+		return r.post(ctx, c.Kind, after)
+	})
+	if err == nil {
+		r.mu.Lock()
+		r.ids[c.Address] = e.ID
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *runner) remove(ctx context.Context, s *step, c plan.Change) error {
+	e := &effect{Op: opDelete, ID: existingID(c), Name: identity(c.Kind, c.Before), Before: c.Before}
+	return r.perform(ctx, s, c, e, func(ctx context.Context) (string, error) {
+		return e.ID, r.del(ctx, c.Kind, e.ID)
+	})
+}
+
+func (r *runner) doMembers(ctx context.Context, s *step) error {
+	first := s.changes[0]
+	e := &effect{Kind: plan.KindMember}
+	var groupID string
+	for _, c := range s.changes {
+		switch c.Action {
+		case plan.Create:
+			after, err := r.resolve(c)
+			if err != nil {
+				return err
+			}
+			e.Op, e.Group, groupID = opAdd, after.Member.Group, after.Member.GroupID
+			if groupID == "" {
+				r.mu.Lock()
+				groupID = r.ids[string(plan.KindGroup)+"."+after.Member.Group]
+				r.mu.Unlock()
+			}
+			e.DevEUIs = append(e.DevEUIs, strings.ToUpper(after.Member.DevEUI))
+		case plan.Delete:
+			e.Op, e.Group, groupID = opRemove, c.Before.Member.Group, c.Before.Member.GroupID
+			if groupID == "" {
+				groupID = c.ID
+			}
+			e.DevEUIs = append(e.DevEUIs, strings.ToUpper(c.Before.Member.DevEUI))
+		default:
+			return fmt.Errorf("a membership can only be added or removed, not %s", c.Action)
+		}
+	}
+	if groupID == "" {
+		return fmt.Errorf("multicast group %q has no id", e.Group)
+	}
+	e.ID, e.Name = groupID, e.Group
+	return r.perform(ctx, s, first, e, func(ctx context.Context) (string, error) {
+		if e.Op == opAdd {
+			return groupID, r.w.AddGroupDevices(ctx, groupID, e.DevEUIs)
+		}
+		return groupID, r.w.RemoveGroupDevices(ctx, groupID, e.DevEUIs)
+	})
+}
+
+// perform journals e, runs write and settles e's state. An ns-api error
+// answer means the write did not happen. No answer at all means nobody
+// knows: the gateway is re-read to decide, and the write is never re-sent.
+func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect, write func(context.Context) (string, error)) error {
+	e.Step, e.Phase, e.Kind, e.Address = s.seq, s.phase, c.Kind, c.Address
+	if e.Kind == plan.KindMember {
+		e.Address = s.address
+	}
+	r.mu.Lock()
+	e.N = len(r.effects) + 1
+	r.effects = append(r.effects, e)
+	r.mu.Unlock()
+	if err := r.j.append(record{T: "intent", N: e.N, Effect: e}, true); err != nil {
+		r.setState(e, effNotDone, "")
+		return err
+	}
+	id, err := write(ctx)
+	if err == nil {
+		r.setState(e, effDone, id)
+		return r.j.append(record{T: "ok", N: e.N, ID: id}, false)
+	}
+	var re *nsapi.RemoteError
+	if errors.As(err, &re) {
+		r.setState(e, effNotDone, "")
+		_ = r.j.append(record{T: "fail", N: e.N}, false)
+		return err
+	}
+	r.logf("apply: %s: %s: %v; re-reading to decide", e.Address, e.Op, err)
+	inForce, foundID, cerr := r.inForce(ctx, e)
+	switch {
+	case cerr != nil:
+		r.setState(e, effUncertain, "")
+		return fmt.Errorf("%w; re-reading it failed too (%v): it may or may not have happened", err, cerr)
+	case inForce:
+		r.setState(e, effDone, foundID)
+		r.logf("apply: %s: the answer was lost but the re-read shows the %s happened", e.Address, e.Op)
+		return r.j.append(record{T: "ok", N: e.N, ID: foundID}, false)
+	default:
+		if e.Op == opUpdate {
+			// An update that is not visible may still be half-applied; its
+			// undo (PUT of Before) is safe either way.
+			r.setState(e, effUncertain, "")
+		} else {
+			r.setState(e, effNotDone, "")
+			_ = r.j.append(record{T: "fail", N: e.N}, false)
+		}
+		return fmt.Errorf("%w; the re-read shows it did not happen", err)
+	}
+}
+
+func (r *runner) setState(e *effect, st effState, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.state = st
+	if id != "" {
+		e.ID = id
+	}
+}
+
+// ---- writes per kind ----
+
+func (r *runner) post(ctx context.Context, k plan.Kind, o *plan.Object) (string, error) {
+	switch k {
+	case plan.KindProfile:
+		return r.w.CreateProfile(ctx, o.Profile.Write())
+	case plan.KindDevice:
+		w := o.Device.Write()
+		w.DevEUI = strings.ToUpper(w.DevEUI)
+		return w.DevEUI, r.w.CreateDevice(ctx, w)
+	case plan.KindCodec:
+		return r.w.CreateCodec(ctx, o.Codec.Write())
+	case plan.KindGroup:
+		return r.w.CreateGroup(ctx, o.Group.MulticastGroup)
+	case plan.KindTask:
+		t := o.Task.Write()
+		t.ID = 0
+		id, err := r.w.CreateTask(ctx, t)
+		return strconv.FormatInt(id, 10), err
+	}
+	return "", fmt.Errorf("cannot create a %s", k)
+}
+
+func (r *runner) put(ctx context.Context, k plan.Kind, id string, o *plan.Object) error {
+	switch k {
+	case plan.KindProfile:
+		return r.w.UpdateProfile(ctx, id, o.Profile.Write())
+	case plan.KindDevice:
+		w := o.Device.Write()
+		w.DevEUI = ""
+		return r.w.UpdateDevice(ctx, id, w)
+	case plan.KindCodec:
+		return r.w.UpdateCodec(ctx, id, o.Codec.Write())
+	case plan.KindGroup:
+		return r.w.UpdateGroup(ctx, id, o.Group.MulticastGroup)
+	case plan.KindTask:
+		t := o.Task.Write()
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return fmt.Errorf("FUOTA task id %q is not a number", id)
+		}
+		t.ID = nsapi.FlexInt(n)
+		return r.w.UpdateTask(ctx, t)
+	}
+	return fmt.Errorf("cannot update a %s", k)
+}
+
+func (r *runner) del(ctx context.Context, k plan.Kind, id string) error {
+	switch k {
+	case plan.KindProfile:
+		return r.w.DeleteProfile(ctx, id)
+	case plan.KindDevice:
+		return r.w.DeleteDevice(ctx, id)
+	case plan.KindCodec:
+		return r.w.DeleteCodec(ctx, id)
+	case plan.KindGroup:
+		return r.w.DeleteGroup(ctx, id)
+	case plan.KindTask:
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return fmt.Errorf("FUOTA task id %q is not a number", id)
+		}
+		return r.w.DeleteTasks(ctx, []int64{n})
+	}
+	return fmt.Errorf("cannot delete a %s", k)
+}
+
+// ---- re-reads ----
+
+// find looks a resource up by identity with a cheap searched read.
+func (r *runner) find(ctx context.Context, k plan.Kind, name string) (found bool, id string, obj *plan.Object, err error) {
+	switch k {
+	case plan.KindProfile:
+		l, err := r.w.ListProfiles(ctx)
+		if err != nil {
+			return false, "", nil, err
+		}
+		for i := range l.Result {
+			if l.Result[i].Name == name {
+				p := l.Result[i]
+				return true, p.Profile.ProfileID, &plan.Object{Profile: &p}, nil
+			}
+		}
+	case plan.KindDevice:
+		d, err := r.w.GetDevice(ctx, name)
+		if nsapi.IsCode(err, nsapi.CodeNotFound) {
+			return false, "", nil, nil
+		}
+		if err != nil {
+			return false, "", nil, err
+		}
+		if d == nil || !strings.EqualFold(d.DevEUI, name) {
+			return false, "", nil, nil
+		}
+		return true, strings.ToUpper(d.DevEUI), &plan.Object{Device: d}, nil
+	case plan.KindCodec:
+		l, err := r.w.ListCodecs(ctx, nsapi.CodecTypeCustom, name)
+		if err != nil {
+			return false, "", nil, err
+		}
+		for i := range l {
+			if l[i].Name == name {
+				c := l[i]
+				return true, string(c.ID), &plan.Object{Codec: &c}, nil
+			}
+		}
+	case plan.KindGroup, plan.KindMember:
+		l, err := r.w.ListGroups(ctx, name)
+		if err != nil {
+			return false, "", nil, err
+		}
+		for i := range l {
+			if l[i].Name == name {
+				g := l[i]
+				return true, g.ID, &plan.Object{Group: &g}, nil
+			}
+		}
+	case plan.KindTask:
+		l, err := r.w.ListTasks(ctx, name)
+		if err != nil {
+			return false, "", nil, err
+		}
+		for i := range l {
+			if l[i].Name == name {
+				t := l[i]
+				return true, strconv.FormatInt(int64(t.ID), 10), &plan.Object{Task: &t}, nil
+			}
+		}
+	default:
+		return false, "", nil, fmt.Errorf("cannot read a %s", k)
+	}
+	return false, "", nil, nil
+}
+
+// inForce re-reads the gateway and says whether e's write has taken effect.
+func (r *runner) inForce(ctx context.Context, e *effect) (bool, string, error) {
+	switch e.Op {
+	case opCreate:
+		found, id, _, err := r.find(ctx, e.Kind, e.Name)
+		return found, id, err
+	case opDelete:
+		found, _, _, err := r.find(ctx, e.Kind, e.Name)
+		return !found, e.ID, err
+	case opUpdate:
+		found, _, live, err := r.find(ctx, e.Kind, identity(e.Kind, e.After))
+		if err != nil || !found {
+			return false, "", err
+		}
+		return sameObject(e.Kind, live, e.After), e.ID, nil
+	case opAdd, opRemove:
+		found, _, live, err := r.find(ctx, plan.KindGroup, e.Group)
+		if err != nil || !found {
+			return false, "", err
+		}
+		members := memberSet(live.Group)
+		for _, d := range e.DevEUIs {
+			if members[d] != (e.Op == opAdd) {
+				return false, e.ID, nil
+			}
+		}
+		return true, e.ID, nil
+	}
+	return false, "", fmt.Errorf("unknown operation %q", e.Op)
+}
+
+func memberSet(g *nsapi.MulticastGroupInfo) map[string]bool {
+	m := map[string]bool{}
+	for _, d := range g.Devices {
+		m[strings.ToUpper(d.DevEUI)] = true
+	}
+	return m
+}
+
+// sameObject compares a live object with a written one in the canonical
+// form (keys by digest, hex case folded, server-owned fields out).
+func sameObject(k plan.Kind, live, want *plan.Object) bool {
+	a, b := canonicalOf(k, live), canonicalOf(k, want)
+	return cmp.Equal(a, b, cmpopts.EquateEmpty())
+}
+
+func canonicalOf(k plan.Kind, o *plan.Object) *nsapi.State {
+	s := &nsapi.State{}
+	switch {
+	case k == plan.KindProfile && o.Profile != nil:
+		s.Profiles = []nsapi.Profile{*o.Profile}
+	case k == plan.KindDevice && o.Device != nil:
+		d := *o.Device
+		d.ProfileName, d.PayloadName = "", ""
+		s.Devices = []nsapi.Device{d}
+	case k == plan.KindCodec && o.Codec != nil:
+		s.Codecs = []nsapi.Codec{*o.Codec}
+	case k == plan.KindGroup && o.Group != nil:
+		g := *o.Group
+		g.Devices = nil
+		s.Groups = []nsapi.MulticastGroupInfo{g}
+	case k == plan.KindTask && o.Task != nil:
+		s.Tasks = []nsapi.FuotaTask{*o.Task}
+	}
+	return s.Canonical()
+}
+
+// confirmPhase checks, with one list read per kind, that every create and
+// membership change of the phase is held by the gateway: a gateway may
+// answer success without storing.
+func (r *runner) confirmPhase(ctx context.Context, steps []*step) {
+	inPhase := map[int]bool{}
+	for _, s := range steps {
+		inPhase[s.seq] = true
+	}
+	byKind := map[plan.Kind][]*effect{}
+	r.mu.Lock()
+	for _, e := range r.effects {
+		if inPhase[e.Step] && e.state == effDone && (e.Op == opCreate || e.Op == opAdd || e.Op == opRemove) {
+			byKind[e.Kind] = append(byKind[e.Kind], e)
+		}
+	}
+	r.mu.Unlock()
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	for _, ks := range kinds {
+		k := plan.Kind(ks)
+		effs := byKind[k]
+		held, err := r.held(ctx, k, effs)
+		if err != nil {
+			r.stop(&StepError{Change: changeOf(steps, effs[0]), Err: fmt.Errorf("confirm: %w", err)})
+			return
+		}
+		for _, e := range effs {
+			if !held(e) {
+				r.setState(e, effUncertain, "")
+				err := fmt.Errorf("the gateway answered success but a re-read does not show the %s", e.Op)
+				r.stop(&StepError{Change: changeOf(steps, e), Err: err})
+				r.event(Event{Type: EventFailed, Address: e.Address, Err: err})
+				return
+			}
+		}
+	}
+}
+
+func changeOf(steps []*step, e *effect) plan.Change {
+	for _, s := range steps {
+		if s.seq == e.Step {
+			return s.changes[0]
+		}
+	}
+	return plan.Change{Address: e.Address, Kind: e.Kind}
+}
+
+// held reads the kind once and returns a predicate over effects.
+func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*effect) bool, error) {
+	names := map[string]bool{}
+	switch k {
+	case plan.KindDevice:
+		if len(effs) <= 3 {
+			for _, e := range effs {
+				found, _, _, err := r.find(ctx, k, e.Name)
+				if err != nil {
+					return nil, err
+				}
+				names[e.Name] = found
+			}
+		} else {
+			l, err := r.w.ListDevices(ctx, nsapi.DeviceQuery{})
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range l.DeviceResult {
+				names[strings.ToUpper(d.DevEUI)] = true
+			}
+		}
+	case plan.KindProfile:
+		l, err := r.w.ListProfiles(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range l.Result {
+			names[p.Name] = true
+		}
+	case plan.KindCodec:
+		l, err := r.w.ListCodecsShort(ctx, nsapi.CodecTypeCustom, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range l {
+			names[c.Name] = true
+		}
+	case plan.KindGroup, plan.KindMember:
+		l, err := r.w.ListGroups(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		groups := map[string]map[string]bool{}
+		for i := range l {
+			names[l[i].Name] = true
+			groups[l[i].Name] = memberSet(&l[i])
+		}
+		if k == plan.KindMember {
+			return func(e *effect) bool {
+				m := groups[e.Group]
+				for _, d := range e.DevEUIs {
+					if m[d] != (e.Op == opAdd) {
+						return false
+					}
+				}
+				return true
+			}, nil
+		}
+	case plan.KindTask:
+		l, err := r.w.ListTasks(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range l {
+			names[t.Name] = true
+		}
+	}
+	return func(e *effect) bool { return names[e.Name] }, nil
+}
+
+// ---- plan → steps ----
+
+// identity is the name a resource is found by: devEUI for devices, name
+// otherwise.
+func identity(k plan.Kind, o *plan.Object) string {
+	if o == nil {
+		return ""
+	}
+	switch k {
+	case plan.KindProfile:
+		if o.Profile != nil {
+			return o.Profile.Name
+		}
+	case plan.KindDevice:
+		if o.Device != nil {
+			return strings.ToUpper(o.Device.DevEUI)
+		}
+	case plan.KindCodec:
+		if o.Codec != nil {
+			return o.Codec.Name
+		}
+	case plan.KindGroup:
+		if o.Group != nil {
+			return o.Group.Name
+		}
+	case plan.KindTask:
+		if o.Task != nil {
+			return o.Task.Name
+		}
+	case plan.KindMember:
+		if o.Member != nil {
+			return o.Member.Group
+		}
+	}
+	return ""
+}
+
+// existingID is the server id of the live resource a change acts on.
+func existingID(c plan.Change) string {
+	if c.ID != "" {
+		return c.ID
+	}
+	o := c.Before
+	if o == nil {
+		return ""
+	}
+	switch {
+	case o.Profile != nil:
+		return o.Profile.Profile.ProfileID
+	case o.Device != nil:
+		return strings.ToUpper(o.Device.DevEUI)
+	case o.Codec != nil:
+		return string(o.Codec.ID)
+	case o.Group != nil:
+		return o.Group.ID
+	case o.Task != nil:
+		if o.Task.ID != 0 {
+			return strconv.FormatInt(int64(o.Task.ID), 10)
+		}
+	case o.Member != nil:
+		return o.Member.GroupID
+	}
+	return ""
+}
+
+// phaseOf places a change in its phase (plan.Phase). A replace runs where
+// its create goes: delete then create, one step.
+func phaseOf(c plan.Change) int {
+	if ph := plan.Phase(c); ph < plan.NumPhases {
+		return ph
+	}
+	return -1
+}
+
+// checkChange refuses, before anything is written, a change the applier
+// cannot run exactly.
+func checkChange(c plan.Change) error {
+	perr := func(format string, args ...any) error {
+		return &PlanError{Address: c.Address, Msg: fmt.Sprintf(format, args...)}
+	}
+	if phaseOf(c) < 0 {
+		return perr("unknown kind %q", c.Kind)
+	}
+	switch c.Action {
+	case plan.Create:
+		if c.After == nil {
+			return perr("a create without After")
+		}
+	case plan.Update, plan.Replace:
+		if c.After == nil || c.Before == nil {
+			return perr("an %s needs Before and After", c.Action)
+		}
+	case plan.Delete:
+		if c.Before == nil {
+			return perr("a delete without Before")
+		}
+	default:
+		return perr("unknown action %q", c.Action)
+	}
+	if c.Kind == plan.KindMember && c.Action != plan.Create && c.Action != plan.Delete {
+		return perr("a membership can only be added or removed")
+	}
+	for _, o := range []*plan.Object{c.Before, c.After} {
+		if o != nil && identity(c.Kind, o) == "" {
+			return perr("the %s object is missing or has no name", c.Kind)
+		}
+	}
+	for _, p := range secretFields(copyObject(c.After)) {
+		if strings.HasPrefix(*p, "sha256:") || strings.HasPrefix(*p, sealedPrefix) {
+			return perr("a key is a digest, not a value (a saved plan's secrets must come from the site): re-plan from the site")
+		}
+	}
+	if c.Action != plan.Create && c.Kind != plan.KindMember && c.Kind != plan.KindDevice && existingID(c) == "" {
+		return perr("no server id for the live %s", c.Kind)
+	}
+	return nil
+}
+
+// buildSteps turns the plan's changes into steps grouped by phase, in plan
+// order inside a phase; the memberships of one group added (or removed) in
+// the same phase become one step.
+func buildSteps(p *plan.Plan) ([][]*step, error) {
+	var errs []error
+	byPhase := map[int][]*step{}
+	memberStep := map[string]*step{}
+	seq := 0
+	for _, c := range p.Changes {
+		if err := checkChange(c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ph := phaseOf(c)
+		if c.Kind == plan.KindMember {
+			m := c.After
+			if c.Action == plan.Delete {
+				m = c.Before
+			}
+			key := fmt.Sprintf("%d/%s", ph, m.Member.Group)
+			if s, ok := memberStep[key]; ok {
+				s.changes = append(s.changes, c)
+				s.address = fmt.Sprintf("%s.%s (%d devices)", plan.KindMember, m.Member.Group, len(s.changes))
+				continue
+			}
+			seq++
+			s := &step{seq: seq, phase: ph, changes: []plan.Change{c}, address: c.Address}
+			memberStep[key] = s
+			byPhase[ph] = append(byPhase[ph], s)
+			continue
+		}
+		seq++
+		byPhase[ph] = append(byPhase[ph], &step{seq: seq, phase: ph, changes: []plan.Change{c}, address: c.Address})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	phases := make([]int, 0, len(byPhase))
+	for ph := range byPhase {
+		phases = append(phases, ph)
+	}
+	sort.Ints(phases)
+	out := make([][]*step, 0, len(phases))
+	for _, ph := range phases {
+		out = append(out, byPhase[ph])
+	}
+	return out, nil
+}

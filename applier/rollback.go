@@ -1,0 +1,371 @@
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+)
+
+// RollbackIncompleteError says the gateway could not be verified equal to
+// its state before the apply; the journal is kept.
+type RollbackIncompleteError struct {
+	JournalDir string
+	Remaining  string // what still differs, or why it could not be read
+}
+
+// Error says the rollback is incomplete and where the journal is.
+func (e *RollbackIncompleteError) Error() string {
+	return fmt.Sprintf("rollback incomplete: the gateway differs from its state before the apply; the journal is kept in %s", e.JournalDir)
+}
+
+// Rollback finishes, from the journal in journalDir, the rollback of an
+// apply that did not complete (killed, or whose own rollback failed): it
+// undoes every write the journal records as done, re-reads the gateway to
+// settle the writes whose outcome is unknown, and verifies that the gateway
+// equals the state saved before the apply. The journal is removed when it
+// does; otherwise the error is a *RollbackIncompleteError.
+func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*Result, error) {
+	res := &Result{JournalDir: journalDir}
+	j, before, recs, err := openJournal(journalDir)
+	if err != nil {
+		return res, err
+	}
+	res.Before = before
+	r := &runner{w: w, opts: opts, j: j, ids: map[string]string{}, remap: map[string]string{}}
+	byN := map[int]*effect{}
+	for _, rec := range recs {
+		switch rec.T {
+		case "intent":
+			if rec.Effect == nil {
+				continue
+			}
+			e := rec.Effect
+			e.N, e.state = rec.N, effUncertain
+			byN[e.N] = e
+			r.effects = append(r.effects, e)
+		case "ok":
+			if e := byN[rec.N]; e != nil {
+				e.state = effDone
+				if rec.ID != "" {
+					e.ID = rec.ID
+				}
+			}
+		case "fail":
+			if e := byN[rec.N]; e != nil {
+				e.state = effNotDone
+			}
+		case "undo":
+			if e := byN[rec.N]; e != nil && e.state != effNotDone {
+				e.state = effUncertain
+			}
+		case "undone":
+			if e := byN[rec.N]; e != nil {
+				e.state = effUndone
+				if rec.ID != "" && e.Op == opDelete && e.ID != "" {
+					r.remap[e.ID] = rec.ID
+				}
+			}
+		}
+	}
+	r.rollback(context.WithoutCancel(ctx), res, before)
+	if res.Restored {
+		return res, j.finish()
+	}
+	j.close()
+	res.JournalKept = true
+	return res, &RollbackIncompleteError{JournalDir: journalDir, Remaining: res.Remaining}
+}
+
+// undoUnit is the effects of one step, undone in reverse.
+type undoUnit struct {
+	phase, step int
+	effects     []*effect
+}
+
+// rollback undoes every done or uncertain effect, phase by phase in
+// reverse (independent steps of a phase in parallel), then re-reads the
+// gateway and compares it with before.
+func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State) {
+	res.RolledBack = true
+	units := map[int]*undoUnit{}
+	r.mu.Lock()
+	for _, e := range r.effects {
+		if e.state != effDone && e.state != effUncertain {
+			continue
+		}
+		u := units[e.Step]
+		if u == nil {
+			u = &undoUnit{phase: e.Phase, step: e.Step}
+			units[e.Step] = u
+		}
+		u.effects = append(u.effects, e)
+	}
+	r.done, r.total = 0, len(units)
+	r.mu.Unlock()
+	byPhase := map[int][]*undoUnit{}
+	var phases []int
+	for _, u := range units {
+		sort.Slice(u.effects, func(i, j int) bool { return u.effects[i].N > u.effects[j].N })
+		if _, ok := byPhase[u.phase]; !ok {
+			phases = append(phases, u.phase)
+		}
+		byPhase[u.phase] = append(byPhase[u.phase], u)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(phases)))
+	for _, ph := range phases {
+		us := byPhase[ph]
+		sort.Slice(us, func(i, j int) bool { return us[i].step > us[j].step })
+		sem := make(chan struct{}, parallelism(r.opts))
+		var wg sync.WaitGroup
+		for _, u := range us {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(u *undoUnit) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				r.undoUnit(ctx, u)
+			}(u)
+		}
+		wg.Wait()
+	}
+	r.event(Event{Type: EventVerify})
+	after, err := r.w.ReadState(ctx)
+	r.mu.Lock()
+	res.Undone = append(res.Undone, r.undone...)
+	res.Notes = append(res.Notes, r.notes...)
+	r.mu.Unlock()
+	if err != nil {
+		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
+		return
+	}
+	diff := cmp.Diff(before.Canonical(), after.Canonical(), cmpopts.EquateEmpty())
+	res.Restored = diff == ""
+	res.Remaining = diff
+}
+
+func (r *runner) undoUnit(ctx context.Context, u *undoUnit) {
+	for _, e := range u.effects {
+		start := time.Now()
+		r.event(Event{Type: EventUndoStart, Address: e.Address, Action: undoAction(e.Op)})
+		did, err := r.undo(ctx, e)
+		rec := UndoRecord{Address: e.Address, Did: did, Err: err}
+		r.mu.Lock()
+		r.undone = append(r.undone, rec)
+		r.mu.Unlock()
+		if err != nil {
+			r.logf("rollback: %s: %v", e.Address, err)
+			r.event(Event{Type: EventUndoFailed, Address: e.Address, Action: undoAction(e.Op), Elapsed: time.Since(start), Err: err})
+			continue
+		}
+		r.event(Event{Type: EventUndone, Address: e.Address, Action: undoAction(e.Op), Elapsed: time.Since(start)})
+	}
+}
+
+func undoAction(op string) plan.Action {
+	switch op {
+	case opCreate, opAdd:
+		return plan.Delete
+	case opDelete, opRemove:
+		return plan.Create
+	}
+	return plan.Update
+}
+
+func (r *runner) mapID(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n, ok := r.remap[id]; ok {
+		return n
+	}
+	return id
+}
+
+// mapObject copies o with references to re-created resources moved to
+// their new ids.
+func (r *runner) mapObject(o *plan.Object) *plan.Object {
+	c := copyObject(o)
+	if c != nil && c.Device != nil {
+		c.Device.ProfileID = r.mapID(c.Device.ProfileID)
+		if id := string(c.Device.PayloadCodecID); id != "" {
+			c.Device.PayloadCodecID = nsapi.FlexString(r.mapID(id))
+		}
+	}
+	return c
+}
+
+// undo reverses one effect. An uncertain effect is re-read first; an undo
+// whose answer is lost is settled by a re-read too.
+func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
+	if err := r.j.append(record{T: "undo", N: e.N}, true); err != nil {
+		// Undoing matters more than recording it: the re-read at the end
+		// decides whether the gateway is restored.
+		r.logf("rollback: %s: %v", e.Address, err)
+	}
+	uncertain := e.state == effUncertain
+	var did, newID string
+	var err error
+	switch e.Op {
+	case opCreate:
+		did, err = r.undoCreate(ctx, e, uncertain)
+	case opUpdate:
+		did, err = "restored", r.put(ctx, e.Kind, r.mapID(e.ID), r.mapObject(e.Before))
+		if err != nil && !isRemote(err) {
+			found, _, live, cerr := r.find(ctx, e.Kind, identity(e.Kind, e.Before))
+			if cerr == nil && found && sameObject(e.Kind, live, r.mapObject(e.Before)) {
+				err = nil
+			}
+		}
+	case opDelete:
+		did, newID, err = r.undoDelete(ctx, e, uncertain)
+	case opAdd, opRemove:
+		did, err = r.undoMembers(ctx, e)
+	default:
+		err = fmt.Errorf("unknown operation %q", e.Op)
+	}
+	if err != nil {
+		return did, fmt.Errorf("undo %s: %w", e.Op, err)
+	}
+	r.setState(e, effUndone, "")
+	if err := r.j.append(record{T: "undone", N: e.N, ID: newID}, false); err != nil {
+		r.logf("rollback: %s: %v", e.Address, err)
+	}
+	return did, nil
+}
+
+func isRemote(err error) bool {
+	var re *nsapi.RemoteError
+	return errors.As(err, &re)
+}
+
+func (r *runner) undoCreate(ctx context.Context, e *effect, uncertain bool) (string, error) {
+	id := e.ID
+	if uncertain || id == "" {
+		found, fid, _, err := r.find(ctx, e.Kind, e.Name)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "nothing to delete", nil
+		}
+		id = fid
+	}
+	err := r.del(ctx, e.Kind, id)
+	if nsapi.IsCode(err, nsapi.CodeNotFound) {
+		return "already gone", nil
+	}
+	if err != nil && !isRemote(err) {
+		found, _, _, cerr := r.find(ctx, e.Kind, e.Name)
+		if cerr == nil && !found {
+			return "deleted", nil
+		}
+	}
+	return "deleted", err
+}
+
+func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (string, string, error) {
+	if uncertain {
+		found, fid, _, err := r.find(ctx, e.Kind, e.Name)
+		if err != nil {
+			return "", "", err
+		}
+		if found {
+			if fid != e.ID && e.Kind != plan.KindDevice {
+				r.mu.Lock()
+				r.remap[e.ID] = fid
+				r.mu.Unlock()
+			}
+			return "still there", fid, nil
+		}
+	}
+	obj := r.mapObject(e.Before)
+	newID, err := r.post(ctx, e.Kind, obj)
+	if err != nil && !isRemote(err) {
+		found, fid, _, cerr := r.find(ctx, e.Kind, e.Name)
+		if cerr == nil && found {
+			newID, err = fid, nil
+		}
+	}
+	if err != nil {
+		if e.Kind == plan.KindTask && obj.Task != nil && obj.Task.FirmwareInfo != nil && obj.Task.FirmwareInfo.FileContent == "" {
+			err = fmt.Errorf("%w (the gateway never returns a task's firmware file, so it cannot be sent again)", err)
+		}
+		return "", "", err
+	}
+	if e.Kind != plan.KindDevice && e.ID != "" {
+		r.mu.Lock()
+		r.remap[e.ID] = newID
+		r.mu.Unlock()
+	}
+	switch e.Kind {
+	case plan.KindDevice:
+		d := e.Before.Device
+		if d.SupportsJoin {
+			r.note("device %s was re-created: its session is lost, it must join again, and its frame counters restart", strings.ToUpper(d.DevEUI))
+		} else {
+			r.note("device %s was re-created: its frame counters are set back to the values read before the apply (fCntUp %d, fCntDown %d)", strings.ToUpper(d.DevEUI), d.FCntUp, d.FCntDown)
+		}
+	case plan.KindGroup:
+		var euis []string
+		for _, m := range e.Before.Group.Devices {
+			euis = append(euis, strings.ToUpper(m.DevEUI))
+		}
+		if len(euis) > 0 {
+			if err := r.w.AddGroupDevices(ctx, newID, euis); err != nil {
+				return "re-created", newID, fmt.Errorf("re-add the members of multicast group %s: %w", e.Name, err)
+			}
+		}
+		r.note("multicast group %s was re-created with a new id (%s → %s); its frame counter restarts at %d", e.Name, e.ID, newID, e.Before.Group.FCnt)
+	case plan.KindTask:
+		r.note("FUOTA task %s was re-created with a new id (%s → %s): its progress starts again", e.Name, e.ID, newID)
+	default:
+		r.note("%s %s was re-created with a new id (%s → %s)", e.Kind, e.Name, e.ID, newID)
+	}
+	return "re-created", newID, nil
+}
+
+func (r *runner) undoMembers(ctx context.Context, e *effect) (string, error) {
+	found, gid, live, err := r.find(ctx, plan.KindGroup, e.Group)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("multicast group %s is gone", e.Group)
+	}
+	members := memberSet(live.Group)
+	var todo []string
+	for _, d := range e.DevEUIs {
+		if members[d] == (e.Op == opAdd) {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return "nothing to do", nil
+	}
+	if e.Op == opAdd {
+		err = r.w.RemoveGroupDevices(ctx, gid, todo)
+	} else {
+		err = r.w.AddGroupDevices(ctx, gid, todo)
+	}
+	if err != nil && !isRemote(err) {
+		e2 := *e
+		e2.DevEUIs = todo
+		e2.Op = map[string]string{opAdd: opRemove, opRemove: opAdd}[e.Op]
+		if ok, _, cerr := r.inForce(ctx, &e2); cerr == nil && ok {
+			err = nil
+		}
+	}
+	if e.Op == opAdd {
+		return fmt.Sprintf("removed %d members", len(todo)), err
+	}
+	return fmt.Sprintf("re-added %d members", len(todo)), err
+}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/plan"
+)
+
+func TestProgress(t *testing.T) {
+	events := []applier.Event{
+		{Type: applier.EventStart, Address: "codec.em300", Action: plan.Create, Total: 3},
+		{Type: applier.EventDone, Address: "codec.em300", Action: plan.Create, Done: 1, Total: 3, Elapsed: 12 * time.Millisecond},
+		{Type: applier.EventStart, Address: "device.24E124136A456465", Action: plan.Update, Done: 1, Total: 3},
+		{Type: applier.EventFailed, Address: "device.24E124136A456465", Action: plan.Update, Done: 2, Total: 3, Elapsed: 3 * time.Millisecond, Err: errors.New("ns-api error 3")},
+		{Type: applier.EventVerify},
+		{Type: applier.EventUndone, Address: "codec.em300", Action: plan.Delete, Done: 1, Total: 1, Elapsed: 2 * time.Millisecond},
+	}
+	for _, tc := range []struct {
+		name     string
+		terminal bool
+		want     string
+	}{
+		{"lines", false, "codec.em300: creating… done (12ms)\n" +
+			"device.24E124136A456465: updating… failed (3ms): ns-api error 3\n" +
+			"Re-reading the gateway to verify the rollback…\n" +
+			"codec.em300: rolling back: deleting… done (2ms)\n"},
+		{"bar", true, "\rApplying [                              ] 0/3 codec.em300" +
+			"\rApplying [==========                    ] 1/3 codec.em300" +
+			"\rApplying [==========                    ] 1/3 device.24E124136A456465" +
+			"\r" + strings.Repeat(" ", 69) + "\rdevice.24E124136A456465: updating… failed: ns-api error 3\n" +
+			"\rApplying [====================          ] 2/3 device.24E124136A456465" +
+			"\r" + strings.Repeat(" ", 69) + "\rRe-reading the gateway to verify the rollback…\n" +
+			"\rRolling back [==============================] 1/1 codec.em300\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := newProgress(&Env{Stdout: &out, IsTerminal: tc.terminal})
+			for _, e := range events {
+				p.event(e)
+			}
+			p.finish()
+			if d := cmp.Diff(tc.want, out.String()); d != "" {
+				t.Errorf("output (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestSiteDirOf(t *testing.T) {
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{"site.yaml"}, "."},
+		{[]string{"sites/north/a.yaml", "sites/north/sub/b.yaml"}, "sites/north"},
+		{[]string{"sites/north/a.yaml", "sites/south/b.yaml"}, "sites"},
+		{nil, "."},
+	} {
+		if got := siteDirOf(tc.files); got != tc.want {
+			t.Errorf("siteDirOf(%q) = %q, want %q", tc.files, got, tc.want)
+		}
+	}
+}

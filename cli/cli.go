@@ -1,0 +1,138 @@
+// Package cli is gwsync's command line: the kong grammar, one command per
+// file, and the wiring of the other packages. It is the only package that
+// touches arguments, exit codes, the environment and standard streams.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// Version is set at build time with -ldflags "-X github.com/gwsync/gwsync/cli.Version=…".
+var Version = "dev"
+
+// Exit codes shared by the commands.
+const (
+	ExitOK      = 0
+	ExitError   = 1
+	ExitChanges = 2 // plan --detailed-exitcode: there are changes
+	ExitRolled  = 3 // apply: a step failed and everything was rolled back
+	ExitPartial = 4 // apply: rollback incomplete, journal kept
+)
+
+// Env is what a command may see of the process: streams and environment.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal reports whether Stdout is a terminal (colour, progress bars).
+	IsTerminal bool
+}
+
+// exitError carries an exit code out of a command's Run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit makes err end the process with code (err may be nil for a quiet exit).
+func withExit(code int, err error) error { return &exitError{code: code, err: err} }
+
+// CLI is the command-line grammar.
+type CLI struct {
+	Validate ValidateCmd `cmd:"" help:"Check site files offline: schema and semantic checks."`
+	Plan     PlanCmd     `cmd:"" help:"Read the gateway and show what apply would change."`
+	Apply    ApplyCmd    `cmd:"" help:"Change the gateway to match the site, rolling back on failure."`
+	Rollback RollbackCmd `cmd:"" help:"Finish an interrupted apply's rollback from its journal."`
+	Snapshot SnapshotCmd `cmd:"" help:"Save the gateway's live state as a JSON snapshot."`
+	Sim      SimCmd      `cmd:"" help:"Run a simulated gateway."`
+	Schema   SchemaCmd   `cmd:"" help:"Print the site file JSON Schema."`
+	Version  VersionCmd  `cmd:"" help:"Print gwsync's version."`
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(env *Env) error {
+	fmt.Fprintln(env.Stdout, "gwsync", Version)
+	return nil
+}
+
+// Main runs gwsync with args and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, IsTerminal: isTerminal(stdout)}
+	var grammar CLI
+	exitCode := -1
+	parser, err := kong.New(&grammar,
+		kong.Name("gwsync"),
+		kong.Description("Keep Milesight gateways' LoRaWAN network server in the state your site files describe."),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exitCode = code; panic(kongExit{}) }),
+		kong.Bind(env),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "gwsync:", err)
+		return ExitError
+	}
+	ctx, code, done := parse(parser, args, &exitCode)
+	if done {
+		return code
+	}
+	if err := ctx.Run(); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(stderr, "Error:", ee.err)
+			}
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "Error:", err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+type kongExit struct{}
+
+// parse parses args. --help and usage errors end in kong's Exit hook, which
+// unwinds here with the code to exit with.
+func parse(parser *kong.Kong, args []string, exitCode *int) (ctx *kong.Context, code int, done bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(kongExit); !ok {
+				panic(r)
+			}
+			ctx, code, done = nil, *exitCode, true
+		}
+	}()
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		parser.Errorf("%s", err)
+		return nil, ExitError, true
+	}
+	return ctx, 0, false
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+	"github.com/gwsync/gwsync/planner"
+	"github.com/gwsync/gwsync/render"
+	"github.com/gwsync/gwsync/site"
+)
+
+// PlanCmd is `gwsync plan`: it reads the gateway (or a snapshot), compares
+// it with the site and prints the ordered plan.
+type PlanCmd struct {
+	Site             []string `arg:"" name:"site" help:"Site file or directory of site files (merged into one site)."`
+	Out              string   `name:"out" placeholder:"FILE" help:"Also save the plan to FILE (secrets as digests) for gwsync apply FILE."`
+	Format           string   `name:"format" enum:"text,markdown,json" default:"text" help:"Output format: text, markdown (a pull-request comment) or json."`
+	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when there are no changes, 2 when there are (1 on error)."`
+	State            string   `name:"state" placeholder:"SNAPSHOT" type:"path" help:"Plan against a snapshot file (gwsync snapshot) instead of the gateway."`
+	NoColor          bool     `name:"no-color" help:"No colours, even on a terminal (NO_COLOR works too)."`
+	ConnFlags        `embed:""`
+}
+
+// planRun is what makePlan made, and what it was made from.
+type planRun struct {
+	Plan  *plan.Plan
+	Site  *site.Site
+	State *nsapi.State
+	// Client is the open gateway client (nil when planned from a snapshot);
+	// Close closes it (a no-op for snapshots). The caller calls Close.
+	Client *nsapi.Client
+	Close  func() error
+}
+
+// makePlan loads the site (printing its warnings to stderr), reads the live
+// state from the snapshot file stateFile or, when it is "", from the gateway
+// (connect with flags), and plans. Site errors and planning problems are
+// printed and returned as an exit-1 error. On success the caller owns
+// run.Close. gwsync apply makes its plans with it too.
+func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string, flags ConnFlags) (*planRun, error) {
+	opts := site.Options{LookupEnv: func(k string) (string, bool) {
+		v := env.Getenv(k)
+		return v, v != ""
+	}}
+	s, problems := site.Load(opts, siteArgs...)
+	for _, p := range problems {
+		fmt.Fprintln(env.Stderr, p.Error())
+	}
+	if s == nil || len(problems.Errors()) > 0 {
+		return nil, withExit(ExitError, fmt.Errorf("the site has %d errors; nothing was read from the gateway", len(problems.Errors())))
+	}
+	run := &planRun{Site: s, Close: func() error { return nil }}
+	popts := planner.Options{}
+	if stateFile != "" {
+		st, err := readSnapshot(stateFile)
+		if err != nil {
+			return nil, withExit(ExitError, err)
+		}
+		if s.Gateway.EUI != "" && st.GatewayEUI != "" && !strings.EqualFold(s.Gateway.EUI, st.GatewayEUI) {
+			return nil, withExit(ExitError, fmt.Errorf("snapshot %s: it is of gateway %s, the site is for %s", stateFile, st.GatewayEUI, s.Gateway.EUI))
+		}
+		run.State = st
+	} else {
+		cl, closer, err := connect(ctx, env, flags, &s.Connection, s.Gateway)
+		if err != nil {
+			return nil, withExit(ExitError, err)
+		}
+		st, err := cl.ReadState(ctx)
+		if err != nil {
+			_ = closer()
+			return nil, withExit(ExitError, fmt.Errorf("reading the gateway: %w", err))
+		}
+		if flags.Verbose {
+			fmt.Fprintf(env.Stderr, "read the gateway's state in %d requests\n", cl.Requests())
+		}
+		run.State, run.Client, run.Close = st, cl, closer
+		popts.OfficialFirmware = officialLookup(ctx, cl)
+	}
+	p, err := planner.Plan(s, run.State, popts)
+	if err != nil {
+		_ = run.Close()
+		return nil, withExit(ExitError, err)
+	}
+	p.SiteDigest = s.Digest()
+	run.Plan = p
+	return run, nil
+}
+
+// readSnapshot reads a State snapshot file.
+func readSnapshot(path string) (*nsapi.State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var st nsapi.State
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("snapshot %s: not a gwsync snapshot: %w", path, err)
+	}
+	if st.FormatVersion != nsapi.StateFormatVersion {
+		return nil, fmt.Errorf("snapshot %s: format_version %d, want %d", path, st.FormatVersion, nsapi.StateFormatVersion)
+	}
+	return &st, nil
+}
+
+// officialLookup completes an official firmware reference from the
+// gateway's catalogue (spec 6.10).
+func officialLookup(ctx context.Context, cl *nsapi.Client) func(model, version, id string) (*nsapi.OfficialFirmware, error) {
+	return func(model, version, id string) (*nsapi.OfficialFirmware, error) {
+		list, err := cl.OfficialFirmware(ctx, model, "")
+		if err != nil {
+			return nil, fmt.Errorf("official firmware %s %s: %w", model, version, err)
+		}
+		var found []nsapi.OfficialFirmware
+		for _, f := range list {
+			if (id != "" && string(f.ID) == id) || (id == "" && f.FirmwareVersion == version) {
+				found = append(found, f)
+			}
+		}
+		switch len(found) {
+		case 1:
+			return &found[0], nil
+		case 0:
+			return nil, fmt.Errorf("official firmware %s %s: not in the gateway's catalogue", model, version)
+		}
+		return nil, fmt.Errorf("official firmware %s %s: %d firmwares match; give its id", model, version, len(found))
+	}
+}
+
+// Run plans and prints the plan.
+func (c *PlanCmd) Run(env *Env) error {
+	ctx := context.Background()
+	run, err := makePlan(ctx, env, c.Site, c.State, c.ConnFlags)
+	if err != nil {
+		return err
+	}
+	p := run.Plan
+	var out bytes.Buffer
+	switch c.Format {
+	case "markdown":
+		err = render.Markdown(&out, p, 0)
+	case "json":
+		err = render.JSON(&out, p)
+	default:
+		color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
+		err = render.Text(&out, p, render.TextOptions{Color: color})
+	}
+	if err == nil && c.Out != "" {
+		err = savePlan(c.Out, p)
+	}
+	if cerr := run.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing the connection: %w", cerr)
+	}
+	if err != nil {
+		return withExit(ExitError, err)
+	}
+	if _, err := env.Stdout.Write(out.Bytes()); err != nil {
+		return withExit(ExitError, err)
+	}
+	if c.Out != "" && c.Format == "text" {
+		fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. To run exactly this plan: gwsync apply %s\n", c.Out, c.Out)
+	}
+	if c.DetailedExitcode && !p.Empty() {
+		return withExit(ExitChanges, nil)
+	}
+	return nil
+}
+
+// savePlan writes p to path (secrets as digests), replacing it atomically.
+func savePlan(path string, p *plan.Plan) error {
+	var b bytes.Buffer
+	if err := plan.Save(&b, p); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("saving the plan: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return errors.Join(fmt.Errorf("saving the plan: %w", err), os.Remove(tmp))
+	}
+	return nil
+}

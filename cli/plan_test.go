@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gwsync/gwsync/plan"
+)
+
+const planCases = "../testdata/plan"
+
+func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestPlanCommand runs `gwsync plan` against snapshots and a simulated
+// gateway and checks exit codes and output.
+func TestPlanCommand(t *testing.T) {
+	dir := func(c string) string { return filepath.Join(planCases, c) }
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // substring
+		stderr   string // substring
+		noStdout string
+	}{
+		{"changes, detailed", []string{"plan", dir("update-device") + "/site.yaml", "--state", dir("update-device") + "/state.json", "--detailed-exitcode"},
+			ExitChanges, "Plan: 0 to add, 1 to change, 0 to destroy.\n", "", "8f3c2a1b"},
+		{"changes, plain exit", []string{"plan", dir("update-device") + "/site.yaml", "--state", dir("update-device") + "/state.json"},
+			ExitOK, "~ fPort          = 1 -> 85", "", "\x1b["},
+		{"no changes, detailed", []string{"plan", dir("steady") + "/site.yaml", "--state", dir("steady") + "/state.json", "--detailed-exitcode"},
+			ExitOK, "No changes. The gateway matches the site.\n", "", ""},
+		{"markdown", []string{"plan", dir("update-device") + "/site.yaml", "--state", dir("update-device") + "/state.json", "--format", "markdown"},
+			ExitOK, "**Plan: 0 to add, 1 to change, 0 to destroy.**\n\n<details>", "", ""},
+		{"json", []string{"plan", dir("update-device") + "/site.yaml", "--state", dir("update-device") + "/state.json", "--format", "json"},
+			ExitOK, `"format_version": "1"`, "", ""},
+		{"unresolved references", []string{"plan", dir("error-references") + "/site.yaml", "--state", dir("error-references") + "/state.json"},
+			ExitError, "", `devices[1].codec: codec "Milesight XYZ" is neither in the site nor on the gateway`, ""},
+		{"missing snapshot", []string{"plan", dir("steady") + "/site.yaml", "--state", dir("steady") + "/nothing.json"},
+			ExitError, "", "snapshot: open", ""},
+		{"broken site", []string{"plan", "testdata-does-not-exist.yaml", "--state", dir("steady") + "/state.json"},
+			ExitError, "", "nothing was read from the gateway", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runMain(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, out)
+			}
+			if !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, errOut)
+			}
+			if tc.noStdout != "" && strings.Contains(out, tc.noStdout) {
+				t.Errorf("stdout has %q", tc.noStdout)
+			}
+			if tc.name == "json" && !json.Valid([]byte(out)) {
+				t.Errorf("json output is not JSON")
+			}
+		})
+	}
+}
+
+// TestPlanOutSaves checks --out: a saved plan without keys that loads back
+// with the same digest as a fresh plan of the same inputs.
+func TestPlanOutSaves(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "plan.json")
+	c := filepath.Join(planCases, "secrets")
+	code, _, errOut := runMain(t, "plan", c+"/site.yaml", "--state", c+"/state.json", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"2b7e151628aed2a6abf7158809cf4f3c", "ffeeddccbbaa99887766554433221100", "c0ffee00c0ffee00c0ffee00c0ffee01"} {
+		if strings.Contains(strings.ToLower(string(b)), k) {
+			t.Errorf("saved plan holds key %s… in clear", k[:6])
+		}
+	}
+	saved, err := plan.Load(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	run, err := makePlan(t.Context(), env, []string{c + "/site.yaml"}, c+"/state.json", ConnFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if saved.Digest() != run.Plan.Digest() {
+		t.Error("the saved plan's digest differs from a fresh plan's")
+	}
+	if saved.SiteDigest == "" || saved.SiteDigest != run.Site.Digest() || saved.StateFingerprint != run.State.Fingerprint() {
+		t.Errorf("saved plan digests: site %q state %q", saved.SiteDigest, saved.StateFingerprint)
+	}
+}
+
+// TestPlanAgainstSim plans a site against a simulated gateway (sim://)
+// and reports the request count with --verbose.
+func TestPlanAgainstSim(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "gw.json")
+	c := filepath.Join(planCases, "create-all")
+	code, out, errOut := runMain(t, "plan", c+"/site.yaml", "--broker", "sim://"+state, "--detailed-exitcode", "--verbose")
+	if code != ExitChanges {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "Plan: 10 to add, 0 to change, 0 to destroy.") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if !strings.Contains(errOut, "read the gateway's state in ") {
+		t.Errorf("--verbose did not report the request count:\n%s", errOut)
+	}
+}

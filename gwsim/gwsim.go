@@ -1,0 +1,279 @@
+// Package gwsim is a simulated Milesight gateway: the whole ns-api of the
+// vendor's MQTT API specification (profiles, devices, multicast groups,
+// payload codecs, FUOTA tasks) held in memory, optionally kept in a JSON
+// state file, with fault injection for tests. It answers requests through
+// Handle, an in-process nsapi.Transport, an embedded MQTT broker
+// (ServeEmbedded) or as a client of another broker (ServeOnBroker).
+//
+// It is not a LoRaWAN network server: no radio, no uplinks, no joins. Device
+// activity (lastSeenAt, frame counters of running devices) never moves on
+// its own; only FUOTA tasks progress, computed from the clock at read time.
+// It answers with the shapes of the specification's own examples (string
+// totals, the example's field names), so clients are tested against what a
+// gateway really sends.
+package gwsim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gwsync/gwsync/band"
+)
+
+// DefaultEUI is the gateway EUI used when Options.EUI is empty.
+const DefaultEUI = "24E124FFFEF5A6A8"
+
+// DefaultChannelPlan is the channel plan used when Options.ChannelPlan is empty.
+const DefaultChannelPlan = "EU868"
+
+// DefaultMaxTasks is the number of FUOTA tasks a gateway holds when
+// Options.MaxTasks is zero; one more is refused with code 10310013.
+const DefaultMaxTasks = 10
+
+// DefaultKey is the spec's default key for appKey, session keys and
+// multicast keys. It is public.
+const DefaultKey = "5572404c696e6b4c6f52613230313823"
+
+// Options configure a Gateway.
+type Options struct {
+	// EUI is the gateway EUI (16 hex digits), default DefaultEUI.
+	EUI string
+	// ChannelPlan is the channel plan (band.Lookup names), default EU868.
+	ChannelPlan string
+	// StatePath is the JSON state file; "" keeps state in memory only.
+	StatePath string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// TimeScale speeds FUOTA progress up (2 = twice as fast); 0 means 1.
+	TimeScale float64
+	// Latency and Jitter delay every answer of the transports and servers
+	// (not of Handle): base + a random part up to Jitter.
+	Latency, Jitter time.Duration
+	// Logf, when set, receives one line per request (never a secret).
+	Logf func(format string, args ...any)
+	// LegacyURLs makes the gateway answer only the spellings of the spec's
+	// examples (/deleteddevices, /api/payloadcodec) and code 21 for the
+	// canonical ones (/deletedevices, /api/payloadcodecs).
+	LegacyURLs bool
+	// MaxTasks is the most FUOTA tasks the gateway holds, default DefaultMaxTasks.
+	MaxTasks int
+}
+
+// Gateway is a simulated gateway. Its methods are safe for concurrent use.
+type Gateway struct {
+	opts   Options
+	eui    string
+	plan   *band.Plan
+	faults *Faults
+
+	mu     sync.Mutex
+	st     *state
+	writes int
+	closed bool
+}
+
+// New returns a gateway in factory state, or loaded from opts.StatePath
+// when that file exists.
+func New(opts Options) (*Gateway, error) {
+	if opts.EUI != "" && !isHex(opts.EUI, 16) {
+		return nil, fmt.Errorf("gateway EUI %q: want 16 hex digits", opts.EUI)
+	}
+	g := &Gateway{opts: opts}
+	if g.opts.Now == nil {
+		g.opts.Now = time.Now
+	}
+	if g.opts.TimeScale <= 0 {
+		g.opts.TimeScale = 1
+	}
+	if g.opts.MaxTasks <= 0 {
+		g.opts.MaxTasks = DefaultMaxTasks
+	}
+	g.faults = &Faults{}
+	g.faults.SetDelay(opts.Latency, opts.Jitter)
+
+	var st *state
+	if opts.StatePath != "" {
+		b, err := os.ReadFile(opts.StatePath)
+		switch {
+		case err == nil:
+			st = &state{}
+			if err := json.Unmarshal(b, st); err != nil {
+				return nil, fmt.Errorf("state file %s: %w", opts.StatePath, err)
+			}
+			if st.FormatVersion != stateFormatVersion {
+				return nil, fmt.Errorf("state file %s: format_version %d, want %d", opts.StatePath, st.FormatVersion, stateFormatVersion)
+			}
+			if opts.EUI != "" && !strings.EqualFold(opts.EUI, st.EUI) {
+				return nil, fmt.Errorf("state file %s: holds gateway %s, not %s", opts.StatePath, st.EUI, strings.ToUpper(opts.EUI))
+			}
+			if opts.ChannelPlan != "" {
+				p, err := band.Lookup(opts.ChannelPlan)
+				if err != nil {
+					return nil, fmt.Errorf("gateway: %w", err)
+				}
+				if p.Name != st.ChannelPlan {
+					return nil, fmt.Errorf("state file %s: holds a %s gateway, not %s", opts.StatePath, st.ChannelPlan, p.Name)
+				}
+			}
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("state file: %w", err)
+		}
+	}
+	if st == nil {
+		eui := opts.EUI
+		if eui == "" {
+			eui = DefaultEUI
+		}
+		cp := opts.ChannelPlan
+		if cp == "" {
+			cp = DefaultChannelPlan
+		}
+		p, err := band.Lookup(cp)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		st = factoryState(strings.ToUpper(eui), p)
+	}
+	p, err := band.Lookup(st.ChannelPlan)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", opts.StatePath, err)
+	}
+	g.plan = p
+	g.st = st
+	g.eui = st.EUI
+	return g, nil
+}
+
+// Open returns the gateway kept in the state file path: loaded when the
+// file exists, in factory state (and written on the first write) when not.
+func Open(path string, opts Options) (*Gateway, error) {
+	if path == "" {
+		return nil, errors.New("gateway state file: empty path")
+	}
+	opts.StatePath = path
+	return New(opts)
+}
+
+// Close stops answering: later requests get no answer. Every write is
+// saved as it happens; Close writes the state file only when it does not
+// exist yet (a gateway that was only read leaves its factory state). It is
+// safe to call more than once.
+func (g *Gateway) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	if g.opts.StatePath == "" {
+		return nil
+	}
+	if _, err := os.Stat(g.opts.StatePath); errors.Is(err, os.ErrNotExist) {
+		return g.saveLocked()
+	}
+	return nil
+}
+
+// EUI is the gateway's EUI, upper case.
+func (g *Gateway) EUI() string { return g.eui }
+
+// ChannelPlan is the gateway's channel plan name (e.g. "EU868").
+func (g *Gateway) ChannelPlan() string { return g.plan.Name }
+
+// Faults is the gateway's fault injection.
+func (g *Gateway) Faults() *Faults { return g.faults }
+
+// Writes is the number of successful writes (POST, PUT, DELETE) performed
+// so far, for tests.
+func (g *Gateway) Writes() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.writes
+}
+
+// FailFuotaDevice marks devEUI to fail (fail true) or succeed (false) the
+// firmware upgrade of FUOTA tasks created, updated or retried afterwards;
+// a task with a failing device ends in status 4 (failed).
+func (g *Gateway) FailFuotaDevice(devEUI string, fail bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	eui := strings.ToUpper(devEUI)
+	out := g.st.FailDevices[:0]
+	for _, e := range g.st.FailDevices {
+		if e != eui {
+			out = append(out, e)
+		}
+	}
+	if fail {
+		out = append(out, eui)
+	}
+	g.st.FailDevices = out
+	if err := g.saveLocked(); err != nil {
+		g.logf("gwsim: %v", err)
+	}
+}
+
+func (g *Gateway) logf(format string, args ...any) {
+	if g.opts.Logf != nil {
+		g.opts.Logf(format, args...)
+	}
+}
+
+// saveLocked writes the state file atomically (temp file and rename).
+func (g *Gateway) saveLocked() error {
+	if g.opts.StatePath == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(g.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
+	}
+	dir := filepath.Dir(g.opts.StatePath)
+	f, err := os.CreateTemp(dir, ".gwsim-state-*")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(append(b, '\n'))
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o600)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, g.opts.StatePath)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("state file %s: %w", g.opts.StatePath, werr)
+	}
+	return nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}

@@ -1,0 +1,501 @@
+package gwsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gwsync/gwsync/nsapi"
+)
+
+// apiError is an ns-api error answer.
+type apiError struct {
+	code int
+	msg  string
+}
+
+func errf(code int, format string, args ...any) *apiError {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// text is the answer's "error": the spec's description and the detail.
+func (e *apiError) text() string {
+	t := nsapi.CodeText(e.code)
+	if e.msg == "" {
+		return t
+	}
+	if t == "" {
+		return e.msg
+	}
+	return t + ": " + e.msg
+}
+
+// request is a parsed ns-api request.
+type request struct {
+	Type       string           `json:"type"`
+	ID         nsapi.FlexString `json:"id"`
+	Method     string           `json:"method"`
+	URL        string           `json:"url"`
+	GatewayEUI string           `json:"gatewayEUI"`
+	Body       json.RawMessage  `json:"body"`
+
+	path  string
+	query url.Values
+}
+
+// response is the answer envelope, in the order of the spec's example.
+type response struct {
+	ID         string `json:"id"`
+	GatewayEUI string `json:"gatewayEUI"`
+	Method     string `json:"method"`
+	URL        string `json:"url"`
+	Body       any    `json:"body"`
+}
+
+// action tells a transport what to do beyond sending the answer.
+type action int
+
+const (
+	actAnswer     action = iota // send the answer (nil: nothing to send)
+	actDisconnect               // drop the requester's connection, send nothing
+)
+
+var (
+	reID     = regexp.MustCompile(`"id"\s*:\s*"?([^",}\s]*)`)
+	reNsType = regexp.MustCompile(`"type"\s*:\s*"ns-api"`)
+)
+
+// Handle answers one request message: the answer message, or nil when
+// there is nothing to answer (not an ns-api request, such as a response
+// echoed on a shared topic; a gateway closed; an injected drop fault).
+// Disconnect faults give nil here (only transports can disconnect).
+func (g *Gateway) Handle(payload []byte) []byte {
+	b, _ := g.handle(payload, true)
+	return b
+}
+
+// handle answers one request; canDisconnect false makes Disconnect faults
+// ignored (logged), for servers that cannot drop a requester.
+func (g *Gateway) handle(payload []byte, canDisconnect bool) ([]byte, action) {
+	var req request
+	if err := json.Unmarshal(payload, &req); err != nil {
+		// Not JSON, or an envelope of the wrong shape: answer code 20 if it
+		// claims to be an ns-api request, else it is not for us.
+		if !reNsType.Match(payload) {
+			return nil, actAnswer
+		}
+		id := ""
+		if m := reID.FindSubmatch(payload); m != nil {
+			id = string(m[1])
+		}
+		g.logf("gwsim: unparsable request: %v", err)
+		return g.answer(&req, id, errf(nsapi.CodeBadJSON, "%v", err)), actAnswer
+	}
+	if req.Type != "ns-api" {
+		return nil, actAnswer
+	}
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return nil, actAnswer
+	}
+	method := strings.ToUpper(req.Method)
+	if f, ok := g.faults.match(method, req.URL); ok {
+		switch {
+		case f.Disconnect && !canDisconnect:
+			g.logf("gwsim: %s %s: fault: Disconnect is not supported on another broker; ignored", method, req.URL)
+		case f.Disconnect:
+			g.logf("gwsim: %s %s: fault: disconnect", method, req.URL)
+			return nil, actDisconnect
+		case f.DropRequest:
+			g.logf("gwsim: %s %s: fault: request dropped", method, req.URL)
+			return nil, actAnswer
+		case f.Code != 0:
+			g.logf("gwsim: %s %s: fault: code %d", method, req.URL, f.Code)
+			return g.answer(&req, string(req.ID), errf(f.Code, "injected fault")), actAnswer
+		case f.DropResponse:
+			body := g.serve(&req)
+			if e, ok := body.(*apiError); ok {
+				g.logf("gwsim: %s %s: %d (response dropped)", method, req.URL, e.code)
+			} else {
+				g.logf("gwsim: %s %s: ok (response dropped)", method, req.URL)
+			}
+			return nil, actAnswer
+		}
+	}
+	body := g.serve(&req)
+	if e, ok := body.(*apiError); ok {
+		g.logf("gwsim: %s %s: code %d", method, req.URL, e.code)
+	} else {
+		g.logf("gwsim: %s %s: ok", method, req.URL)
+	}
+	return g.answer(&req, string(req.ID), body), actAnswer
+}
+
+// answer builds the response message for body (data or *apiError).
+func (g *Gateway) answer(req *request, id string, body any) []byte {
+	if e, ok := body.(*apiError); ok {
+		body = nsapiError{Code: e.code, Error: e.text()}
+	}
+	if body == nil {
+		body = struct{}{}
+	}
+	b, err := json.Marshal(response{ID: id, GatewayEUI: g.EUI(), Method: req.Method, URL: req.URL, Body: body})
+	if err != nil {
+		b, _ = json.Marshal(response{ID: id, GatewayEUI: g.EUI(), Method: req.Method, URL: req.URL,
+			Body: nsapiError{Code: nsapi.CodeInternal, Error: nsapi.CodeText(nsapi.CodeInternal)}})
+	}
+	return b
+}
+
+// nsapiError is an error body, and the spec's {"code":200,"error":""}.
+type nsapiError struct {
+	Code  int    `json:"code"`
+	Error string `json:"error"`
+}
+
+// okBody is the success body of the calls whose examples show one.
+var okBody = nsapiError{Code: nsapi.CodeSuccess, Error: ""}
+
+// blankBody is the "Body is blank if success" answer.
+var blankBody = struct{}{}
+
+// route is one URL pattern's handlers by method.
+type handler struct {
+	fn    func(g *Gateway, req *request, arg string) any
+	write bool
+}
+
+// serve checks the gateway EUI, routes the request and runs it. It returns
+// the answer body, or an *apiError.
+func (g *Gateway) serve(req *request) any {
+	if req.GatewayEUI != "" && !strings.EqualFold(req.GatewayEUI, g.EUI()) {
+		return errf(nsapi.CodeGatewayMismatch, "request for gateway %s, this is %s", req.GatewayEUI, g.EUI())
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return errf(nsapi.CodeUnsupportedURL, "url %q: %v", req.URL, err)
+	}
+	req.path = strings.TrimRight(u.Path, "/")
+	req.query, err = url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return errf(nsapi.CodeParameter, "query: %v", err)
+	}
+	handlers, arg := g.routes(req.path)
+	if handlers == nil {
+		return errf(nsapi.CodeUnsupportedURL, "%s", req.path)
+	}
+	h, ok := handlers[strings.ToUpper(req.Method)]
+	if !ok {
+		return errf(nsapi.CodeMethodNotSupported, "%s %s", req.Method, req.path)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return errf(nsapi.CodeInternal, "gateway closed")
+	}
+	out := h.fn(g, req, arg)
+	if _, failed := out.(*apiError); failed || !h.write {
+		return out
+	}
+	g.writes++
+	if err := g.saveLocked(); err != nil {
+		g.logf("gwsim: %v", err)
+		return errf(nsapi.CodeInternal, "saving state failed")
+	}
+	return out
+}
+
+type methods map[string]handler
+
+// routes finds the handlers for path, and the path's variable part.
+func (g *Gateway) routes(path string) (methods, string) {
+	codecs, deleteDevices := "/api/payloadcodecs", "deletedevices"
+	if g.opts.LegacyURLs {
+		codecs, deleteDevices = "/api/payloadcodec", "deleteddevices"
+	}
+	switch path {
+	case "/api/urprofiles":
+		return methods{"GET": {fn: (*Gateway).listProfiles}, "POST": {fn: (*Gateway).createProfile, write: true}}, ""
+	case "/api/urdevices":
+		return methods{"GET": {fn: (*Gateway).listDevices}, "POST": {fn: (*Gateway).createDevice, write: true}}, ""
+	case "/api/multicast-groups":
+		return methods{"GET": {fn: (*Gateway).listGroups}, "POST": {fn: (*Gateway).createGroup, write: true}}, ""
+	case codecs:
+		return methods{"GET": {fn: (*Gateway).listCodecs}, "POST": {fn: (*Gateway).createCodec, write: true}}, ""
+	case "/api/payloadcodecs-short":
+		return methods{"GET": {fn: (*Gateway).listCodecsShort}}, ""
+	case "/api/fuota/task":
+		return methods{"GET": {fn: (*Gateway).listTasks}, "POST": {fn: (*Gateway).createTask, write: true},
+			"PUT": {fn: (*Gateway).updateTask, write: true}}, ""
+	case "/api/fuota/task/delete":
+		return methods{"POST": {fn: (*Gateway).deleteTasks, write: true}}, ""
+	case "/api/fuota/task/retry":
+		return methods{"POST": {fn: (*Gateway).retryTasks, write: true}}, ""
+	case "/api/fuota/task/payloadsize":
+		return methods{"GET": {fn: (*Gateway).payloadSizes}}, ""
+	case "/api/fuota/devices":
+		return methods{"GET": {fn: (*Gateway).taskDevices}}, ""
+	case "/api/fuota/devices/firmware":
+		return methods{"POST": {fn: (*Gateway).firmwareDevices}}, ""
+	case "/api/fuota/official/models":
+		return methods{"GET": {fn: (*Gateway).officialModels}}, ""
+	case "/api/fuota/official/firmware":
+		return methods{"GET": {fn: (*Gateway).officialFirmware}}, ""
+	}
+	if id, ok := cutPrefix(path, "/api/urprofiles/"); ok {
+		return methods{"PUT": {fn: (*Gateway).updateProfile, write: true}, "DELETE": {fn: (*Gateway).deleteProfile, write: true}}, id
+	}
+	if id, ok := cutPrefix(path, "/api/urdevices/"); ok {
+		return methods{"PUT": {fn: (*Gateway).updateDevice, write: true}, "DELETE": {fn: (*Gateway).deleteDevice, write: true}}, id
+	}
+	if id, ok := cutPrefix(path, codecs+"/"); ok {
+		return methods{"PUT": {fn: (*Gateway).updateCodec, write: true}, "DELETE": {fn: (*Gateway).deleteCodec, write: true}}, id
+	}
+	if rest, ok := strings.CutPrefix(path, "/api/multicast-groups/"); ok && rest != "" {
+		id, sub, _ := strings.Cut(rest, "/")
+		switch {
+		case sub == "":
+			return methods{"PUT": {fn: (*Gateway).updateGroup, write: true}, "DELETE": {fn: (*Gateway).deleteGroup, write: true}}, id
+		case sub == "devices":
+			return methods{"POST": {fn: (*Gateway).addGroupDevices, write: true}}, id
+		case sub == deleteDevices:
+			return methods{"POST": {fn: (*Gateway).removeGroupDevices, write: true}}, id
+		}
+	}
+	return nil, ""
+}
+
+// cutPrefix returns the single path segment after prefix.
+func cutPrefix(path, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return rest, true
+}
+
+// ---- query parameters ----
+
+// paging reads limit (default 9999) and offset (default 0).
+func paging(q url.Values) (limit, offset int, e *apiError) {
+	limit, e = queryInt(q, "limit", 9999)
+	if e != nil {
+		return 0, 0, e
+	}
+	offset, e = queryInt(q, "offset", 0)
+	return limit, offset, e
+}
+
+func queryInt(q url.Values, key string, def int) (int, *apiError) {
+	s := strings.TrimSpace(q.Get(key))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, errf(nsapi.CodeParameter, "%s: want a non-negative integer, got %q", key, s)
+	}
+	return n, nil
+}
+
+// page returns the [offset, offset+limit) window of n items.
+func page(n, limit, offset int) (lo, hi int) {
+	lo = min(offset, n)
+	hi = min(lo+limit, n)
+	return lo, hi
+}
+
+// matches reports whether search (case-insensitive) is in any of values.
+func matches(search string, values ...string) bool {
+	if search == "" {
+		return true
+	}
+	s := strings.ToLower(search)
+	for _, v := range values {
+		if strings.Contains(strings.ToLower(v), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- body fields ----
+
+// fields reads a JSON object's members with the spec's types: a wrong type
+// is code 3. The first error is kept (shared with sub-objects).
+type fields struct {
+	m   map[string]json.RawMessage
+	at  string
+	err *errSlot
+}
+
+type errSlot struct{ e *apiError }
+
+// readBody parses a request body; a missing body is an empty object, one
+// that is not an object is code 20.
+func readBody(raw json.RawMessage) (*fields, *apiError) {
+	f := &fields{m: map[string]json.RawMessage{}, err: &errSlot{}}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return f, nil
+	}
+	if raw[0] != '{' {
+		return nil, errf(nsapi.CodeBadJSON, "body is not a JSON object")
+	}
+	if err := json.Unmarshal(raw, &f.m); err != nil {
+		return nil, errf(nsapi.CodeBadJSON, "body: %v", err)
+	}
+	return f, nil
+}
+
+func (f *fields) failed() *apiError { return f.err.e }
+
+func (f *fields) fail(code int, key, format string, args ...any) {
+	if f.err.e == nil {
+		f.err.e = errf(code, "%s%s: %s", f.at, key, fmt.Sprintf(format, args...))
+	}
+}
+
+// has reports whether key is present and not null.
+func (f *fields) has(key string) bool {
+	raw, ok := f.m[key]
+	return ok && string(bytes.TrimSpace(raw)) != "null"
+}
+
+func (f *fields) raw(key string) []byte { return bytes.TrimSpace(f.m[key]) }
+
+// str reads a JSON string (def when absent).
+func (f *fields) str(key, def string) string {
+	if !f.has(key) {
+		return def
+	}
+	var s string
+	if err := json.Unmarshal(f.raw(key), &s); err != nil {
+		f.fail(nsapi.CodeParameter, key, "want a string")
+		return def
+	}
+	return s
+}
+
+// integer reads a JSON integer (def when absent); strOK also accepts a
+// string holding one, as the spec's examples send some IDs.
+func (f *fields) integer(key string, def int64, strOK bool) int64 {
+	if !f.has(key) {
+		return def
+	}
+	raw := f.raw(key)
+	s := string(raw)
+	if raw[0] == '"' {
+		if !strOK {
+			f.fail(nsapi.CodeParameter, key, "want a number, got a string")
+			return def
+		}
+		_ = json.Unmarshal(raw, &s)
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return def
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f.fail(nsapi.CodeParameter, key, "want an integer")
+		return def
+	}
+	return n
+}
+
+// boolean reads a JSON boolean (def when absent).
+func (f *fields) boolean(key string, def bool) bool {
+	if !f.has(key) {
+		return def
+	}
+	var b bool
+	if err := json.Unmarshal(f.raw(key), &b); err != nil {
+		f.fail(nsapi.CodeParameter, key, "want true or false")
+		return def
+	}
+	return b
+}
+
+// ints reads an array of integers (nil when absent).
+func (f *fields) ints(key string) []int64 {
+	if !f.has(key) {
+		return nil
+	}
+	var v []json.RawMessage
+	if err := json.Unmarshal(f.raw(key), &v); err != nil {
+		f.fail(nsapi.CodeParameter, key, "want an array of integers")
+		return nil
+	}
+	out := make([]int64, 0, len(v))
+	for _, n := range v {
+		i, err := strconv.ParseInt(string(bytes.TrimSpace(n)), 10, 64)
+		if err != nil {
+			f.fail(nsapi.CodeParameter, key, "want an array of integers")
+			return nil
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// strs reads an array of strings (nil when absent).
+func (f *fields) strs(key string) []string {
+	if !f.has(key) {
+		return nil
+	}
+	var v []string
+	if err := json.Unmarshal(f.raw(key), &v); err != nil {
+		f.fail(nsapi.CodeParameter, key, "want an array of strings")
+		return nil
+	}
+	return v
+}
+
+// object reads a nested object (nil when absent).
+func (f *fields) object(key string) *fields {
+	if !f.has(key) {
+		return nil
+	}
+	sub := &fields{m: map[string]json.RawMessage{}, at: f.at + key + ".", err: f.err}
+	raw := f.raw(key)
+	if raw[0] != '{' || json.Unmarshal(raw, &sub.m) != nil {
+		f.fail(nsapi.CodeParameter, key, "want an object")
+		return nil
+	}
+	return sub
+}
+
+// require fails with code 3 for each key that is absent.
+func (f *fields) require(keys ...string) {
+	for _, k := range keys {
+		if !f.has(k) {
+			f.fail(nsapi.CodeParameter, k, "required")
+		}
+	}
+}
+
+// hexField reads a string of n hex digits; "" is allowed when optional.
+func (f *fields) hexField(key string, n int, def string, optional bool) string {
+	s := f.str(key, def)
+	if s == "" && optional {
+		return s
+	}
+	if !isHex(s, n) {
+		f.fail(nsapi.CodeParameter, key, "want %d hex digits", n)
+	}
+	return s
+}
+
+// rangeCheck fails unless lo <= v <= hi.
+func (f *fields) rangeCheck(key string, v, lo, hi int64) {
+	if v < lo || v > hi {
+		f.fail(nsapi.CodeParameter, key, "want %d–%d, got %d", lo, hi, v)
+	}
+}

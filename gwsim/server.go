@@ -1,0 +1,316 @@
+package gwsim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// ServeOption configures ServeEmbedded.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	user, pass string
+	wsAddr     string
+}
+
+// WithAuth makes the embedded broker accept only clients that give this
+// username and password (default: anonymous clients are allowed).
+func WithAuth(username, password string) ServeOption {
+	return func(c *serveConfig) { c.user, c.pass = username, password }
+}
+
+// WithWebsocket adds a websocket listener on addr (host:port; port 0 picks
+// one), so ws:// clients can be tested; see Server.WSURL.
+func WithWebsocket(addr string) ServeOption {
+	return func(c *serveConfig) { c.wsAddr = addr }
+}
+
+// Server is a gateway attached to an MQTT broker: its own embedded one
+// (ServeEmbedded) or another (ServeOnBroker).
+type Server struct {
+	g             *Gateway
+	requestTopic  string
+	responseTopic string
+	addr, wsAddr  string
+
+	mq   *mqtt.Server // embedded broker
+	paho paho.Client  // client of another broker
+
+	mu     sync.Mutex
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// expandTopic replaces {eui} with the gateway EUI.
+func expandTopic(topic, eui string) string { return strings.ReplaceAll(topic, "{eui}", eui) }
+
+// ServeEmbedded starts an MQTT broker (mochi-mqtt) on listenAddr (tcp;
+// "127.0.0.1:0" picks a port) with the gateway attached: it subscribes to
+// requestTopic and answers on responseTopic ({eui} in either is replaced by
+// the gateway EUI). Anonymous clients are allowed unless WithAuth is given.
+// A Disconnect fault drops the client that sent the request. The server
+// stops when ctx ends or on Close.
+func ServeEmbedded(ctx context.Context, g *Gateway, listenAddr, requestTopic, responseTopic string, opts ...ServeOption) (*Server, error) {
+	var cfg serveConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if requestTopic == "" || responseTopic == "" {
+		return nil, errors.New("gwsim server: request and response topics are required")
+	}
+	s := &Server{g: g, requestTopic: expandTopic(requestTopic, g.EUI()), responseTopic: expandTopic(responseTopic, g.EUI()),
+		stop: make(chan struct{})}
+	if !mqtt.IsValidFilter(s.requestTopic, false) || strings.ContainsAny(s.responseTopic, "+#") {
+		return nil, fmt.Errorf("gwsim server: invalid topics %q, %q", s.requestTopic, s.responseTopic)
+	}
+	mq := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var err error
+	if cfg.user != "" || cfg.pass != "" {
+		err = mq.AddHook(&passwordHook{user: []byte(cfg.user), pass: []byte(cfg.pass)}, nil)
+	} else {
+		err = mq.AddHook(new(auth.AllowHook), nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gwsim server: %w", err)
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: listenAddr})
+	if err := mq.AddListener(tcp); err != nil {
+		return nil, fmt.Errorf("gwsim server: listen on %s: %w", listenAddr, err)
+	}
+	s.addr = tcp.Address()
+	if cfg.wsAddr != "" {
+		// The websocket listener reports the address it was given, so a
+		// port 0 is resolved here first.
+		ln, err := net.Listen("tcp", cfg.wsAddr)
+		if err != nil {
+			_ = mq.Close()
+			return nil, fmt.Errorf("gwsim server: websocket listen on %s: %w", cfg.wsAddr, err)
+		}
+		s.wsAddr = ln.Addr().String()
+		_ = ln.Close()
+		if err := mq.AddListener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: s.wsAddr})); err != nil {
+			_ = mq.Close()
+			return nil, fmt.Errorf("gwsim server: websocket: %w", err)
+		}
+	}
+	if err := mq.Serve(); err != nil {
+		_ = mq.Close()
+		return nil, fmt.Errorf("gwsim server: %w", err)
+	}
+	s.mq = mq
+	if err := mq.Subscribe(s.requestTopic, 1, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		s.request(pk.Payload, pk.Origin)
+	}); err != nil {
+		_ = mq.Close()
+		return nil, fmt.Errorf("gwsim server: subscribe %s: %w", s.requestTopic, err)
+	}
+	if cfg.wsAddr != "" {
+		if err := waitListening(ctx, s.wsAddr); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("gwsim server: websocket: %w", err)
+		}
+	}
+	context.AfterFunc(ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// waitListening waits (bounded) until addr accepts connections.
+func waitListening(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// request runs one request message asynchronously (after the delay).
+func (s *Server) request(payload []byte, origin string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	msg := bytes.Clone(payload)
+	go func() {
+		defer s.wg.Done()
+		if d := s.g.faults.delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-s.stop:
+				t.Stop()
+				return
+			}
+		}
+		resp, act := s.g.handle(msg, s.mq != nil)
+		if act == actDisconnect {
+			s.disconnect(origin)
+			return
+		}
+		if resp != nil {
+			s.publish(resp)
+		}
+	}()
+}
+
+func (s *Server) publish(resp []byte) {
+	if s.mq != nil {
+		if err := s.mq.Publish(s.responseTopic, resp, false, 0); err != nil {
+			s.g.logf("gwsim: publish answer: %v", err)
+		}
+		return
+	}
+	t := s.paho.Publish(s.responseTopic, 0, false, resp)
+	if !t.WaitTimeout(10 * time.Second) {
+		s.g.logf("gwsim: publish answer: timed out")
+	} else if err := t.Error(); err != nil {
+		s.g.logf("gwsim: publish answer: %v", err)
+	}
+}
+
+// disconnect drops the client origin, or every network client when it
+// cannot be found (embedded broker only).
+func (s *Server) disconnect(origin string) {
+	cause := ErrDisconnected
+	if cl, ok := s.mq.Clients.Get(origin); ok && !cl.Net.Inline {
+		cl.Stop(cause)
+		return
+	}
+	for _, cl := range s.mq.Clients.GetAll() {
+		if !cl.Net.Inline {
+			cl.Stop(cause)
+		}
+	}
+}
+
+// ServeOnBroker attaches the gateway to another broker (e.g. Mosquitto) as
+// an MQTT client of brokerURL (tcp:// or ws://), subscribed to
+// requestTopic and answering on responseTopic ({eui} replaced). Disconnect
+// faults are not supported there: they are logged and ignored (the request
+// is performed and answered as if there were no fault). It stops when ctx
+// ends or on Close.
+func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, responseTopic string, user, pass string) (*Server, error) {
+	if requestTopic == "" || responseTopic == "" {
+		return nil, errors.New("gwsim client: request and response topics are required")
+	}
+	s := &Server{g: g, requestTopic: expandTopic(requestTopic, g.EUI()), responseTopic: expandTopic(responseTopic, g.EUI()),
+		addr: brokerURL, stop: make(chan struct{})}
+	handler := func(_ paho.Client, m paho.Message) { s.request(m.Payload(), "") }
+	o := paho.NewClientOptions().AddBroker(brokerURL).SetClientID("gwsim-" + newUUID()[:8]).
+		SetUsername(user).SetPassword(pass).SetAutoReconnect(true).SetCleanSession(true).
+		SetConnectTimeout(10 * time.Second).
+		SetOnConnectHandler(func(c paho.Client) {
+			t := c.Subscribe(s.requestTopic, 0, handler)
+			if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+				g.logf("gwsim: subscribe %s failed: %v", s.requestTopic, t.Error())
+			}
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) { g.logf("gwsim: broker connection lost: %v", err) })
+	c := paho.NewClient(o)
+	t := c.Connect()
+	wait := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	if !t.WaitTimeout(wait) {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("gwsim client: connect to %s: timed out", brokerURL)
+	}
+	if err := t.Error(); err != nil {
+		return nil, fmt.Errorf("gwsim client: connect to %s: %w", brokerURL, err)
+	}
+	s.paho = c
+	context.AfterFunc(ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// Addr is the broker's host:port (ServeEmbedded) or URL (ServeOnBroker).
+func (s *Server) Addr() string { return s.addr }
+
+// URL is the broker URL clients connect to: tcp://host:port.
+func (s *Server) URL() string {
+	if s.mq == nil {
+		return s.addr
+	}
+	return "tcp://" + s.addr
+}
+
+// WSURL is the websocket URL (ws://host:port), or "" without WithWebsocket.
+func (s *Server) WSURL() string {
+	if s.wsAddr == "" {
+		return ""
+	}
+	return "ws://" + s.wsAddr
+}
+
+// RequestTopic is the topic the gateway listens on ({eui} replaced).
+func (s *Server) RequestTopic() string { return s.requestTopic }
+
+// ResponseTopic is the topic the gateway answers on ({eui} replaced).
+func (s *Server) ResponseTopic() string { return s.responseTopic }
+
+// Close stops the server (the broker, or the client of another broker);
+// answers still delayed are dropped. It does not close the gateway.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	s.mu.Unlock()
+	s.wg.Wait()
+	if s.mq != nil {
+		return s.mq.Close()
+	}
+	if s.paho != nil {
+		s.paho.Disconnect(250)
+	}
+	return nil
+}
+
+// passwordHook admits clients with the configured username and password.
+type passwordHook struct {
+	mqtt.HookBase
+	user, pass []byte
+}
+
+func (h *passwordHook) ID() string { return "gwsim-password" }
+
+func (h *passwordHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (h *passwordHook) OnConnectAuthenticate(_ *mqtt.Client, pk packets.Packet) bool {
+	return bytes.Equal(pk.Connect.Username, h.user) && bytes.Equal(pk.Connect.Password, h.pass)
+}
+
+func (h *passwordHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }

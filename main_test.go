@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gwsync/gwsync/cli"
+	"github.com/gwsync/gwsync/gwsim"
+	"github.com/gwsync/gwsync/nsapi"
+)
+
+// Keys the test sites reference by ${env:…}; never the spec's public default.
+var testKeys = map[string]string{
+	"K1": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+	"K2": "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+	"K3": "11223344556677889900aabbccddeeff",
+	"K4": "ffeeddccbbaa00998877665544332211",
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gwsync": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI end-to-end scripts of testdata/script against
+// simulated gateways (sim://$WORK/gw.json).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			for k, v := range testKeys {
+				e.Setenv(k, v)
+			}
+			host, _ := os.Hostname()
+			e.Setenv("HOST", host)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// exit N CMD ARGS… runs CMD and checks its exit code is N.
+			"exit": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: exit CODE COMMAND [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("exit: %v", err)
+				}
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%s: %v", args[1], err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s: exit code %d, want %d", args[1], got, want)
+				}
+			},
+		},
+	})
+}
+
+// buildBinary builds gwsync once for the subprocess tests.
+var buildOnce struct {
+	sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+func gwsyncBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gwsync-bin")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.path = filepath.Join(dir, "gwsync")
+		cmd := exec.Command("go", "build", "-o", buildOnce.path, ".")
+		buildOnce.out, buildOnce.err = cmd.CombinedOutput()
+	})
+	if buildOnce.err != nil {
+		t.Fatalf("go build: %v\n%s", buildOnce.err, buildOnce.out)
+	}
+	return buildOnce.path
+}
+
+const killSite = `version: 1
+gateway:
+  eui: 24E124FFFEF5A6A8
+profiles:
+  - name: street-c
+    supportsJoin: true
+    supportsClassC: true
+codecs:
+  - name: em300-decoder
+    decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"
+devices:
+%s
+multicastGroups:
+  - name: street-lights
+    mcAddr: 01AB23CD
+    mcNwkSKey: ${env:K3}
+    mcAppSKey: ${env:K4}
+    groupType: CLASS_C
+    devices: [%s]
+`
+
+// writeKillSite writes a site of n devices; description tags each device
+// so that a second site updates every one of them.
+func writeKillSite(t *testing.T, path string, n int, description string) {
+	var devs, members []string
+	for i := 0; i < n; i++ {
+		eui := fmt.Sprintf("24E124136A%06X", i)
+		devs = append(devs, fmt.Sprintf("  - devEUI: %s\n    name: lamp-%03d\n    description: %s\n    application: cloud\n    profile: street-c\n    codec: em300-decoder\n    appKey: ${env:K1}", eui, i, description))
+		if i%2 == 0 {
+			members = append(members, eui)
+		}
+	}
+	s := fmt.Sprintf(killSite, strings.Join(devs, "\n"), strings.Join(members, ", "))
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type subEnv struct {
+	bin, dir, broker string
+	env              []string
+}
+
+func (s *subEnv) cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = s.env
+	return cmd
+}
+
+func (s *subEnv) run(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := s.cmd(args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("gwsync %v: %v", args, err)
+	}
+	if code != want {
+		t.Fatalf("gwsync %v: exit %d, want %d\n%s", args, code, want, out.String())
+	}
+	return out.String()
+}
+
+// TestKillMidApply runs the built gwsync binary against a simulated
+// gateway on an embedded MQTT broker that answers in 15 ms, kills it with
+// SIGKILL half-way through an apply, checks that a second apply refuses to
+// start (a concurrent one, then one after the kill), and that gwsync
+// rollback restores the state read before the apply.
+func TestKillMidApply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := gwsyncBinary(t)
+	dir := t.TempDir()
+	g, err := gwsim.New(gwsim.Options{StatePath: filepath.Join(dir, "gw.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "milesight-gateway/{eui}/request", "milesight-gateway/{eui}/response")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	tmp := t.TempDir()
+	env := append(os.Environ(), "GWSYNC_BROKER="+srv.URL(), "TMPDIR="+tmp, "NO_COLOR=1")
+	for k, v := range testKeys {
+		env = append(env, k+"="+v)
+	}
+	s := &subEnv{bin: bin, dir: dir, broker: srv.URL(), env: env}
+
+	// The gateway holds a first site of 30 devices.
+	sitePath := filepath.Join(dir, "site.yaml")
+	writeKillSite(t, sitePath, 30, "first")
+	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+
+	cl, err := nsapi.Dial(ctx, nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
+		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	before, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The second site updates those 30, adds 30 more, and the slow
+	// gateway makes the apply take over a second.
+	writeKillSite(t, sitePath, 60, "second")
+	g.Faults().SetDelay(15*time.Millisecond, 5*time.Millisecond)
+	apply := s.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "2")
+	stdout, err := apply.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply.Stderr = io.Discard
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	done := 0
+	var seen []string
+	for done < 20 && lines.Scan() {
+		seen = append(seen, lines.Text())
+		if strings.Contains(lines.Text(), "… done") {
+			done++
+		}
+	}
+	if done < 20 {
+		apply.Process.Kill()
+		apply.Wait()
+		t.Fatalf("the apply ended after %d steps:\n%s", done, strings.Join(seen, "\n"))
+	}
+
+	// A second apply while the first runs is refused by the lock.
+	out := s.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, fmt.Sprintf("locked by another apply (pid %d", apply.Process.Pid)) {
+		t.Errorf("concurrent apply: want a refusal naming pid %d, got:\n%s", apply.Process.Pid, out)
+	}
+
+	if err := apply.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	apply.Wait()
+	g.Faults().SetDelay(0, 0)
+
+	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); err != nil {
+		t.Fatalf("no journal after the kill: %v", err)
+	}
+	mid, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if canonDiff(before, mid) == "" {
+		t.Fatal("the kill came before any write: the test proves nothing")
+	}
+	out = s.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "run gwsync rollback") {
+		t.Errorf("apply after the kill: want a refusal saying to run gwsync rollback, got:\n%s", out)
+	}
+
+	out = s.run(t, 0, "rollback", ".")
+	if !strings.Contains(out, "Rollback complete") {
+		t.Errorf("rollback output:\n%s", out)
+	}
+	after, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := canonDiff(before, after); d != "" {
+		t.Errorf("gateway after rollback differs from before the apply (-before +after):\n%s", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("journal still there after the rollback (%v)", err)
+	}
+	// And the interrupted apply can now run to the end.
+	out = s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "Verified: the gateway was re-read and matches the site.") {
+		t.Errorf("apply after rollback:\n%s", out)
+	}
+}
+
+func canonDiff(a, b *nsapi.State) string {
+	return cmp.Diff(a.Canonical(), b.Canonical(), cmpopts.EquateEmpty())
+}

@@ -1,0 +1,608 @@
+package nsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// This file holds one method per endpoint of spec sections 2–6, and ReadState.
+
+// query builds "path?k=v&…" keeping the order given (the spec's order).
+func query(path string, kv ...string) string {
+	var b strings.Builder
+	b.WriteString(path)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv[i])
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(kv[i+1]))
+	}
+	return b.String()
+}
+
+// pageFunc fetches the page at offset and returns its items' count and the
+// reported total.
+type pageFunc func(ctx context.Context, limit, offset int) (n int, total int64, err error)
+
+// pages calls page until the reported total is reached or a page comes back
+// empty, so a gateway that misreports its total cannot make it loop forever.
+func (c *Client) pages(ctx context.Context, page pageFunc) error {
+	offset := 0
+	for {
+		n, total, err := page(ctx, c.cfg.PageSize, offset)
+		if err != nil {
+			return err
+		}
+		offset += n
+		if n == 0 || int64(offset) >= total {
+			return nil
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// ---- Profiles ----
+
+// ListProfiles reads every profile (GET /api/urprofiles, paged).
+func (c *Client) ListProfiles(ctx context.Context) (*ProfileList, error) {
+	all := &ProfileList{Result: []Profile{}}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p ProfileList
+		if err := c.do(ctx, "GET", query("/api/urprofiles", "limit", itoa(limit), "offset", itoa(offset)), nil, &p); err != nil {
+			return 0, 0, err
+		}
+		if offset == 0 {
+			all.Disable, all.ChannelPlan = p.Disable, p.ChannelPlan
+		}
+		all.TotalCount = p.TotalCount
+		all.Result = append(all.Result, p.Result...)
+		return len(p.Result), int64(p.TotalCount), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// CreateProfile adds a profile (POST /api/urprofiles) and returns its id.
+func (c *Client) CreateProfile(ctx context.Context, p ProfileWrite) (string, error) {
+	var out struct {
+		ProfileID string `json:"profileID"`
+	}
+	const u = "/api/urprofiles"
+	if err := c.do(ctx, "POST", u, p, &out); err != nil {
+		return "", err
+	}
+	if out.ProfileID == "" {
+		return "", fmt.Errorf("POST %s: the answer carries no profileID", u)
+	}
+	return out.ProfileID, nil
+}
+
+// UpdateProfile replaces a profile (PUT /api/urprofiles/{profileID}).
+func (c *Client) UpdateProfile(ctx context.Context, profileID string, p ProfileWrite) error {
+	if profileID == "" {
+		return errors.New("update profile: empty profile id")
+	}
+	return c.do(ctx, "PUT", "/api/urprofiles/"+url.PathEscape(profileID), p, nil)
+}
+
+// DeleteProfile deletes a profile (DELETE /api/urprofiles/{profileID}).
+func (c *Client) DeleteProfile(ctx context.Context, profileID string) error {
+	if profileID == "" {
+		return errors.New("delete profile: empty profile id")
+	}
+	return c.do(ctx, "DELETE", "/api/urprofiles/"+url.PathEscape(profileID), nil, nil)
+}
+
+// ---- Devices ----
+
+// ListDevices reads devices (GET /api/urdevices, paged), merging every
+// page's deviceResult; appResult and profileResult come from the first page.
+func (c *Client) ListDevices(ctx context.Context, q DeviceQuery) (*DeviceList, error) {
+	app := q.ApplicationID
+	if app == "" {
+		app = "0"
+	}
+	all := &DeviceList{DeviceResult: []Device{}}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p DeviceList
+		u := query("/api/urdevices", "search", q.Search, "limit", itoa(limit), "offset", itoa(offset), "applicationID", app)
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		if offset == 0 {
+			all.AppTotalCount, all.AppResult = p.AppTotalCount, p.AppResult
+			all.PfTotalCount, all.ProfileResult = p.PfTotalCount, p.ProfileResult
+			all.ChannelPlan, all.Disable = p.ChannelPlan, p.Disable
+		}
+		all.DevTotalCount = p.DevTotalCount
+		all.DeviceResult = append(all.DeviceResult, p.DeviceResult...)
+		return len(p.DeviceResult), int64(p.DevTotalCount), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// GetDevice finds one device by EUI (search=<devEUI>, compared without
+// regard to case); a missing device is a *RemoteError with CodeNotFound.
+func (c *Client) GetDevice(ctx context.Context, devEUI string) (*Device, error) {
+	l, err := c.ListDevices(ctx, DeviceQuery{Search: devEUI})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.DeviceResult {
+		if strings.EqualFold(l.DeviceResult[i].DevEUI, devEUI) {
+			d := l.DeviceResult[i]
+			return &d, nil
+		}
+	}
+	return nil, &RemoteError{Method: "GET", URL: query("/api/urdevices", "search", devEUI), Code: CodeNotFound, Message: "device " + strings.ToUpper(devEUI) + " not found"}
+}
+
+// CreateDevice adds a device (POST /api/urdevices).
+func (c *Client) CreateDevice(ctx context.Context, d DeviceWrite) error {
+	if d.DevEUI == "" {
+		return errors.New("create device: empty devEUI")
+	}
+	return c.do(ctx, "POST", "/api/urdevices", d, nil)
+}
+
+// UpdateDevice changes a device (PUT /api/urdevices/{devEUI}); the body
+// leaves devEUI out.
+func (c *Client) UpdateDevice(ctx context.Context, devEUI string, d DeviceWrite) error {
+	if devEUI == "" {
+		return errors.New("update device: empty devEUI")
+	}
+	d.DevEUI = ""
+	return c.do(ctx, "PUT", "/api/urdevices/"+url.PathEscape(devEUI), d, nil)
+}
+
+// DeleteDevice deletes a device (DELETE /api/urdevices/{devEUI}).
+func (c *Client) DeleteDevice(ctx context.Context, devEUI string) error {
+	if devEUI == "" {
+		return errors.New("delete device: empty devEUI")
+	}
+	return c.do(ctx, "DELETE", "/api/urdevices/"+url.PathEscape(devEUI), nil, nil)
+}
+
+// ---- Multicast groups ----
+
+type groupBody struct {
+	MulticastGroup MulticastGroup `json:"multicastGroup"`
+}
+
+// ListGroups reads multicast groups with their members (GET
+// /api/multicast-groups, paged).
+func (c *Client) ListGroups(ctx context.Context, search string) ([]MulticastGroupInfo, error) {
+	all := []MulticastGroupInfo{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p MulticastGroupList
+		u := query("/api/multicast-groups", "search", search, "order", "asc", "offset", itoa(offset), "limit", itoa(limit))
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Result...)
+		return len(p.Result), int64(p.TotalCount), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// CreateGroup adds a multicast group (POST /api/multicast-groups) and
+// returns its id.
+func (c *Client) CreateGroup(ctx context.Context, g MulticastGroup) (string, error) {
+	var out struct {
+		ID FlexString `json:"id"`
+	}
+	const u = "/api/multicast-groups"
+	if err := c.do(ctx, "POST", u, groupBody{g}, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", fmt.Errorf("POST %s: the answer carries no id", u)
+	}
+	return string(out.ID), nil
+}
+
+// UpdateGroup replaces a multicast group (PUT /api/multicast-groups/{id}).
+func (c *Client) UpdateGroup(ctx context.Context, id string, g MulticastGroup) error {
+	if id == "" {
+		return errors.New("update multicast group: empty id")
+	}
+	return c.do(ctx, "PUT", "/api/multicast-groups/"+url.PathEscape(id), groupBody{g}, nil)
+}
+
+// DeleteGroup deletes a multicast group (DELETE /api/multicast-groups/{id}).
+func (c *Client) DeleteGroup(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("delete multicast group: empty id")
+	}
+	return c.do(ctx, "DELETE", "/api/multicast-groups/"+url.PathEscape(id), nil, nil)
+}
+
+// AddGroupDevices adds members to a group (POST
+// /api/multicast-groups/{id}/devices).
+func (c *Client) AddGroupDevices(ctx context.Context, id string, devEUIs []string) error {
+	if id == "" {
+		return errors.New("add multicast group devices: empty id")
+	}
+	return c.do(ctx, "POST", "/api/multicast-groups/"+url.PathEscape(id)+"/devices", DevEUIList{DevEUIs: nonNil(devEUIs)}, nil)
+}
+
+// RemoveGroupDevices removes members from a group (POST
+// /api/multicast-groups/{id}/deletedevices, or /deleteddevices when the
+// gateway refuses the former with code 21).
+func (c *Client) RemoveGroupDevices(ctx context.Context, id string, devEUIs []string) error {
+	if id == "" {
+		return errors.New("remove multicast group devices: empty id")
+	}
+	return c.call(ctx, c.deleteDevicesFallback(), "POST", "/api/multicast-groups/"+url.PathEscape(id)+"/deletedevices", DevEUIList{DevEUIs: nonNil(devEUIs)}, nil)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// ---- Payload codecs ----
+
+// ListCodecs reads payload codecs in full (GET /api/payloadcodecs, paged).
+func (c *Client) ListCodecs(ctx context.Context, typ, search string) ([]Codec, error) {
+	all := []Codec{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p CodecList
+		u := query("/api/payloadcodecs", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset))
+		if err := c.call(ctx, c.codecFallback(), "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Result...)
+		return len(p.Result), int64(p.TotalCount), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// ListCodecsShort reads payload codec ids and names (GET
+// /api/payloadcodecs-short, paged).
+func (c *Client) ListCodecsShort(ctx context.Context, typ, search string) ([]CodecShort, error) {
+	all := []CodecShort{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p CodecShortList
+		u := query("/api/payloadcodecs-short", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset))
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Result...)
+		return len(p.Result), int64(p.TotalCount), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// CreateCodec adds a custom payload codec (POST /api/payloadcodecs) and
+// returns its id.
+func (c *Client) CreateCodec(ctx context.Context, w CodecWrite) (string, error) {
+	var out struct {
+		ID FlexString `json:"id"`
+	}
+	const u = "/api/payloadcodecs"
+	if err := c.call(ctx, c.codecFallback(), "POST", u, w, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", fmt.Errorf("POST %s: the answer carries no id", u)
+	}
+	return string(out.ID), nil
+}
+
+// UpdateCodec replaces a custom payload codec (PUT /api/payloadcodecs/{id}).
+func (c *Client) UpdateCodec(ctx context.Context, id string, w CodecWrite) error {
+	if id == "" {
+		return errors.New("update payload codec: empty id")
+	}
+	return c.call(ctx, c.codecFallback(), "PUT", "/api/payloadcodecs/"+url.PathEscape(id), w, nil)
+}
+
+// DeleteCodec deletes a custom payload codec (DELETE /api/payloadcodecs/{id}).
+func (c *Client) DeleteCodec(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("delete payload codec: empty id")
+	}
+	return c.call(ctx, c.codecFallback(), "DELETE", "/api/payloadcodecs/"+url.PathEscape(id), nil, nil)
+}
+
+// ---- FUOTA ----
+
+type taskBody struct {
+	FuotaTask FuotaTask `json:"fuotaTask"`
+}
+
+// CreateTask adds a FUOTA task (POST /api/fuota/task) and returns its id.
+// The body is t.Write() without an id.
+func (c *Client) CreateTask(ctx context.Context, t FuotaTask) (int64, error) {
+	w := t.Write()
+	w.ID = 0
+	var out struct {
+		ID FlexInt `json:"id"`
+	}
+	const u = "/api/fuota/task"
+	if err := c.do(ctx, "POST", u, taskBody{w}, &out); err != nil {
+		return 0, err
+	}
+	if out.ID == 0 {
+		return 0, fmt.Errorf("POST %s: the answer carries no task id", u)
+	}
+	return int64(out.ID), nil
+}
+
+// ListTasks reads FUOTA tasks (GET /api/fuota/task, paged).
+func (c *Client) ListTasks(ctx context.Context, search string) ([]FuotaTask, error) {
+	all := []FuotaTask{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p FuotaTaskList
+		u := query("/api/fuota/task", "limit", itoa(limit), "offset", itoa(offset), "search", search)
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Tasks...)
+		return len(p.Tasks), int64(p.Total), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// UpdateTask replaces the FUOTA task t.ID (PUT /api/fuota/task, body
+// t.Write()).
+func (c *Client) UpdateTask(ctx context.Context, t FuotaTask) error {
+	if t.ID == 0 {
+		return errors.New("update FUOTA task: no task id")
+	}
+	return c.do(ctx, "PUT", "/api/fuota/task", taskBody{t.Write()}, nil)
+}
+
+// DeleteTasks deletes FUOTA tasks (POST /api/fuota/task/delete).
+func (c *Client) DeleteTasks(ctx context.Context, ids []int64) error {
+	return c.do(ctx, "POST", "/api/fuota/task/delete", IDList{IDs: nonNil(ids)}, nil)
+}
+
+// RetryTasks retries FUOTA tasks (POST /api/fuota/task/retry).
+func (c *Client) RetryTasks(ctx context.Context, ids []int64) error {
+	return c.do(ctx, "POST", "/api/fuota/task/retry", IDList{IDs: nonNil(ids)}, nil)
+}
+
+// PayloadSizes reads the max payload per data rate (GET
+// /api/fuota/task/payloadsize).
+func (c *Client) PayloadSizes(ctx context.Context) ([]PayloadSize, error) {
+	var p PayloadSizeList
+	if err := c.do(ctx, "GET", "/api/fuota/task/payloadsize", nil, &p); err != nil {
+		return nil, err
+	}
+	return nonNil(p.MaxPayloadSizeMap), nil
+}
+
+// TaskDevices reads the devices of a FUOTA task (GET /api/fuota/devices,
+// paged).
+func (c *Client) TaskDevices(ctx context.Context, taskID int64, search string) ([]FuotaDevice, error) {
+	all := []FuotaDevice{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p FuotaDeviceList
+		u := query("/api/fuota/devices", "taskId", strconv.FormatInt(taskID, 10), "limit", itoa(limit), "offset", itoa(offset), "search", search)
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Devices...)
+		return len(p.Devices), int64(p.Total), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// FirmwareDevices reads the devices a firmware fits (POST
+// /api/fuota/devices/firmware, paged: q.Limit and q.Offset are set per page).
+func (c *Client) FirmwareDevices(ctx context.Context, q FirmwareDevicesQuery) ([]FuotaDevice, error) {
+	all := []FuotaDevice{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p FuotaDeviceList
+		q.Limit, q.Offset = limit, offset
+		if err := c.do(ctx, "POST", "/api/fuota/devices/firmware", q, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Devices...)
+		return len(p.Devices), int64(p.Total), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// OfficialModels reads the official firmware models of a data center (GET
+// /api/fuota/official/models?dateCenter=…; eu, us, cn or sg).
+func (c *Client) OfficialModels(ctx context.Context, dataCenter string) ([]string, error) {
+	var p OfficialModels
+	if err := c.do(ctx, "GET", query("/api/fuota/official/models", "dateCenter", dataCenter), nil, &p); err != nil {
+		return nil, err
+	}
+	return nonNil(p.Models), nil
+}
+
+// OfficialFirmware reads the official firmware of a model (GET
+// /api/fuota/official/firmware, paged).
+func (c *Client) OfficialFirmware(ctx context.Context, model, search string) ([]OfficialFirmware, error) {
+	all := []OfficialFirmware{}
+	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
+		var p OfficialFirmwareList
+		u := query("/api/fuota/official/firmware", "model", model, "limit", itoa(limit), "offset", itoa(offset), "search", search)
+		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
+			return 0, 0, err
+		}
+		all = append(all, p.Data...)
+		return len(p.Data), int64(p.Total), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// ---- The whole state ----
+
+// ReadState reads everything a plan needs: profiles, devices (with the
+// applications and channel plan of the device list), custom codecs in full,
+// built-in codecs (short list), multicast groups and FUOTA tasks. The lists
+// run concurrently within the window; every slice is sorted by identity.
+func (c *Client) ReadState(ctx context.Context) (*State, error) {
+	s := &State{FormatVersion: StateFormatVersion}
+	var (
+		profiles *ProfileList
+		devices  *DeviceList
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     []error
+	)
+	run := func(what string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("read %s: %w", what, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	run("profiles", func() (err error) { profiles, err = c.ListProfiles(ctx); return })
+	run("devices", func() (err error) { devices, err = c.ListDevices(ctx, DeviceQuery{}); return })
+	run("payload codecs", func() (err error) { s.Codecs, err = c.ListCodecs(ctx, CodecTypeCustom, ""); return })
+	run("built-in payload codecs", func() (err error) {
+		s.BuiltinCodecs, err = c.ListCodecsShort(ctx, CodecTypeDefault, "")
+		return
+	})
+	run("multicast groups", func() (err error) { s.Groups, err = c.ListGroups(ctx, ""); return })
+	run("FUOTA tasks", func() (err error) { s.Tasks, err = c.ListTasks(ctx, ""); return })
+	wg.Wait()
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return nil, errors.Join(errs...)
+	}
+	s.Profiles = profiles.Result
+	s.Devices = devices.DeviceResult
+	s.Applications = nonNil(devices.AppResult)
+	s.ChannelPlan = profiles.ChannelPlan
+	if s.ChannelPlan == "" {
+		s.ChannelPlan = devices.ChannelPlan
+	}
+	s.GatewayEUI = c.GatewayEUI()
+	s.sort()
+	return s, nil
+}
+
+// sort orders every slice of s by identity, so the same gateway gives the
+// same bytes.
+func (s *State) sort() {
+	s.Applications = nonNil(s.Applications)
+	s.Profiles = nonNil(s.Profiles)
+	s.Devices = nonNil(s.Devices)
+	s.Codecs = nonNil(s.Codecs)
+	s.BuiltinCodecs = nonNil(s.BuiltinCodecs)
+	s.Groups = nonNil(s.Groups)
+	s.Tasks = nonNil(s.Tasks)
+	sort.SliceStable(s.Applications, func(i, j int) bool {
+		return lessID(string(s.Applications[i].ApplicationID), string(s.Applications[j].ApplicationID))
+	})
+	sort.SliceStable(s.Profiles, func(i, j int) bool { return s.Profiles[i].Name < s.Profiles[j].Name })
+	sort.SliceStable(s.Devices, func(i, j int) bool {
+		return strings.ToUpper(s.Devices[i].DevEUI) < strings.ToUpper(s.Devices[j].DevEUI)
+	})
+	sort.SliceStable(s.Codecs, func(i, j int) bool { return s.Codecs[i].Name < s.Codecs[j].Name })
+	sort.SliceStable(s.BuiltinCodecs, func(i, j int) bool {
+		a, b := s.BuiltinCodecs[i], s.BuiltinCodecs[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return lessID(string(a.ID), string(b.ID))
+	})
+	sort.SliceStable(s.Groups, func(i, j int) bool { return s.Groups[i].Name < s.Groups[j].Name })
+	for i := range s.Groups {
+		m := nonNil(s.Groups[i].Devices)
+		sort.SliceStable(m, func(a, b int) bool { return strings.ToUpper(m[a].DevEUI) < strings.ToUpper(m[b].DevEUI) })
+		s.Groups[i].Devices = m
+	}
+	sort.SliceStable(s.Tasks, func(i, j int) bool {
+		a, b := s.Tasks[i], s.Tasks[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.ID < b.ID
+	})
+	for i := range s.Tasks {
+		e := nonNil(s.Tasks[i].DevEUIs)
+		sort.SliceStable(e, func(a, b int) bool { return strings.ToUpper(e[a]) < strings.ToUpper(e[b]) })
+		s.Tasks[i].DevEUIs = e
+	}
+}
+
+// lessID orders ids numerically when both are numbers, else as strings.
+func lessID(a, b string) bool {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	return a < b
+}
+
+// SecretDigest is what a snapshot holds in place of a key: "sha256:" and the
+// hex SHA-256 of the lower-cased value, so two snapshots tell whether a key
+// differs without holding it. Empty stays empty; a digest stays as it is.
+func SecretDigest(v string) string { return secretDigest(v) }
+
+// MaskSecrets replaces every key of s (devices' appKey, nwkSKey and appSKey;
+// multicast groups' mcNwkSKey and mcAppSKey) by its SecretDigest.
+func (s *State) MaskSecrets() {
+	for i := range s.Devices {
+		d := &s.Devices[i]
+		d.AppKey, d.NwkSKey, d.AppSKey = SecretDigest(d.AppKey), SecretDigest(d.NwkSKey), SecretDigest(d.AppSKey)
+	}
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		g.McNwkSKey, g.McAppSKey = SecretDigest(g.McNwkSKey), SecretDigest(g.McAppSKey)
+	}
+}
+
+// MarshalIndent is the snapshot form of s: indented JSON ending in a
+// newline. It is deterministic: the same state gives the same bytes.
+func (s *State) MarshalIndent() ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("state: encode: %w", err)
+	}
+	return append(b, '\n'), nil
+}

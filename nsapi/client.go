@@ -1,0 +1,360 @@
+// Package nsapi is the client of the Milesight gateway "ns-api": the
+// request/response protocol that the gateway's embedded LoRaWAN network
+// server speaks over MQTT. It holds the wire types, the correlation of
+// responses to requests (by id and gateway EUI), timeouts, paging, error
+// codes, the spec's URL fallbacks and the MQTT transport (paho).
+//
+// It is not a planner: it neither reads site files nor decides what differs;
+// it reads and writes exactly what it is asked to, one call per endpoint.
+package nsapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults applied by New to a zero Config field.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultWindow         = 4
+	DefaultPageSize       = 500
+)
+
+// ErrClosed is the cause of the error of a request made on, or waiting in, a
+// closed Client.
+var ErrClosed = errors.New("client closed")
+
+// Client is the ns-api client: every typed call of API, over a Transport,
+// with a window of requests in flight. It is safe for concurrent use.
+type Client struct {
+	t      Transport
+	cfg    Config
+	window chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]*waiter
+	closed  bool
+
+	requests atomic.Int64
+	seenEUI  atomic.Value // string: the gatewayEUI of the last matched response
+
+	// Spec fallbacks learnt in this session (NOTES.md).
+	deletedDevices atomic.Bool // .../deleteddevices instead of .../deletedevices
+	singularCodec  atomic.Bool // /api/payloadcodec instead of /api/payloadcodecs
+}
+
+var _ API = (*Client)(nil)
+
+type waiter struct {
+	sent []byte // our own request, to ignore it when a shared topic echoes it
+	ch   chan result
+}
+
+type result struct {
+	resp *Response
+	err  error // connection lost or client closed
+}
+
+// New starts a Client over t. cfg's transport fields (Broker, Username, TLS)
+// are not used; zero durations and sizes take their defaults.
+func New(ctx context.Context, t Transport, cfg Config) (*Client, error) {
+	if t == nil {
+		return nil, errors.New("nsapi: new client: nil transport")
+	}
+	cfg = withDefaults(cfg)
+	c := &Client{
+		t:       t,
+		cfg:     cfg,
+		window:  make(chan struct{}, cfg.Window),
+		pending: map[string]*waiter{},
+	}
+	c.seenEUI.Store("")
+	if err := t.Connect(ctx, c.deliver, c.lost); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	return cfg
+}
+
+// Close ends the transport; requests still waiting fail with an
+// *OutcomeError whose cause is ErrClosed. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.failAllLocked(ErrClosed)
+	c.mu.Unlock()
+	return c.t.Close()
+}
+
+// Requests reports how many requests the client has sent.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// GatewayEUI is the configured gateway EUI or, when none was configured, the
+// one the last answer came from (upper case; "" before any answer).
+func (c *Client) GatewayEUI() string {
+	if c.cfg.GatewayEUI != "" {
+		return strings.ToUpper(c.cfg.GatewayEUI)
+	}
+	return strings.ToUpper(c.seenEUI.Load().(string))
+}
+
+func (c *Client) logf(format string, args ...any) {
+	if c.cfg.Logf != nil {
+		c.cfg.Logf(format, args...)
+	}
+}
+
+// newID returns a random request id: 96 bits from crypto/rand, hex.
+func newID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("nsapi: request id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// deliver is the transport's callback for every message on the response
+// topic. Anything that is not an answer to one of our waiting requests is
+// dropped.
+func (c *Client) deliver(payload []byte) {
+	var r Response
+	if err := json.Unmarshal(payload, &r); err != nil || r.ID == "" {
+		c.logf("ns-api: ignored a message that is not a response (%d bytes)", len(payload))
+		return
+	}
+	if c.cfg.GatewayEUI != "" && r.GatewayEUI != "" && !strings.EqualFold(r.GatewayEUI, c.cfg.GatewayEUI) {
+		c.logf("ns-api: ignored the answer to id=%s from gateway %s", r.ID, r.GatewayEUI)
+		return
+	}
+	c.mu.Lock()
+	w, ok := c.pending[r.ID]
+	if ok && bytes.Equal(bytes.TrimSpace(payload), w.sent) {
+		ok = false // our own request, echoed on a shared topic
+	}
+	if ok {
+		delete(c.pending, r.ID)
+	}
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	if r.GatewayEUI != "" {
+		c.seenEUI.Store(r.GatewayEUI)
+	}
+	w.ch <- result{resp: &r}
+}
+
+// lost is the transport's callback for a dropped connection: every request
+// in flight fails at once.
+func (c *Client) lost(err error) {
+	if err == nil {
+		err = errors.New("connection lost")
+	}
+	c.logf("ns-api: connection lost: %v", err)
+	c.mu.Lock()
+	c.failAllLocked(err)
+	c.mu.Unlock()
+}
+
+func (c *Client) failAllLocked(err error) {
+	for id, w := range c.pending {
+		w.ch <- result{err: err}
+		delete(c.pending, id)
+	}
+}
+
+// do sends one request and waits for its answer. body may be nil; out, when
+// not nil, receives the response body. An error answer is a *RemoteError; no
+// answer is an *OutcomeError.
+func (c *Client) do(ctx context.Context, method, url string, body, out any) error {
+	req := Request{Type: "ns-api", Method: method, URL: url, GatewayEUI: c.cfg.GatewayEUI}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", method, url, err)
+		}
+		req.Body = b
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	req.ID = id
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: encode request: %w", method, url, err)
+	}
+
+	// A slot in the window: bounded, since every request in flight ends
+	// within RequestTimeout.
+	select {
+	case c.window <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%s %s: %w", method, url, ctx.Err())
+	}
+	defer func() { <-c.window }()
+
+	w := &waiter{sent: payload, ch: make(chan result, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("%s %s: %w", method, url, ErrClosed)
+	}
+	c.pending[id] = w
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}
+
+	if err := ctx.Err(); err != nil {
+		forget()
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	start := time.Now()
+	timer := time.NewTimer(c.cfg.RequestTimeout)
+	defer timer.Stop()
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	err = c.t.Publish(pctx, payload)
+	cancel()
+	if err != nil {
+		forget()
+		c.logf("ns-api %s %s id=%s publish failed after %s", method, url, id, time.Since(start).Round(time.Microsecond))
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// Given up while the transport held the message: it may
+			// still have gone out.
+			return &OutcomeError{Method: method, URL: url, Cause: fmt.Errorf("publish: %w", err)}
+		}
+		return fmt.Errorf("%s %s: publish: %w", method, url, err)
+	}
+	c.requests.Add(1)
+
+	var res result
+	select {
+	case res = <-w.ch:
+	case <-timer.C:
+		forget()
+		c.logf("ns-api %s %s id=%s no answer after %s", method, url, id, time.Since(start).Round(time.Microsecond))
+		return &OutcomeError{Method: method, URL: url, Cause: fmt.Errorf("timeout after %s", c.cfg.RequestTimeout)}
+	case <-ctx.Done():
+		forget()
+		return &OutcomeError{Method: method, URL: url, Cause: ctx.Err()}
+	}
+	if res.err != nil {
+		c.logf("ns-api %s %s id=%s failed after %s: %v", method, url, id, time.Since(start).Round(time.Microsecond), res.err)
+		return &OutcomeError{Method: method, URL: url, Cause: res.err}
+	}
+	code, err := decodeBody(method, url, res.resp.Body, out)
+	c.logf("ns-api %s %s id=%s %s code=%d", method, url, id, time.Since(start).Round(time.Microsecond), code)
+	return err
+}
+
+// decodeBody turns a response body into out, or into a *RemoteError when it
+// is {"code":N,"error":…} with N other than 200. It returns the code (200
+// when the body carries none).
+func decodeBody(method, url string, body json.RawMessage, out any) (int, error) {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
+		return CodeSuccess, nil
+	}
+	if b[0] == '{' {
+		var probe struct {
+			Code  *FlexInt `json:"code"`
+			Error string   `json:"error"`
+		}
+		if err := json.Unmarshal(b, &probe); err == nil && probe.Code != nil {
+			if code := int(*probe.Code); code != CodeSuccess && code != 0 {
+				return code, &RemoteError{Method: method, URL: url, Code: code, Message: probe.Error}
+			}
+		}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return CodeSuccess, fmt.Errorf("%s %s: decode answer: %w", method, url, err)
+		}
+	}
+	return CodeSuccess, nil
+}
+
+// fallback is one of the spec's URL spellings that NOTES.md tells us to try
+// when the canonical one is refused with code 21.
+type fallback struct {
+	learnt  *atomic.Bool
+	applies func(url string) bool
+	rewrite func(url string) string
+}
+
+func (c *Client) deleteDevicesFallback() *fallback {
+	return &fallback{
+		learnt:  &c.deletedDevices,
+		applies: func(u string) bool { return strings.HasSuffix(u, "/deletedevices") },
+		rewrite: func(u string) string { return strings.TrimSuffix(u, "/deletedevices") + "/deleteddevices" },
+	}
+}
+
+func (c *Client) codecFallback() *fallback {
+	const plural = "/api/payloadcodecs"
+	return &fallback{
+		learnt: &c.singularCodec,
+		applies: func(u string) bool {
+			rest, ok := strings.CutPrefix(u, plural)
+			return ok && (rest == "" || rest[0] == '/' || rest[0] == '?')
+		},
+		rewrite: func(u string) string { return "/api/payloadcodec" + strings.TrimPrefix(u, plural) },
+	}
+}
+
+// call is do with a spec fallback: when fb applies and has been learnt, the
+// alternative URL is used at once; otherwise a code 21 answer is retried
+// once with it, and an alternative that is not refused in turn is
+// remembered for the session.
+func (c *Client) call(ctx context.Context, fb *fallback, method, url string, body, out any) error {
+	if fb == nil || !fb.applies(url) {
+		return c.do(ctx, method, url, body, out)
+	}
+	if fb.learnt.Load() {
+		return c.do(ctx, method, fb.rewrite(url), body, out)
+	}
+	err := c.do(ctx, method, url, body, out)
+	if !IsCode(err, CodeUnsupportedURL) {
+		return err
+	}
+	alt := fb.rewrite(url)
+	c.logf("ns-api %s %s: code 21, retrying as %s", method, url, alt)
+	err2 := c.do(ctx, method, alt, body, out)
+	if !IsCode(err2, CodeUnsupportedURL) {
+		fb.learnt.Store(true)
+		return err2
+	}
+	return err
+}

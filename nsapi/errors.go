@@ -1,0 +1,122 @@
+package nsapi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Return codes of the spec's Appendix and of section 6.11.
+const (
+	CodeSuccess            = 200
+	CodeUnknown            = 2
+	CodeParameter          = 3
+	CodeNotFound           = 5
+	CodeAlreadyExists      = 6
+	CodeFailedPrecondition = 9
+	CodeBadJSON            = 20
+	CodeUnsupportedURL     = 21
+	CodeMethodNotSupported = 22
+	CodeInternal           = 23
+	CodeRequestTimeout     = 24
+	CodeGatewayMismatch    = 25
+
+	CodeFuotaDeviceInTask       = 10310001
+	CodeFuotaDevicesInTasks     = 10310002
+	CodeFuotaTaskName           = 10310003
+	CodeFuotaStartTime          = 10310004
+	CodeFuotaMissFragmentInfo   = 10310005
+	CodeFuotaMissTmpMcInfo      = 10310006
+	CodeFuotaMissFirmwareInfo   = 10310007
+	CodeFuotaMissOfficialInfo   = 10310008
+	CodeFuotaMissCustomFirmware = 10310009
+	CodeFuotaFragmentSize       = 10310010
+	CodeFuotaFragmentInterval   = 10310011
+	CodeFuotaRedundancy         = 10310012
+	CodeFuotaTooManyTasks       = 10310013
+	CodeFuotaTaskStatus         = 10310014
+	CodeFuotaOfficialFetch      = 10310015
+)
+
+var codeText = map[int]string{
+	CodeSuccess:                 "success",
+	CodeUnknown:                 "unknown error",
+	CodeParameter:               "parameter exception",
+	CodeNotFound:                "data not found",
+	CodeAlreadyExists:           "already exists",
+	CodeFailedPrecondition:      "failed precondition",
+	CodeBadJSON:                 "parse json failed",
+	CodeUnsupportedURL:          "type or url not supported",
+	CodeMethodNotSupported:      "method not supported",
+	CodeInternal:                "internal server error",
+	CodeRequestTimeout:          "request timeout",
+	CodeGatewayMismatch:         "gateway EUI not matched",
+	CodeFuotaDeviceInTask:       "not able to delete devices since it belongs to a FUOTA task",
+	CodeFuotaDevicesInTasks:     "not able to delete devices since they belong to FUOTA tasks",
+	CodeFuotaTaskName:           "task name is blank or too long",
+	CodeFuotaStartTime:          "task start time format invalid",
+	CodeFuotaMissFragmentInfo:   "miss fragment info",
+	CodeFuotaMissTmpMcInfo:      "miss tmp_mc_info",
+	CodeFuotaMissFirmwareInfo:   "miss firmware info",
+	CodeFuotaMissOfficialInfo:   "miss official firmware info",
+	CodeFuotaMissCustomFirmware: "miss custom firmware info",
+	CodeFuotaFragmentSize:       "fragment size invalid",
+	CodeFuotaFragmentInterval:   "fragment interval invalid",
+	CodeFuotaRedundancy:         "redundancy percent invalid",
+	CodeFuotaTooManyTasks:       "over the maximum task amount",
+	CodeFuotaTaskStatus:         "not able to execute due to current task status",
+	CodeFuotaOfficialFetch:      "failed to get official firmware information from server",
+}
+
+// CodeText is the spec's description of an ns-api return code, or "" for a
+// code the spec does not list.
+func CodeText(code int) string { return codeText[code] }
+
+// RemoteError is an ns-api error answer: the gateway received the request
+// and refused it with Code.
+type RemoteError struct {
+	Method  string
+	URL     string
+	Code    int
+	Message string // the gateway's "error" text, possibly empty
+}
+
+func (e *RemoteError) Error() string {
+	name := CodeText(e.Code)
+	if name == "" {
+		name = "unlisted code"
+	}
+	msg := fmt.Sprintf("%s %s: ns-api error %d (%s)", e.Method, e.URL, e.Code, name)
+	if e.Message != "" && e.Message != name {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// IsCode reports whether err is, or wraps, a RemoteError with that code.
+func IsCode(err error, code int) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == code
+}
+
+// ErrUnknownOutcome is wrapped by the error of a request whose answer never
+// came (timeout, lost connection): a write may or may not have taken effect,
+// and only a re-read can tell.
+var ErrUnknownOutcome = errors.New("outcome unknown")
+
+// OutcomeError is the error of a request whose answer never came.
+type OutcomeError struct {
+	Method string
+	URL    string
+	Cause  error // context deadline, connection lost, …
+}
+
+func (e *OutcomeError) Error() string {
+	what := "request"
+	if e.Method != "GET" {
+		what = "write"
+	}
+	return fmt.Sprintf("%s %s: no answer (%v): the outcome of the %s is unknown", e.Method, e.URL, e.Cause, what)
+}
+
+// Unwrap lets errors.Is(err, ErrUnknownOutcome) and the cause both match.
+func (e *OutcomeError) Unwrap() []error { return []error{ErrUnknownOutcome, e.Cause} }

@@ -1,0 +1,260 @@
+package nsapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Dial connects to cfg.Broker over MQTT (tcp://, ssl://, ws://, wss://) and
+// returns a Client. An unreachable broker, refused credentials or a TLS
+// failure is a one-line error naming the broker, returned within
+// cfg.ConnectTimeout.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	cfg = withDefaults(cfg)
+	t, err := NewMQTTTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := New(ctx, t, cfg)
+	if err != nil {
+		_ = t.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// MQTTTransport is the Transport over an MQTT broker (paho), QoS 0. It
+// reconnects on its own after a lost connection and subscribes again.
+type MQTTTransport struct {
+	cfg    Config
+	broker string // for messages: the URL without a password
+	client mqtt.Client
+}
+
+// NewMQTTTransport checks cfg and prepares a transport; Connect dials.
+func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
+	cfg = withDefaults(cfg)
+	broker := redactURL(cfg.Broker)
+	if cfg.Broker == "" {
+		return nil, errors.New("mqtt: no broker URL")
+	}
+	u, err := url.Parse(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("broker %s: %w", broker, err)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("broker %s: unsupported scheme %q (want tcp://, ssl://, ws:// or wss://)", broker, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("broker %s: no host", broker)
+	}
+	if cfg.RequestTopic == "" || cfg.ResponseTopic == "" {
+		return nil, fmt.Errorf("broker %s: request and response topics are required", broker)
+	}
+	return &MQTTTransport{cfg: cfg, broker: broker}, nil
+}
+
+func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{InsecureSkipVerify: m.cfg.InsecureSkipVerify} //nolint:gosec // the user's explicit choice
+	if m.cfg.CAFile != "" {
+		pem, err := os.ReadFile(m.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker %s: CA file: %w", m.broker, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("broker %s: CA file %s: no PEM certificate", m.broker, m.cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if m.cfg.CertFile != "" || m.cfg.KeyFile != "" {
+		if m.cfg.CertFile == "" || m.cfg.KeyFile == "" {
+			return nil, fmt.Errorf("broker %s: a client certificate needs both a cert file and a key file", m.broker)
+		}
+		cert, err := tls.LoadX509KeyPair(m.cfg.CertFile, m.cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker %s: client certificate: %w", m.broker, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Connect dials the broker and subscribes to the response topic, within
+// cfg.ConnectTimeout (or ctx's deadline, if sooner).
+func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost func(error)) error {
+	tc, err := m.tlsConfig()
+	if err != nil {
+		return err
+	}
+	id := m.cfg.ClientID
+	if id == "" {
+		var err error
+		if id, err = randomClientID(); err != nil {
+			return fmt.Errorf("broker %s: client id: %w", m.broker, err)
+		}
+	}
+	subscribed := make(chan error, 1)
+	handler := func(_ mqtt.Client, msg mqtt.Message) { deliver(msg.Payload()) }
+	opts := mqtt.NewClientOptions().
+		AddBroker(m.cfg.Broker).
+		SetClientID(id).
+		SetUsername(m.cfg.Username).
+		SetPassword(m.cfg.Password).
+		SetTLSConfig(tc).
+		SetCleanSession(true).
+		SetOrderMatters(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(false).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetConnectTimeout(m.cfg.ConnectTimeout).
+		SetWriteTimeout(m.cfg.RequestTimeout).
+		SetKeepAlive(30 * time.Second).
+		SetPingTimeout(m.cfg.ConnectTimeout).
+		SetReconnectingHandler(func(_ mqtt.Client, o *mqtt.ClientOptions) {
+			// A random id is drawn again for every reconnect: a broker
+			// still tearing down the old session cannot then take the
+			// new session's subscriptions with it.
+			if m.cfg.ClientID == "" {
+				if id, err := randomClientID(); err == nil {
+					o.SetClientID(id)
+				}
+			}
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			lost(fmt.Errorf("broker %s: %s", m.broker, oneLine(err)))
+		}).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			// Also after every reconnect: a clean session forgets subscriptions.
+			tok := c.Subscribe(m.cfg.ResponseTopic, 0, handler)
+			var err error
+			if !tok.WaitTimeout(m.cfg.ConnectTimeout) {
+				err = fmt.Errorf("broker %s: subscribe %s: no answer within %s", m.broker, m.cfg.ResponseTopic, m.cfg.ConnectTimeout)
+			} else if tok.Error() != nil {
+				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, oneLine(tok.Error()))
+			}
+			select {
+			case subscribed <- err:
+			default:
+			}
+		})
+	m.client = mqtt.NewClient(opts)
+
+	wait := m.cfg.ConnectTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		wait = time.Until(dl)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	fail := func(err error) error {
+		m.client.Disconnect(0)
+		return err
+	}
+	tok := m.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fail(fmt.Errorf("broker %s: connect: %s", m.broker, m.connectReason(err)))
+		}
+	case <-timer.C:
+		return fail(fmt.Errorf("broker %s: connect: no answer within %s", m.broker, wait))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("broker %s: connect: %w", m.broker, ctx.Err()))
+	}
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			return fail(err)
+		}
+	case <-timer.C:
+		return fail(fmt.Errorf("broker %s: subscribe %s: no answer within %s", m.broker, m.cfg.ResponseTopic, wait))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("broker %s: subscribe: %w", m.broker, ctx.Err()))
+	}
+	return nil
+}
+
+// Publish sends payload on the request topic (QoS 0, not retained).
+func (m *MQTTTransport) Publish(ctx context.Context, payload []byte) error {
+	if m.client == nil {
+		return errors.New("mqtt: not connected")
+	}
+	tok := m.client.Publish(m.cfg.RequestTopic, 0, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("broker %s: %s", m.broker, oneLine(err))
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("broker %s: publish: %w", m.broker, ctx.Err())
+	}
+}
+
+// Close disconnects; it is safe to call more than once.
+func (m *MQTTTransport) Close() error {
+	if m.client != nil && m.client.IsConnectionOpen() {
+		m.client.Disconnect(250)
+	}
+	return nil
+}
+
+// connectReason words a failed connect: paho's prefix dropped, and a hint
+// when a TLS connection was closed before the handshake ended.
+func (m *MQTTTransport) connectReason(err error) string {
+	msg := strings.TrimPrefix(oneLine(err), "network Error : ")
+	if strings.Contains(msg, "not Authorized") || strings.Contains(msg, "bad user name or password") {
+		msg += " (check the user name and password)"
+	}
+	scheme, _, _ := strings.Cut(m.cfg.Broker, "://")
+	switch scheme {
+	case "ssl", "tls", "mqtts", "wss":
+		switch {
+		case strings.HasSuffix(msg, "EOF") || strings.Contains(msg, "connection reset"):
+			msg = "TLS handshake failed: " + msg + " (is the port a TLS port?)"
+		case strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:"):
+			msg = "TLS handshake failed: " + msg
+		}
+	}
+	return msg
+}
+
+// randomClientID is "gwsync-" and 64 random bits in hex.
+func randomClientID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "gwsync-" + hex.EncodeToString(b[:]), nil
+}
+
+// oneLine flattens an error message to one line.
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	return strings.TrimSpace(s)
+}
+
+// redactURL drops a password from a broker URL, for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

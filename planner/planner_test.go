@@ -1,0 +1,258 @@
+package planner_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+	"github.com/gwsync/gwsync/planner"
+	"github.com/gwsync/gwsync/site"
+)
+
+const key1 = "2b7e151628aed2a6abf7158809cf4f3c"
+
+func factory(channelPlan string) *nsapi.State {
+	return &nsapi.State{FormatVersion: 1, ChannelPlan: channelPlan,
+		Applications: []nsapi.Application{{ApplicationID: "1", AppName: "cloud"}},
+		Profiles: []nsapi.Profile{{Name: "ClassA-OTAA", IsDefault: true, Profile: nsapi.ProfileSettings{ProfileID: "a", SupportsJoin: true}},
+			{Name: "Legacy", Profile: nsapi.ProfileSettings{ProfileID: "l", SupportsJoin: false}}}}
+}
+
+func summary(p *plan.Plan) []string { return summaryOf(p, false) }
+
+func summaryOf(p *plan.Plan, unmanaged bool) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, string(c.Action)+" "+c.Address)
+	}
+	for _, n := range p.Notes {
+		out = append(out, "note "+n.Address)
+	}
+	for _, u := range p.Unmanaged {
+		if unmanaged {
+			out = append(out, "unmanaged "+u.Address)
+		}
+	}
+	return out
+}
+
+// TestDefaultsFollowTheChannelPlan checks that fields left out take the
+// spec's defaults for the gateway's channel plan.
+func TestDefaultsFollowTheChannelPlan(t *testing.T) {
+	s := &site.Site{Version: 1,
+		Profiles:        []site.Profile{{Name: "P"}},
+		MulticastGroups: []site.MulticastGroup{{Name: "b", GroupType: "CLASS_B"}, {Name: "c"}},
+		FirmwareUpdates: []site.FirmwareUpdate{{Name: "t", Official: &site.OfficialFirmwareRef{Model: "WT201", Version: "v1"}}},
+	}
+	p, err := planner.Plan(s, factory("US915"), planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		RxFreq2, RxDR2, PingDR, PingFreq, PingPeriod, ClassB, ClassC int64
+		Mac, Rev                                                     string
+		BDR, BFreq, CDR, CFreq                                       int64
+		CAddr, CType, CKey                                           string
+		TaskDR, TaskFreq                                             int64
+	}
+	var g got
+	for _, c := range p.Changes {
+		switch {
+		case c.After.Profile != nil:
+			ps := c.After.Profile.Profile
+			g.RxFreq2, g.RxDR2, g.PingDR, g.PingFreq = int64(ps.RxFreq2), int64(ps.RxDataRate2), int64(ps.PingSlotDR), int64(ps.PingSlotFreq)
+			g.PingPeriod, g.ClassB, g.ClassC, g.Mac, g.Rev = int64(ps.PingSlotPeriod), int64(ps.ClassBTimeout), int64(ps.ClassCTimeout), ps.MacVersion, ps.RegParamsRevision
+		case c.After.Group != nil && c.Name == "b":
+			g.BDR, g.BFreq = int64(c.After.Group.DR), int64(c.After.Group.Frequency)
+		case c.After.Group != nil:
+			g.CDR, g.CFreq, g.CAddr, g.CType, g.CKey = int64(c.After.Group.DR), int64(c.After.Group.Frequency), c.After.Group.McAddr, c.After.Group.GroupType, c.After.Group.McNwkSKey
+		case c.After.Task != nil:
+			g.TaskDR, g.TaskFreq = int64(c.After.Task.TmpMcInfo.DR), int64(c.After.Task.TmpMcInfo.Frequency)
+		}
+	}
+	want := got{RxFreq2: 923300000, RxDR2: 8, PingDR: 8, PingFreq: 923300000, PingPeriod: 128, ClassB: 10, ClassC: 10, Mac: "1.0.2", Rev: "B",
+		BDR: 8, BFreq: 923300000, CDR: 8, CFreq: 923300000, CAddr: "11111111", CType: "CLASS_C", CKey: planner.DefaultKey,
+		TaskDR: 8, TaskFreq: 923300000}
+	if diff := cmp.Diff(want, g); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func otaa(eui, k string) site.Device {
+	return site.Device{DevEUI: eui, Application: "cloud", AppKey: site.Secret{Value: k}}
+}
+
+// TestNormalisation checks spellings that are not differences, and ones
+// that are.
+func TestNormalisation(t *testing.T) {
+	liveDev := func(edit func(d *nsapi.Device)) *nsapi.State {
+		st := factory("EU868")
+		d := nsapi.Device{DevEUI: "24e124136a456465", Name: "24E124136A456465", ApplicationID: "1", Description: "24e124136a456465",
+			ProfileID: "a", AppKey: strings.ToUpper(key1), SupportsJoin: true, FPort: 1, PayloadCodecID: "0",
+			DevAddr: "01020304", NwkSKey: "ffffffffffffffffffffffffffffffff", FCntUp: 77, LastSeenAt: "2026-11-25T08:00:00Z", Active: true}
+		edit(&d)
+		st.Devices = append(st.Devices, d)
+		return st
+	}
+	abp := site.Device{DevEUI: "24E124136A456465", Application: "1", Profile: "Legacy", DevAddr: "01020304",
+		NwkSKey: site.Secret{Value: key1}, AppSKey: site.Secret{Value: key1}}
+	for _, tc := range []struct {
+		name string
+		dev  site.Device
+		live *nsapi.State
+		want []string
+	}{
+		{"case, defaults, ids as numbers", otaa("24E124136A456465", key1), liveDev(func(*nsapi.Device) {}), nil},
+		{"key as a digest", otaa("24E124136A456465", key1), liveDev(func(d *nsapi.Device) { d.AppKey = plan.SecretDigest(key1) }), nil},
+		{"other key as a digest", otaa("24E124136A456465", key1),
+			liveDev(func(d *nsapi.Device) { d.AppKey = plan.SecretDigest("00000000000000000000000000000001") }),
+			[]string{"update device.24E124136A456465"}},
+		{"fPort drift", otaa("24E124136A456465", key1), liveDev(func(d *nsapi.Device) { d.FPort = 2 }), []string{"update device.24E124136A456465"}},
+		{"ABP session is left alone", abp, liveDev(func(d *nsapi.Device) {
+			d.SupportsJoin, d.ProfileID, d.AppKey = false, "l", ""
+			d.NwkSKey, d.AppSKey = plan.SecretDigest(key1), strings.ToUpper(key1)
+		}), nil},
+		{"ABP session differs: a note", abp, liveDev(func(d *nsapi.Device) {
+			d.SupportsJoin, d.ProfileID, d.AppKey, d.DevAddr = false, "l", "", "0A0B0C0D"
+			d.NwkSKey, d.AppSKey = key1, key1
+		}), []string{"note device.24E124136A456465"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &site.Site{Version: 1, Devices: []site.Device{tc.dev}}
+			p, err := planner.Plan(s, tc.live, planner.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, summary(p)); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			for _, c := range p.Changes {
+				if c.Action == plan.Update && !strings.Contains(strings.Join(c.Sensitive, ","), "appKey") {
+					t.Errorf("%s: Sensitive = %v, want appKey listed", c.Address, c.Sensitive)
+				}
+			}
+		})
+	}
+}
+
+// TestPrune checks what prune deletes and what it never deletes.
+func TestPrune(t *testing.T) {
+	live := factory("EU868")
+	live.Devices = []nsapi.Device{{DevEUI: "24E1240000000001", Name: "old", ProfileID: "l", ApplicationID: "1"}}
+	live.Codecs = []nsapi.Codec{{ID: "9", Name: "old-codec"}}
+	live.BuiltinCodecs = []nsapi.CodecShort{{ID: "1", Name: "Milesight EM300"}}
+	for _, tc := range []struct {
+		prune site.Prune
+		want  []string
+	}{
+		{site.Prune{}, []string{"unmanaged codec.old-codec", "unmanaged device.24E1240000000001", "unmanaged profile.Legacy"}},
+		{site.Prune{Devices: true}, []string{"delete device.24E1240000000001", "unmanaged codec.old-codec", "unmanaged profile.Legacy"}},
+		{site.Prune{Devices: true, Profiles: true, Codecs: true, MulticastGroups: true, FirmwareUpdates: true},
+			[]string{"delete device.24E1240000000001", "delete profile.Legacy", "delete codec.old-codec"}},
+	} {
+		p, err := planner.Plan(&site.Site{Version: 1, Prune: tc.prune}, live, planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, summaryOf(p, true)); diff != "" {
+			t.Errorf("prune %+v (-want +got):\n%s", tc.prune, diff)
+		}
+		for _, c := range p.Changes {
+			if c.Kind == plan.KindDevice && c.Reason != "the device loses its session and frame counters" {
+				t.Errorf("device delete reason = %q", c.Reason)
+			}
+		}
+	}
+	// a profile still used by a device that stays cannot be pruned
+	_, err := planner.Plan(&site.Site{Version: 1, Prune: site.Prune{Profiles: true}}, live, planner.Options{})
+	var pe *planner.Error
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `profile "Legacy" would be deleted but device 24E1240000000001`) {
+		t.Errorf("err = %v, want the profile still in use", err)
+	}
+}
+
+// TestTasks checks FUOTA tasks: compared by firmware name, and replaced
+// when the gateway cannot update them in place.
+func TestTasks(t *testing.T) {
+	task := func(status int64, fw string) *nsapi.State {
+		st := factory("EU868")
+		st.Devices = []nsapi.Device{{DevEUI: "24E1247151234568", ProfileID: "a", ApplicationID: "1"}}
+		st.Tasks = []nsapi.FuotaTask{{ID: 4, Name: "fw", Status: nsapi.FlexInt(status), StartedAt: "2026-12-01T03:00:00+01:00",
+			FirmwareName: fw, DevEUIs: []string{"24e1247151234568"},
+			FragmentInfo: nsapi.FragmentInfo{FragmentSize: 50, FragmentInterval: 2000, FragmentRedundancy: 10},
+			TmpMcInfo:    nsapi.TmpMcInfo{DR: 0, Frequency: 869525000, SessionTimeOut: 99}}}
+		return st
+	}
+	s := &site.Site{Version: 1, FirmwareUpdates: []site.FirmwareUpdate{{Name: "fw", StartAt: "2026-12-01T02:00:00Z",
+		Devices: []string{"24E1247151234568"}, FirmwareFile: "/firmware/a.bin",
+		Fragment: site.Fragment{Size: 50, IntervalMs: 2000, Redundancy: 10}}}}
+	reads := 0
+	read := func(string) ([]byte, error) { reads++; return []byte{1, 2, 3}, nil }
+	for _, tc := range []struct {
+		name  string
+		live  *nsapi.State
+		want  []string
+		reads int
+	}{
+		{"same", task(nsapi.TaskExecuting, "a.bin"), nil, 0},
+		{"pending, other firmware", task(nsapi.TaskPending, "b.bin"), []string{"update fuota_task.fw"}, 1},
+		{"executing, other firmware", task(nsapi.TaskExecuting, "b.bin"), []string{"replace fuota_task.fw"}, 1},
+		{"succeeded, other firmware", task(nsapi.TaskSucceeded, "b.bin"), []string{"replace fuota_task.fw"}, 1},
+	} {
+		reads = 0
+		p, err := planner.Plan(s, tc.live, planner.Options{ReadFile: read})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, summary(p)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+		if reads != tc.reads {
+			t.Errorf("%s: read the firmware %d times, want %d", tc.name, reads, tc.reads)
+		}
+		for _, c := range p.Changes {
+			if c.Action == plan.Replace && !strings.Contains(c.Reason, "10310014") {
+				t.Errorf("%s: replace reason %q does not name code 10310014", tc.name, c.Reason)
+			}
+			if got := c.After.Task.FirmwareInfo.FileContent; got != "AQID" {
+				t.Errorf("%s: fileContent = %q", tc.name, got)
+			}
+		}
+	}
+}
+
+// TestProblemsAllAtOnce checks that every problem is reported in one error.
+func TestProblemsAllAtOnce(t *testing.T) {
+	pos := site.Pos{File: "site.yaml", Line: 7}
+	s := &site.Site{Version: 1, Gateway: site.Gateway{}, Devices: []site.Device{
+		{Pos: pos, DevEUI: "24E1240000000001", Application: "nowhere", AppKey: site.Secret{Value: key1}},
+		{Pos: pos, DevEUI: "24E1240000000002", Application: "cloud", Profile: "Missing", AppKey: site.Secret{Value: key1}},
+		{Pos: pos, DevEUI: "24E1240000000003", Application: "cloud", Codec: "nope", AppKey: site.Secret{Value: key1}},
+		{Pos: pos, DevEUI: "24E1240000000004", Application: "cloud"},
+		{Pos: pos, DevEUI: "24E1240000000005", Application: "cloud", Profile: "Legacy"},
+	}, MulticastGroups: []site.MulticastGroup{{Pos: pos, Name: "g", Devices: []string{"24E12400000000FF"}}}}
+	_, err := planner.Plan(s, factory("EU868"), planner.Options{})
+	var pe *planner.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, p := range pe.Problems {
+		got = append(got, p.Path)
+	}
+	want := []string{"devices[0].application", "devices[1].profile", "devices[2].codec", "devices[3].appKey", "devices[4]", "multicastGroups[0].devices[0]"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
+	}
+	if !strings.HasPrefix(err.Error(), "site.yaml:7: devices[0].application: ") {
+		t.Errorf("error does not start with file:line: path: %q", err)
+	}
+	s.Gateway.ChannelPlan = "AS923"
+	if _, err := planner.Plan(s, factory("EU868"), planner.Options{}); err == nil || !strings.Contains(err.Error(), "the site is for AS923-1 but the gateway runs EU868") {
+		t.Errorf("channel plan mismatch: err = %v", err)
+	}
+}

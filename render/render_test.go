@@ -1,0 +1,221 @@
+package render_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+	"github.com/gwsync/gwsync/render"
+)
+
+const (
+	oldKey = "2b7e151628aed2a6abf7158809cf4f3c"
+	newKey = "8f3c2a1b9d0e4f5a6b7c8d9e0f1a2b3c"
+)
+
+func devicePlan() *plan.Plan {
+	return &plan.Plan{FormatVersion: 1, ChannelPlan: "EU868", Changes: []plan.Change{
+		{Address: "device.24E124136A456465", Kind: plan.KindDevice, Name: "em300-th-01", ID: "24E124136A456465", Action: plan.Update,
+			Before:    &plan.Object{Device: &nsapi.Device{DevEUI: "24E124136A456465", Name: "em300", AppKey: oldKey, SupportsJoin: true, FPort: 1}},
+			After:     &plan.Object{Device: &nsapi.Device{DevEUI: "24E124136A456465", Name: "em300-th-01", AppKey: newKey, SupportsJoin: true, FPort: 1}},
+			Sensitive: []string{"appKey"}},
+		{Address: "device.24E1247151234568", Kind: plan.KindDevice, Name: "wt201", Action: plan.Create,
+			After: &plan.Object{Device: &nsapi.Device{DevEUI: "24E1247151234568", Name: "wt201", AppKey: newKey, SupportsJoin: true}},
+			Refs:  []plan.Ref{{Field: "profileID", Address: "profile.P"}}, Sensitive: []string{"appKey"}},
+		{Address: "fuota_task.fw", Kind: plan.KindTask, Name: "fw", ID: "3", Action: plan.Replace, Reason: "the task is executing",
+			Before: &plan.Object{Task: &nsapi.FuotaTask{Name: "fw", FirmwareName: "a.bin"}},
+			After:  &plan.Object{Task: &nsapi.FuotaTask{Name: "fw", FirmwareName: "b.bin"}}},
+	}}
+}
+
+// TestTextShowsChanges checks the text plan's lines a reviewer reads.
+func TestTextShowsChanges(t *testing.T) {
+	var b bytes.Buffer
+	if err := render.Text(&b, devicePlan(), render.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		`  # device "24E124136A456465" (em300-th-01) will be updated in-place`,
+		`      ~ appKey = (sensitive value)`,
+		`      ~ name   = "em300" -> "em300-th-01"`,
+		`        # (10 unchanged attributes hidden)`,
+		`  # device "24E1247151234568" (wt201) will be created`,
+		`      + profileID     = (known after apply)`,
+		`  # fuota_task "fw" must be replaced`,
+		`  # (because the task is executing)`,
+		`-/+ fuota_task "fw" {`,
+		`      ~ firmwareName = "a.bin" -> "b.bin"`,
+		`Plan: 2 to add, 1 to change, 1 to destroy.`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("text plan lacks line %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, oldKey) || strings.Contains(out, newKey) {
+		t.Error("text plan shows a key")
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Error("text plan has colour without Color")
+	}
+}
+
+// TestTextColour checks colours appear only when asked for.
+func TestTextColour(t *testing.T) {
+	var b bytes.Buffer
+	if err := render.Text(&b, devicePlan(), render.TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\x1b[32m+\x1b[0m device", "\x1b[33m~\x1b[0m device", "\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m fuota_task"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("coloured plan lacks %q", want)
+		}
+	}
+}
+
+// TestEmpty checks the no-change wording in every format.
+func TestEmpty(t *testing.T) {
+	p := &plan.Plan{FormatVersion: 1}
+	var txt, md, js bytes.Buffer
+	_ = render.Text(&txt, p, render.TextOptions{})
+	_ = render.Markdown(&md, p, 0)
+	_ = render.JSON(&js, p)
+	if diff := cmp.Diff("No changes. The gateway matches the site.\n", txt.String()); diff != "" {
+		t.Errorf("text (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("**No changes. The gateway matches the site.**\n", md.String()); diff != "" {
+		t.Errorf("markdown (-want +got):\n%s", diff)
+	}
+	var j render.JSONPlan
+	if err := json.Unmarshal(js.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	if len(j.ResourceChanges) != 0 || j.FormatVersion != "1" {
+		t.Errorf("json = %+v", j)
+	}
+}
+
+// TestUnmanagedHint checks the unmanaged list and its prune hint.
+func TestUnmanagedHint(t *testing.T) {
+	p := &plan.Plan{FormatVersion: 1, Unmanaged: []plan.Unmanaged{{Address: "device.24E1240000000001", Kind: plan.KindDevice, Name: "old"}}}
+	var b bytes.Buffer
+	_ = render.Text(&b, p, render.TextOptions{})
+	want := "No changes. The gateway matches the site.\n\nNot managed by this site (left alone):\n  - device.24E1240000000001 (old)\n  # set prune: true (or prune: {devices: true}) to delete them\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestJSONShape checks the machine-readable plan's fields.
+func TestJSONShape(t *testing.T) {
+	var b bytes.Buffer
+	if err := render.JSON(&b, devicePlan()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), oldKey) || strings.Contains(b.String(), newKey) {
+		t.Fatal("json plan shows a key")
+	}
+	var j struct {
+		FormatVersion   string `json:"format_version"`
+		ResourceChanges []struct {
+			Address      string          `json:"address"`
+			Actions      []string        `json:"actions"`
+			After        map[string]any  `json:"after"`
+			AfterUnknown map[string]bool `json:"after_unknown"`
+			ActionReason string          `json:"action_reason"`
+		} `json:"resource_changes"`
+		Summary map[string]int `json:"summary"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{
+		"version":  j.FormatVersion,
+		"actions":  [][]string{j.ResourceChanges[0].Actions, j.ResourceChanges[1].Actions, j.ResourceChanges[2].Actions},
+		"unknown":  j.ResourceChanges[1].AfterUnknown,
+		"appKey":   j.ResourceChanges[0].After["appKey"],
+		"reason":   j.ResourceChanges[2].ActionReason,
+		"summary":  j.Summary,
+		"address0": j.ResourceChanges[0].Address,
+	}
+	want := map[string]any{
+		"version":  "1",
+		"actions":  [][]string{{"update"}, {"create"}, {"delete", "create"}},
+		"unknown":  map[string]bool{"profileID": true},
+		"appKey":   "(sensitive value)",
+		"reason":   "the task is executing",
+		"summary":  map[string]int{"add": 2, "change": 1, "destroy": 1},
+		"address0": "device.24E124136A456465",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("json (-want +got):\n%s", diff)
+	}
+}
+
+// TestMarkdownFolds checks that a huge plan stays under the comment limit,
+// keeps its summary outside the fold and says what was folded.
+func TestMarkdownFolds(t *testing.T) {
+	for _, n := range []int{3, 400, 5000} {
+		p := &plan.Plan{FormatVersion: 1}
+		for i := 0; i < n; i++ {
+			eui := fmt.Sprintf("24E12413%08X", i)
+			p.Changes = append(p.Changes, plan.Change{Address: "device." + eui, Kind: plan.KindDevice, Name: "sensor-" + eui,
+				Action: plan.Create, After: &plan.Object{Device: &nsapi.Device{DevEUI: eui, Name: "sensor-" + eui,
+					Description: strings.Repeat("d", 40), ApplicationID: "1", ProfileID: "p", FPort: 1, SupportsJoin: true, AppKey: newKey}}})
+		}
+		var b bytes.Buffer
+		if err := render.Markdown(&b, p, 0); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		summary := fmt.Sprintf("**Plan: %d to add, 0 to change, 0 to destroy.**\n", n)
+		if !strings.HasPrefix(out, summary) {
+			t.Errorf("%d changes: markdown does not start with the summary: %.80q", n, out)
+		}
+		if len(out) > render.MarkdownLimit {
+			t.Errorf("%d changes: markdown is %d characters, over %d", n, len(out), render.MarkdownLimit)
+		}
+		if !strings.Contains(out, "<details>") || !strings.Contains(out, "```diff\n") || !strings.HasSuffix(out, "</details>\n") {
+			t.Errorf("%d changes: no diff block in a fold", n)
+		}
+		folded := strings.Contains(out, "folded")
+		if folded != (n > 3) {
+			t.Errorf("%d changes: folded = %v", n, folded)
+		}
+		if strings.Contains(out, newKey) {
+			t.Errorf("%d changes: markdown shows a key", n)
+		}
+		if n == 3 && !strings.Contains(out, "+        name          = \"sensor-24E1241300000000\"\n") {
+			t.Errorf("3 changes: no diff line for the name:\n%s", out)
+		}
+	}
+}
+
+// TestScriptDiff checks that a script change is a line diff.
+func TestScriptDiff(t *testing.T) {
+	old := "function Decode(fPort, bytes) {\r\n  var a = 1;\r\n  var b = 2;\r\n  var c = 3;\r\n  var d = 4;\r\n  return a;\r\n}\r\n"
+	new := strings.ReplaceAll(strings.Replace(old, "return a;", "return b;", 1), "\r\n", "\n")
+	p := &plan.Plan{FormatVersion: 1, Changes: []plan.Change{{Address: "codec.c", Kind: plan.KindCodec, Name: "c", Action: plan.Update,
+		Before: &plan.Object{Codec: &nsapi.Codec{Name: "c", DecoderScript: old}},
+		After:  &plan.Object{Codec: &nsapi.Codec{Name: "c", DecoderScript: new}}}}}
+	var b bytes.Buffer
+	_ = render.Text(&b, p, render.TextOptions{})
+	want := `      ~ decoderScript = <<-EOT
+            # (3 unchanged lines hidden)
+              var c = 3;
+              var d = 4;
+          -   return a;
+          +   return b;
+            }
+        EOT
+`
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("script diff: want\n%s\ngot\n%s", want, b.String())
+	}
+}

@@ -1,0 +1,571 @@
+// Package schema holds gwsync's site file JSON Schema (draft 2020-12), embedded
+// from site.schema.json, and validates YAML documents against it, mapping
+// each validation error back to the YAML node's line and column with a
+// message written for people. It knows nothing of the site model or of
+// semantic checks (those live in package site), and does no I/O.
+package schema
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed site.schema.json
+var siteSchema []byte
+
+// URL is the schema's $id.
+const URL = "https://gwsync.dev/schema/site.schema.json"
+
+// JSON returns the site file JSON Schema (a copy; callers may keep it).
+func JSON() []byte { return bytes.Clone(siteSchema) }
+
+// Issue is one schema violation: where (instance location, the path as
+// people read it, and the YAML position when validating YAML) and what.
+type Issue struct {
+	Pointer []string // JSON pointer tokens of the instance location
+	Path    string   // "devices[2].devEUI"; "" for the document itself
+	Line    int      // 1-based; 0 when not validating YAML
+	Col     int
+	Message string
+}
+
+// compiled is the schema compiled once, with its raw JSON for looking up
+// descriptions, property lists and gwsync's own x- keywords.
+type compiled struct {
+	site *jsonschema.Schema
+	defs map[string]*jsonschema.Schema
+	raw  map[string]any
+}
+
+var (
+	once    sync.Once
+	theOne  *compiled
+	loadErr error
+)
+
+func get() (*compiled, error) {
+	once.Do(func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(siteSchema))
+		if err != nil {
+			loadErr = fmt.Errorf("site schema: %w", err)
+			return
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(siteSchema, &raw); err != nil {
+			loadErr = fmt.Errorf("site schema: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource(URL, doc); err != nil {
+			loadErr = fmt.Errorf("site schema: %w", err)
+			return
+		}
+		sch, err := c.Compile(URL)
+		if err != nil {
+			loadErr = fmt.Errorf("site schema: %w", err)
+			return
+		}
+		defs := map[string]*jsonschema.Schema{}
+		for name := range raw["$defs"].(map[string]any) {
+			d, err := c.Compile(URL + "#/$defs/" + name)
+			if err != nil {
+				loadErr = fmt.Errorf("site schema: %s: %w", name, err)
+				return
+			}
+			defs[name] = d
+		}
+		theOne = &compiled{site: sch, defs: defs, raw: raw}
+	})
+	return theOne, loadErr
+}
+
+// ---- walking the raw schema ----
+
+// deref follows a "#/$defs/x" $ref.
+func (c *compiled) deref(s map[string]any) map[string]any {
+	for i := 0; s != nil && i < 10; i++ {
+		ref, ok := s["$ref"].(string)
+		if !ok {
+			return s
+		}
+		s = c.at(strings.TrimPrefix(ref, "#"))
+	}
+	return s
+}
+
+// at returns the raw schema at a JSON pointer fragment ("/$defs/device").
+func (c *compiled) at(ptr string) map[string]any {
+	var cur any = c.raw
+	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		if tok == "" {
+			continue
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]
+	}
+	m, _ := cur.(map[string]any)
+	return m
+}
+
+func (c *compiled) property(s map[string]any, key string) map[string]any {
+	s = c.deref(s)
+	if s == nil {
+		return nil
+	}
+	props, _ := s["properties"].(map[string]any)
+	p, _ := props[key].(map[string]any)
+	return p
+}
+
+func (c *compiled) items(s map[string]any) map[string]any {
+	s = c.deref(s)
+	if s == nil {
+		return nil
+	}
+	it, _ := s["items"].(map[string]any)
+	return it
+}
+
+func (c *compiled) wantsString(s map[string]any) bool {
+	s = c.deref(s)
+	if s == nil {
+		return false
+	}
+	t, _ := s["type"].(string)
+	return t == "string"
+}
+
+// lookup returns the raw schema a validation error's SchemaURL names.
+func (c *compiled) lookup(schemaURL string) map[string]any {
+	_, frag, _ := strings.Cut(schemaURL, "#")
+	return c.at(frag)
+}
+
+// ---- validation ----
+
+// ValidateYAML validates one YAML document (a DocumentNode or its content)
+// against the site schema. Issues are sorted by position. err is set only
+// when the document cannot be validated at all (the schema failed to
+// compile, or aliases expand beyond reason).
+func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
+	c, err := get()
+	if err != nil {
+		return nil, err
+	}
+	root := Resolve(doc)
+	if root != nil && root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, nil
+		}
+		root = Resolve(root.Content[0])
+	}
+	if root == nil {
+		return nil, nil
+	}
+	conv := &converter{sch: c}
+	inst := conv.value(root, c.raw, nil, 0)
+	if conv.err != nil {
+		return nil, conv.err
+	}
+	var issues []Issue
+	for _, d := range conv.dups {
+		issues = append(issues, Issue{
+			Pointer: append(d.ParentPath, d.Key.Value),
+			Path:    PathOf(root, append(d.ParentPath, d.Key.Value)),
+			Line:    d.Key.Line, Col: d.Key.Column,
+			Message: fmt.Sprintf("field %q given twice (first at line %d)", d.Key.Value, d.First.Line),
+		})
+	}
+	for _, is := range c.validate(c.site, inst) {
+		node, key := NodeAt(root, is.Pointer)
+		if is.keyPos && key != nil {
+			node = key
+		}
+		if node != nil {
+			is.Line, is.Col = node.Line, node.Column
+		}
+		is.Path = PathOf(root, is.Pointer)
+		issues = append(issues, is.Issue)
+	}
+	sortIssues(issues)
+	return issues, nil
+}
+
+// ValidateDef validates a value against one of the schema's definitions
+// ("device", "profile", ...), as when a CSV row stands for a device. Issues
+// carry Pointer and Path, not positions.
+func ValidateDef(def string, v any) ([]Issue, error) {
+	c, err := get()
+	if err != nil {
+		return nil, err
+	}
+	s, ok := c.defs[def]
+	if !ok {
+		return nil, fmt.Errorf("site schema: no definition %q", def)
+	}
+	var issues []Issue
+	for _, is := range c.validate(s, v) {
+		is.Path = strings.Join(is.Pointer, ".")
+		issues = append(issues, is.Issue)
+	}
+	sortIssues(issues)
+	return issues, nil
+}
+
+// Properties lists the fields a definition allows, sorted.
+func Properties(def string) []string {
+	c, err := get()
+	if err != nil {
+		return nil
+	}
+	props, _ := c.at("/$defs/" + def)["properties"].(map[string]any)
+	out := make([]string, 0, len(props))
+	for k := range props {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortIssues(issues []Issue) {
+	sort.SliceStable(issues, func(i, j int) bool {
+		a, b := issues[i], issues[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Message < b.Message
+	})
+}
+
+type issue struct {
+	Issue
+	keyPos bool // point at the key, not the value
+}
+
+func (c *compiled) validate(s *jsonschema.Schema, inst any) []issue {
+	err := s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	ve, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return []issue{{Issue: Issue{Message: err.Error()}}}
+	}
+	var out []issue
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, ce := range e.Causes {
+				walk(ce)
+			}
+			return
+		}
+		out = append(out, c.explain(e, inst)...)
+	}
+	walk(ve)
+	return out
+}
+
+// SecretFields are the fields whose values are never shown in a message.
+var SecretFields = map[string]bool{
+	"appKey": true, "nwkSKey": true, "appSKey": true, "mcNwkSKey": true, "mcAppSKey": true, "password": true,
+}
+
+var printer = message.NewPrinter(language.English)
+
+// explain turns one leaf validation error into issues with human messages.
+func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
+	loc := e.InstanceLocation
+	val := valueAt(inst, loc)
+	sch := c.lookup(e.SchemaURL)
+	secret := sch != nil && sch["x-secret"] == true
+	if len(loc) > 0 && SecretFields[loc[len(loc)-1]] {
+		secret = true
+	}
+	xmsg, _ := sch["x-message"].(string)
+	one := func(msg string) []issue {
+		return []issue{{Issue: Issue{Pointer: loc, Message: msg}}}
+	}
+	shown := func() string {
+		if secret {
+			return "value"
+		}
+		return display(val)
+	}
+	switch k := e.ErrorKind.(type) {
+	case *kind.AdditionalProperties:
+		allowed := propertyNames(sch)
+		var out []issue
+		props := append([]string(nil), k.Properties...)
+		sort.Strings(props)
+		for _, p := range props {
+			msg := fmt.Sprintf("unknown field %q", p)
+			if s := Suggest(p, allowed); s != "" {
+				msg += fmt.Sprintf(", did you mean %q?", s)
+			}
+			out = append(out, issue{Issue: Issue{Pointer: append(append([]string(nil), loc...), p), Message: msg}, keyPos: true})
+		}
+		return out
+	case *kind.Required:
+		var out []issue
+		for _, p := range k.Missing {
+			out = append(out, issue{Issue: Issue{Pointer: loc, Message: fmt.Sprintf("missing required field %q", p)}})
+		}
+		return out
+	case *kind.Type:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = typeName(w)
+		}
+		if secret {
+			return one(fmt.Sprintf("must be %s", strings.Join(want, " or ")))
+		}
+		return one(fmt.Sprintf("must be %s, not %s", strings.Join(want, " or "), display(val)))
+	case *kind.Pattern:
+		if xmsg != "" {
+			return one(shown() + " " + xmsg)
+		}
+		return one(fmt.Sprintf("%s does not match %s", shown(), k.Want))
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		var strs []string
+		for i, w := range k.Want {
+			want[i] = display(w)
+			if s, ok := w.(string); ok {
+				strs = append(strs, s)
+			}
+		}
+		msg := fmt.Sprintf("%s is not one of %s", shown(), strings.Join(want, ", "))
+		if s, ok := val.(string); ok && !secret {
+			if sug := Suggest(s, strs); sug != "" {
+				msg += fmt.Sprintf("; did you mean %q?", sug)
+			}
+		}
+		return one(msg)
+	case *kind.Const:
+		return one(fmt.Sprintf("must be %s, not %s", display(k.Want), shown()))
+	case *kind.Minimum, *kind.Maximum:
+		lo, hasLo := number(sch["minimum"])
+		hi, hasHi := number(sch["maximum"])
+		switch {
+		case hasLo && hasHi:
+			return one(fmt.Sprintf("%s is out of range %s-%s", shown(), lo, hi))
+		case hasLo:
+			return one(fmt.Sprintf("%s is less than %s", shown(), lo))
+		default:
+			return one(fmt.Sprintf("%s is more than %s", shown(), hi))
+		}
+	case *kind.MultipleOf:
+		return one(fmt.Sprintf("%s is not a multiple of %s", shown(), ratString(k.Want)))
+	case *kind.MinLength:
+		if k.Want <= 1 {
+			return one("must not be empty")
+		}
+		return one(fmt.Sprintf("is shorter than %d characters", k.Want))
+	case *kind.MaxLength:
+		return one(fmt.Sprintf("is %d characters long, more than %d", k.Got, k.Want))
+	case *kind.MinItems:
+		if k.Want == 1 {
+			return one("must list at least one item")
+		}
+		return one(fmt.Sprintf("must list at least %d items", k.Want))
+	case *kind.Not:
+		if xmsg != "" {
+			return one(xmsg)
+		}
+		return one(fmt.Sprintf("%s is not allowed", shown()))
+	}
+	return one(e.ErrorKind.LocalizedString(printer))
+}
+
+func propertyNames(s map[string]any) []string {
+	props, _ := s["properties"].(map[string]any)
+	out := make([]string, 0, len(props))
+	for k := range props {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func typeName(t string) string {
+	switch t {
+	case "string":
+		return "a string"
+	case "integer":
+		return "an integer"
+	case "number":
+		return "a number"
+	case "boolean":
+		return "true or false"
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "null":
+		return "empty"
+	}
+	return t
+}
+
+// display shows an instance value in a message.
+func display(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "empty"
+	case string:
+		return strconv.Quote(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		return v.String()
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprint(v)
+}
+
+func number(v any) (string, bool) {
+	switch v := v.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case json.Number:
+		return v.String(), true
+	}
+	return "", false
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return "?"
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	return r.FloatString(6)
+}
+
+func valueAt(v any, loc []string) any {
+	for _, tok := range loc {
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// PathOf formats an instance location as people read it:
+// devices[2].devEUI. Tokens that index a YAML list become [i].
+func PathOf(root *yaml.Node, loc []string) string {
+	var b strings.Builder
+	n := Resolve(root)
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = Resolve(n.Content[0])
+	}
+	for _, tok := range loc {
+		if n != nil && n.Kind == yaml.SequenceNode {
+			b.WriteString("[" + tok + "]")
+			i, err := strconv.Atoi(tok)
+			if err == nil && i >= 0 && i < len(n.Content) {
+				n = Resolve(n.Content[i])
+			} else {
+				n = nil
+			}
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+		var next *yaml.Node
+		if n != nil && n.Kind == yaml.MappingNode {
+			for _, kv := range Pairs(n) {
+				if kv[0].Value == tok {
+					next = Resolve(kv[1])
+					break
+				}
+			}
+		}
+		n = next
+	}
+	return b.String()
+}
+
+// Suggest returns the candidate closest to s (case-insensitive edit
+// distance), or "" when none is close enough to be a likely typo.
+func Suggest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		d := distance(ls, strings.ToLower(c))
+		if d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	limit := 2
+	if len(s) > 8 {
+		limit = 3
+	}
+	if best == "" || bestD > limit || bestD >= len(s) {
+		return ""
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,560 @@
+package site
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gwsync/gwsync/band"
+)
+
+// BuiltinProfiles are the profiles every gateway holds; all three are OTAA.
+var BuiltinProfiles = []string{"ClassA-OTAA", "ClassB-OTAA", "ClassC-OTAA"}
+
+// DefaultKey is the key the spec publishes as the gateway's default: public,
+// so never a secret.
+const DefaultKey = "5572404c696e6b4c6f52613230313823"
+
+// MaxFragments bounds a FUOTA session's fragments, redundancy included
+// (LoRaWAN TS004: a 14-bit fragment index).
+const MaxFragments = 16383
+
+var refPattern = regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`)
+
+// isRef reports whether s is a whole ${env:NAME} or ${file:PATH} reference.
+func isRef(s string) bool { return refPattern.MatchString(s) }
+
+var hex32 = regexp.MustCompile(`^[0-9A-Fa-f]{32}$`)
+
+// finish runs everything that needs the whole site: version, defaults,
+// secrets, semantic checks and the security lint.
+func (l *loader) finish() {
+	if len(l.files) > 0 && !l.unparsed {
+		if _, ok := l.single["version"]; !ok {
+			l.add(Pos{File: l.firstYAML(), Line: 1, Col: 1}, "version", "missing required field \"version\" (write version: 1)")
+		}
+	}
+	l.applyDefaults()
+	l.resolveSecrets()
+	plan := l.channelPlan()
+	l.checkProfiles(plan)
+	l.checkCodecs()
+	l.checkDevices()
+	l.checkGroups(plan)
+	l.checkTasks(plan)
+	l.lintKeys()
+	sort.SliceStable(l.site.External, func(i, j int) bool {
+		a, b := l.site.External[i], l.site.External[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Name < b.Name
+	})
+}
+
+func (l *loader) firstYAML() string {
+	for _, f := range l.files {
+		ext := strings.ToLower(filepath.Ext(f))
+		if ext == ".yaml" || ext == ".yml" {
+			return f
+		}
+	}
+	return l.files[0]
+}
+
+// channelPlan returns the plan ranges are checked against, or nil.
+func (l *loader) channelPlan() *band.Plan {
+	name := l.site.Gateway.ChannelPlan
+	if name != "" {
+		p, err := band.Lookup(name)
+		if err != nil {
+			return nil // the schema reported it
+		}
+		l.site.Gateway.ChannelPlan = p.Name
+		return p
+	}
+	if l.opts.ChannelPlan == "" {
+		return nil
+	}
+	p, err := band.Lookup(l.opts.ChannelPlan)
+	if err != nil {
+		l.add(Pos{}, "", "%v", err)
+		return nil
+	}
+	return p
+}
+
+// ---- secrets ----
+
+// secretSite is one secret field of the site, for resolution and the lint.
+type secretSite struct {
+	s     *Secret
+	dir   string // for ${file:…}
+	path  string
+	owner string // "device em300-th-01", "multicast group lights", "connection"
+	field string
+	key   bool // a LoRaWAN key (32 hex digits), not a password
+}
+
+func (l *loader) secretSites() []secretSite {
+	var out []secretSite
+	if l.site.Connection.Password.Value != "" {
+		out = append(out, secretSite{s: &l.site.Connection.Password, dir: filepath.Dir(l.site.Connection.Password.Pos.File),
+			path: "connection.password", owner: "connection", field: "password"})
+	}
+	for _, d := range l.devices {
+		dev := &l.site.Devices[d.idx]
+		owner := "device " + deviceLabel(dev)
+		for _, f := range []struct {
+			name string
+			s    *Secret
+		}{{"appKey", &dev.AppKey}, {"nwkSKey", &dev.NwkSKey}, {"appSKey", &dev.AppSKey}} {
+			if f.s.Value == "" {
+				continue
+			}
+			_, path := l.devAt(d, f.name)
+			out = append(out, secretSite{s: f.s, dir: filepath.Dir(d.file()), path: path, owner: owner, field: f.name, key: true})
+		}
+	}
+	for _, g := range l.groups {
+		grp := &l.site.MulticastGroups[g.idx]
+		for _, f := range []struct {
+			name string
+			s    *Secret
+		}{{"mcNwkSKey", &grp.McNwkSKey}, {"mcAppSKey", &grp.McAppSKey}} {
+			if f.s.Value == "" {
+				continue
+			}
+			out = append(out, secretSite{s: f.s, dir: filepath.Dir(g.m.file), path: g.m.sub(f.name),
+				owner: "multicast group " + grp.Name, field: f.name, key: true})
+		}
+	}
+	return out
+}
+
+func deviceLabel(d *Device) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.DevEUI
+}
+
+// resolveSecrets replaces ${env:…} and ${file:…} references with their
+// values. A value never appears in a message.
+func (l *loader) resolveSecrets() {
+	for _, ss := range l.secretSites() {
+		sec := ss.s
+		if sec.Ref == "" {
+			if ss.key {
+				sec.Value = strings.ToLower(sec.Value)
+			}
+			continue
+		}
+		m := refPattern.FindStringSubmatch(sec.Ref)
+		var val string
+		switch m[1] {
+		case "env":
+			v, ok := l.opts.LookupEnv(m[2])
+			if !ok || v == "" {
+				l.add(sec.Pos, ss.path, "%s is not set", sec.Ref)
+				sec.Value = ""
+				continue
+			}
+			val = v
+		case "file":
+			p := relTo(ss.dir, m[2])
+			b, err := l.readFile(p)
+			if err != nil {
+				l.add(sec.Pos, ss.path, "%s: cannot read %s: %v", sec.Ref, p, err)
+				sec.Value = ""
+				continue
+			}
+			val = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+			if val == "" {
+				l.add(sec.Pos, ss.path, "%s: %s is empty", sec.Ref, p)
+				sec.Value = ""
+				continue
+			}
+		}
+		if ss.key {
+			if !hex32.MatchString(val) {
+				l.add(sec.Pos, ss.path, "%s is not 32 hex digits", sec.Ref)
+				sec.Value = ""
+				continue
+			}
+			val = strings.ToLower(val)
+		}
+		sec.Value = val
+	}
+}
+
+// ---- names ----
+
+// named is one object with a name, for uniqueness and renamedFrom checks.
+type named struct {
+	name, renamedFrom string
+	namePos, fromPos  Pos
+	namePath, fromPth string
+}
+
+func (l *loader) checkNames(kind string, objs []named) {
+	first := map[string]Pos{}
+	for _, o := range objs {
+		if o.name == "" {
+			continue
+		}
+		if p, dup := first[o.name]; dup {
+			l.add(o.namePos, o.namePath, "duplicate %s name %q (first at %s)", kind, o.name, posText(p))
+			continue
+		}
+		first[o.name] = o.namePos
+	}
+	from := map[string]Pos{}
+	for _, o := range objs {
+		if o.renamedFrom == "" {
+			continue
+		}
+		switch p, dup := from[o.renamedFrom]; {
+		case o.renamedFrom == o.name:
+			l.add(o.fromPos, o.fromPth, "renamedFrom is the %s's own name", kind)
+		case dup:
+			l.add(o.fromPos, o.fromPth, "%s %q is renamed twice (first at %s)", kind, o.renamedFrom, posText(p))
+		default:
+			if p, ok := first[o.renamedFrom]; ok {
+				l.add(o.fromPos, o.fromPth, "renamedFrom names %s %q, which the site also declares (at %s)", kind, o.renamedFrom, posText(p))
+			}
+		}
+		from[o.renamedFrom] = o.fromPos
+	}
+}
+
+func posText(p Pos) string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+func (it *item) named(name, from string) named {
+	return named{name: name, renamedFrom: from, namePos: it.m.pos("name"), fromPos: it.m.pos("renamedFrom"),
+		namePath: it.m.sub("name"), fromPth: it.m.sub("renamedFrom")}
+}
+
+// ---- resources ----
+
+func (l *loader) checkProfiles(plan *band.Plan) {
+	objs := make([]named, len(l.profiles))
+	for i, it := range l.profiles {
+		p := &l.site.Profiles[it.idx]
+		objs[i] = it.named(p.Name, p.RenamedFrom)
+		if plan == nil {
+			continue
+		}
+		l.checkFreq(plan, p.RxFreq2, it.m, "rxFreq2")
+		l.checkDR(plan, p.RxDataRate2, it.m, "rxDataRate2")
+		l.checkFreq(plan, p.PingSlotFreq, it.m, "pingSlotFreq")
+		l.checkDR(plan, p.PingSlotDR, it.m, "pingSlotDR")
+	}
+	l.checkNames("profile", objs)
+}
+
+func (l *loader) checkFreq(plan *band.Plan, f *int64, m *mapping, field string) {
+	if f == nil || plan.FreqInRange(*f) {
+		return
+	}
+	l.add(m.pos(field), m.sub(field), "%d Hz is outside %s's range %d-%d Hz", *f, plan.Name, plan.MinFreq, plan.MaxFreq)
+}
+
+func (l *loader) checkDR(plan *band.Plan, dr *int64, m *mapping, field string) {
+	if dr == nil || plan.HasDR(*dr) {
+		return
+	}
+	l.add(m.pos(field), m.sub(field), "data rate %d is not one %s offers (%s)", *dr, plan.Name, plan.DataRatesText())
+}
+
+func (l *loader) checkCodecs() {
+	objs := make([]named, len(l.codecs))
+	for i, it := range l.codecs {
+		c := &l.site.Codecs[it.idx]
+		objs[i] = it.named(c.Name, c.RenamedFrom)
+	}
+	l.checkNames("codec", objs)
+}
+
+func (l *loader) external(kind, name string, p Pos, path string, seen map[string]bool) {
+	k := kind + "\x00" + name
+	if seen[k] {
+		return
+	}
+	seen[k] = true
+	l.site.External = append(l.site.External, Ref{Kind: kind, Name: name, Pos: p, Path: path})
+}
+
+func (l *loader) checkDevices() {
+	profiles := map[string]*Profile{}
+	for i := range l.site.Profiles {
+		profiles[l.site.Profiles[i].Name] = &l.site.Profiles[i]
+	}
+	codecs := map[string]bool{}
+	for _, c := range l.site.Codecs {
+		codecs[c.Name] = true
+	}
+	builtin := map[string]bool{}
+	for _, b := range BuiltinProfiles {
+		builtin[b] = true
+	}
+	seenExt := map[string]bool{}
+	euis := map[string]Pos{}
+	names := map[string]Pos{}
+	for _, d := range l.devices {
+		dev := &l.site.Devices[d.idx]
+		self, selfPath := l.devSelf(d)
+		if dev.DevEUI != "" {
+			p, path := l.devAt(d, "devEUI")
+			if first, dup := euis[dev.DevEUI]; dup {
+				l.add(p, path, "duplicate devEUI %s (first at %s)", dev.DevEUI, posText(first))
+			} else {
+				euis[dev.DevEUI] = p
+			}
+		}
+		if dev.Name != "" {
+			p, path := l.devAt(d, "name")
+			if first, dup := names[dev.Name]; dup {
+				l.add(p, path, "duplicate device name %q (first at %s)", dev.Name, posText(first))
+			} else {
+				names[dev.Name] = p
+			}
+		}
+		if dev.Application == "" {
+			l.add(self, selfPath, "missing application (give it here or in deviceDefaults)")
+		} else {
+			p, path := l.devAt(d, "application")
+			l.external("application", dev.Application, p, path, seenExt)
+		}
+		profile := dev.Profile
+		if profile == "" {
+			profile = BuiltinProfiles[0]
+		}
+		var otaa, known bool
+		abpWhy := "does not support join (ABP)"
+		if p, ok := profiles[profile]; ok {
+			known, otaa = true, p.SupportsJoin != nil && *p.SupportsJoin
+			if p.SupportsJoin == nil {
+				abpWhy = "leaves supportsJoin out, so it is ABP (supportsJoin defaults to false)"
+			}
+		} else if builtin[profile] {
+			known, otaa = true, true
+		} else {
+			p, path := l.devAt(d, "profile")
+			l.external("profile", profile, p, path, seenExt)
+		}
+		if dev.Codec != "" && !codecs[dev.Codec] {
+			p, path := l.devAt(d, "codec")
+			l.external("codec", dev.Codec, p, path, seenExt)
+		}
+		if known && otaa && !dev.AppKey.IsSet() && dev.AppKey.Ref == "" {
+			l.add(self, selfPath, "missing appKey: profile %s supports join (OTAA)", profile)
+		}
+		if known && !otaa {
+			var missing []string
+			if dev.DevAddr == "" {
+				missing = append(missing, "devAddr")
+			}
+			if !dev.NwkSKey.IsSet() && dev.NwkSKey.Ref == "" {
+				missing = append(missing, "nwkSKey")
+			}
+			if !dev.AppSKey.IsSet() && dev.AppSKey.Ref == "" {
+				missing = append(missing, "appSKey")
+			}
+			if len(missing) > 0 {
+				l.add(self, selfPath, "missing %s: profile %s %s", strings.Join(missing, ", "), profile, abpWhy)
+			}
+		}
+	}
+	l.deviceEUIs = euis
+}
+
+// members checks a group's or task's device list: no EUI twice, and a
+// warning for EUIs the site does not declare (they must be on the gateway).
+func (l *loader) members(m *mapping, devs []string, what string) {
+	_, pos := m.strs("devices")
+	seen := map[string]int{}
+	for i, eui := range devs {
+		if i >= len(pos) {
+			break
+		}
+		path := fmt.Sprintf("%s[%d]", m.sub("devices"), i)
+		if j, dup := seen[eui]; dup {
+			l.add(pos[i], path, "%s is listed twice (also devices[%d])", eui, j)
+			continue
+		}
+		seen[eui] = i
+		if _, ok := l.deviceEUIs[eui]; !ok && len(eui) == 16 {
+			l.warn(pos[i], path, "%s is not a device of this site; the gateway must already hold it to %s", eui, what)
+		}
+	}
+}
+
+func (l *loader) checkGroups(plan *band.Plan) {
+	objs := make([]named, len(l.groups))
+	for i, it := range l.groups {
+		g := &l.site.MulticastGroups[it.idx]
+		objs[i] = it.named(g.Name, g.RenamedFrom)
+		l.members(it.m, g.Devices, "join the group")
+		if g.PingSlotPeriod != nil && g.GroupType != "CLASS_B" {
+			l.warn(it.m.pos("pingSlotPeriod"), it.m.sub("pingSlotPeriod"), "pingSlotPeriod applies to CLASS_B groups only")
+		}
+		if plan != nil {
+			l.checkFreq(plan, g.Frequency, it.m, "frequency")
+			l.checkDR(plan, g.DR, it.m, "dr")
+		}
+	}
+	l.checkNames("multicast group", objs)
+}
+
+func (l *loader) checkTasks(plan *band.Plan) {
+	objs := make([]named, len(l.tasks))
+	for i, it := range l.tasks {
+		t := &l.site.FirmwareUpdates[it.idx]
+		m := it.m
+		objs[i] = it.named(t.Name, t.RenamedFrom)
+		l.members(m, t.Devices, "be updated")
+		if t.StartAt != "" && m.has("startAt") {
+			if _, err := time.Parse(time.RFC3339Nano, t.StartAt); err != nil && rfc3339Shape.MatchString(t.StartAt) {
+				l.add(m.pos("startAt"), m.sub("startAt"), "%q is not an RFC 3339 time: %s", t.StartAt, timeReason(err))
+			}
+		}
+		hasFile, hasOfficial := m.has("firmwareFile"), m.has("official")
+		switch {
+		case hasFile && hasOfficial:
+			l.add(m.pos("official"), m.sub("official"), "give firmwareFile or official, not both")
+		case !hasFile && !hasOfficial:
+			l.add(m.self(), m.path, "missing firmware: give firmwareFile or official")
+		case hasOfficial && m.has("firmwareName"):
+			l.add(m.pos("firmwareName"), m.sub("firmwareName"), "firmwareName applies to firmwareFile only")
+		}
+		var size int64 = -1
+		if hasFile && t.FirmwareFile != "" {
+			st, err := os.Stat(t.FirmwareFile)
+			switch {
+			case err != nil:
+				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "cannot read %s: %v", t.FirmwareFile, unwrapPath(err))
+			case st.IsDir():
+				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "%s is a directory", t.FirmwareFile)
+			case st.Size() == 0:
+				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "%s is empty", t.FirmwareFile)
+			default:
+				if _, err := l.readFile(t.FirmwareFile); err != nil {
+					l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "cannot read %s: %v", t.FirmwareFile, err)
+				} else {
+					size = st.Size()
+				}
+			}
+		}
+		frag := m.child("fragment")
+		mc := m.child("multicast")
+		if plan != nil && mc != nil {
+			l.checkFreq(plan, t.Multicast.Frequency, mc, "frequency")
+			l.checkDR(plan, t.Multicast.DR, mc, "dr")
+		}
+		if frag == nil || t.Fragment.Size < 1 || t.Fragment.Size > 250 {
+			continue
+		}
+		if plan != nil {
+			dr := plan.RX2DR
+			if t.Multicast.DR != nil {
+				dr = *t.Multicast.DR
+			}
+			if max := plan.MaxFragment(dr); max > 0 && t.Fragment.Size > max {
+				l.add(frag.pos("size"), frag.sub("size"), "%d bytes is more than data rate %d carries on %s: at most %d (maximum payload %d less the %d-byte fragment header)",
+					t.Fragment.Size, dr, plan.Name, max, max+band.FragmentHeader, band.FragmentHeader)
+			}
+		}
+		if size > 0 && t.Fragment.Redundancy >= 0 && t.Fragment.Redundancy <= 100 {
+			n := (size + t.Fragment.Size - 1) / t.Fragment.Size
+			total := n + (n*t.Fragment.Redundancy+99)/100
+			if total > MaxFragments {
+				l.add(frag.pos("size"), frag.sub("size"), "%s (%d bytes) makes %d fragments with %d%% redundancy, more than %d; use larger fragments or less redundancy",
+					filepath.Base(t.FirmwareFile), size, total, t.Fragment.Redundancy, MaxFragments)
+			}
+		}
+	}
+	l.checkNames("FUOTA task", objs)
+}
+
+// rfc3339Shape is the schema's startAt pattern: times the schema accepts
+// but time.Parse refuses (month 13) are reported here, once.
+var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+
+func timeReason(err error) string {
+	if pe, ok := err.(*time.ParseError); ok && pe.Message != "" {
+		return strings.TrimPrefix(pe.Message, ": ")
+	}
+	return "not a valid date and time"
+}
+
+// ---- security lint ----
+
+// lintKeys warns about keys that are public, weak, shared or written in
+// clear. Messages name the fields, never the values.
+func (l *loader) lintKeys() {
+	sites := l.secretSites()
+	byValue := map[string][]secretSite{}
+	for _, ss := range sites {
+		sec := ss.s
+		if sec.Value == "" || (ss.key && !hex32.MatchString(sec.Value)) {
+			continue // reported already
+		}
+		if sec.Ref == "" {
+			if ss.key {
+				l.secWarn(sec.Pos, ss.path, "key written in clear in the site file; use ${env:NAME} or ${file:PATH}")
+			} else {
+				l.secWarn(sec.Pos, ss.path, "password written in clear in the site file; use ${env:NAME} or ${file:PATH}")
+			}
+		}
+		if !ss.key {
+			continue
+		}
+		switch {
+		case strings.EqualFold(sec.Value, DefaultKey):
+			l.secWarn(sec.Pos, ss.path, "is the spec's published default key: anyone can use it; set a key of your own")
+		case strings.Trim(sec.Value, "0") == "":
+			l.secWarn(sec.Pos, ss.path, "is an all-zero key; set a random key")
+		}
+		byValue[sec.Value] = append(byValue[sec.Value], ss)
+	}
+	for _, users := range byValue {
+		if len(users) < 2 {
+			continue
+		}
+		for i, u := range users {
+			var others []string
+			for j, o := range users {
+				if j != i {
+					others = append(others, fmt.Sprintf("%s (%s)", o.owner, o.field))
+				}
+			}
+			more := ""
+			if len(others) > 3 {
+				more = fmt.Sprintf(" and %d more", len(others)-3)
+				others = others[:3]
+			}
+			l.secWarn(u.s.Pos, u.path, "same key as %s%s; give every device and group its own key", strings.Join(others, ", "), more)
+		}
+	}
+	for _, it := range l.groups {
+		g := &l.site.MulticastGroups[it.idx]
+		for _, f := range []struct {
+			name string
+			s    Secret
+		}{{"mcNwkSKey", g.McNwkSKey}, {"mcAppSKey", g.McAppSKey}} {
+			if !it.m.has(f.name) {
+				l.secWarn(it.m.self(), it.m.path, "%s left out: the gateway uses the spec's published default key; set a key of your own", f.name)
+			}
+		}
+	}
+}

@@ -1,0 +1,552 @@
+// Package site reads gwsync site files: YAML (one file, or a directory of
+// files merged into one) with devicesFrom CSV files, deviceDefaults,
+// ${env:…}/${file:…} secret references and script and firmware files. It
+// checks them against the JSON Schema (package schema) and then
+// semantically (uniqueness, references, join types, channel-plan ranges,
+// FUOTA limits, key hygiene) and returns the site model with every problem
+// found, each at its file, line and column.
+//
+// It does not talk to a gateway: references the site cannot resolve itself
+// (applications, profiles and codecs on the gateway) are listed in
+// Site.External for the planner to check.
+package site
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gwsync/gwsync/schema"
+)
+
+// Options tune Load.
+type Options struct {
+	// Strict turns security warnings into errors.
+	Strict bool
+	// LookupEnv resolves ${env:NAME}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// ChannelPlan is the plan to check ranges against when the site's
+	// gateway.channelPlan is not given ("" checks no plan ranges).
+	ChannelPlan string
+}
+
+// loader holds one Load's state.
+type loader struct {
+	opts     Options
+	probs    Problems
+	files    []string          // every file read, in order
+	contents map[string][]byte // file → bytes, for the digest
+
+	single map[string]Pos // gateway, connection, ... → where first given
+
+	site     Site
+	defaults *mapping
+
+	profiles []*item
+	codecs   []*item
+	devices  []*devItem
+	groups   []*item
+	tasks    []*item
+	csvs     []csvRef
+
+	deviceEUIs map[string]Pos       // the site's devices, by upper-case devEUI
+	unparsed   bool                 // a YAML file could not be parsed
+	security   map[*FieldError]bool // security warnings: errors under Strict
+}
+
+// item is a resource read from YAML, with where it came from.
+type item struct {
+	m   *mapping
+	idx int // index into the site's slice
+}
+
+// csvRef is a devicesFrom entry: the CSV file, relative to the YAML file.
+type csvRef struct {
+	file string // path as the user would write it (joined to the YAML's dir)
+	pos  Pos
+	path string
+}
+
+// Load reads one file or a directory of YAML files (merged), applies
+// deviceDefaults and devicesFrom CSV files, resolves ${env:…}/${file:…}
+// secrets and script and firmware files, and runs the schema and semantic
+// checks. It returns every problem at once, sorted by file, line and column.
+// The site is nil when any problem is an error (warnings under
+// Options.Strict are errors).
+func Load(opts Options, paths ...string) (*Site, Problems) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	l := &loader{opts: opts, contents: map[string][]byte{}, single: map[string]Pos{}, security: map[*FieldError]bool{}}
+	if len(paths) == 0 {
+		l.add(Pos{}, "", "no site file given")
+	}
+	for _, p := range l.collect(paths) {
+		l.loadFile(p)
+	}
+	for _, c := range l.csvs {
+		l.loadCSV(c)
+	}
+	l.finish()
+	if opts.Strict {
+		for _, p := range l.probs {
+			if l.security[p] {
+				p.Severity = Error
+			}
+		}
+	}
+	l.probs = l.probs.sortAndDedupe()
+	if l.probs.HasErrors() {
+		return nil, l.probs
+	}
+	s := l.site
+	s.Files = l.files
+	return &s, l.probs
+}
+
+// add records an error.
+func (l *loader) add(p Pos, path, format string, args ...any) {
+	l.probs = append(l.probs, &FieldError{File: p.File, Line: p.Line, Col: p.Col, Path: path, Msg: fmt.Sprintf(format, args...), Severity: Error})
+}
+
+// warn records a warning.
+func (l *loader) warn(p Pos, path, format string, args ...any) {
+	l.probs = append(l.probs, &FieldError{File: p.File, Line: p.Line, Col: p.Col, Path: path, Msg: fmt.Sprintf(format, args...), Severity: Warning})
+}
+
+// secWarn records a security warning: an error under Options.Strict.
+func (l *loader) secWarn(p Pos, path, format string, args ...any) {
+	l.warn(p, path, format, args...)
+	l.security[l.probs[len(l.probs)-1]] = true
+}
+
+func (l *loader) addAt(file string, n *yaml.Node, path, format string, args ...any) {
+	l.add(Pos{File: file, Line: n.Line, Col: n.Column}, path, format, args...)
+}
+
+// collect expands directories into their *.yaml/*.yml files, recursively
+// and sorted; entries whose name starts with "." are skipped.
+func (l *loader) collect(paths []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			l.add(Pos{File: p}, "", "cannot read: %v", unwrapPath(err))
+			continue
+		}
+		if !st.IsDir() {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				l.add(Pos{File: path}, "", "cannot read: %v", unwrapPath(err))
+				return nil
+			}
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			ext := strings.ToLower(filepath.Ext(path))
+			if ext == ".yaml" || ext == ".yml" {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			l.add(Pos{File: p}, "", "cannot read: %v", err)
+		}
+		sort.Strings(found)
+		if len(found) == 0 {
+			l.add(Pos{File: p}, "", "directory holds no *.yaml or *.yml site files")
+		}
+		for _, f := range found {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// unwrapPath drops the path from an *fs.PathError: messages name the file
+// already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readFile reads a file the site refers to and remembers it for the digest.
+func (l *loader) readFile(path string) ([]byte, error) {
+	if b, ok := l.contents[path]; ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	l.files = append(l.files, path)
+	l.contents[path] = b
+	return b, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// loadFile parses, schema-checks and decodes one YAML file.
+func (l *loader) loadFile(file string) {
+	data, err := l.readFile(file)
+	if err != nil {
+		l.add(Pos{File: file}, "", "cannot read: %v", err)
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return // an empty file declares nothing
+		}
+		l.yamlError(file, data, err)
+		return
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		l.add(Pos{File: file, Line: extra.Line, Col: extra.Column}, "", "a site file holds one YAML document; found another here")
+	} else if !errors.Is(err, io.EOF) {
+		l.yamlError(file, data, err)
+		return
+	}
+	issues, err := schema.ValidateYAML(&doc)
+	if err != nil {
+		l.add(Pos{File: file, Line: 1, Col: 1}, "", "%v", err)
+		return
+	}
+	for _, is := range issues {
+		l.add(Pos{File: file, Line: is.Line, Col: is.Col}, is.Path, "%s", is.Message)
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	root := l.newMapping(file, "", doc.Content[0])
+	if root == nil {
+		return
+	}
+	l.decode(root)
+}
+
+func (l *loader) yamlError(file string, data []byte, err error) {
+	l.unparsed = true
+	msg := err.Error()
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		// yaml.v3 counts lines from 0 in parser errors (and from 1 in
+		// scanner errors); its parser errors are the "did not find
+		// expected …" and directive ones.
+		if strings.HasPrefix(msg, "did not find expected") || strings.Contains(msg, "directive") || strings.HasPrefix(msg, "found incompatible") {
+			line++
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	p := Pos{File: file}
+	if line > 0 {
+		p.Line, p.Col = line, 1
+		lines := strings.Split(string(data), "\n")
+		if strings.HasPrefix(msg, "did not find expected ',' or '}'") && line <= len(lines) && strings.Contains(lines[line-1], "${") {
+			msg += ` (inside {…}, quote references: '${env:NAME}')`
+		}
+	}
+	l.add(p, "", "invalid YAML: %s", msg)
+}
+
+// once checks that a site-wide block is given in one file only.
+func (l *loader) once(m *mapping, k string) bool {
+	if !m.has(k) {
+		return false
+	}
+	kn := m.key[k]
+	here := Pos{File: m.file, Line: kn.Line, Col: kn.Column}
+	if first, ok := l.single[k]; ok {
+		l.add(here, k, "also given at %s:%d:%d; it may appear in one file of a site only", first.File, first.Line, first.Col)
+		return false
+	}
+	l.single[k] = here
+	return true
+}
+
+func (l *loader) decode(root *mapping) {
+	dir := filepath.Dir(root.file)
+	if l.once(root, "version") {
+		if v := root.int("version"); v != nil {
+			l.site.Version = int(*v)
+		}
+	}
+	if l.once(root, "gateway") {
+		if g := root.child("gateway"); g != nil {
+			l.site.Gateway.EUI = strings.ToUpper(g.s("eui"))
+			l.site.Gateway.ChannelPlan = g.s("channelPlan")
+		}
+	}
+	if l.once(root, "connection") {
+		if c := root.child("connection"); c != nil {
+			l.site.Connection = Connection{
+				Broker:             c.s("broker"),
+				RequestTopic:       c.s("requestTopic"),
+				ResponseTopic:      c.s("responseTopic"),
+				Username:           c.s("username"),
+				Password:           c.secret("password"),
+				ClientID:           c.s("clientID"),
+				CAFile:             relTo(dir, c.s("caFile")),
+				CertFile:           relTo(dir, c.s("certFile")),
+				KeyFile:            relTo(dir, c.s("keyFile")),
+				InsecureSkipVerify: c.b("insecureSkipVerify"),
+			}
+		}
+	}
+	if l.once(root, "prune") {
+		n := root.val["prune"]
+		if n.Kind == yaml.ScalarNode {
+			if b := root.bool("prune"); b != nil && *b {
+				l.site.Prune = Prune{Profiles: true, Devices: true, Codecs: true, MulticastGroups: true, FirmwareUpdates: true}
+			}
+		} else if p := root.child("prune"); p != nil {
+			l.site.Prune = Prune{Profiles: p.b("profiles"), Devices: p.b("devices"), Codecs: p.b("codecs"),
+				MulticastGroups: p.b("multicastGroups"), FirmwareUpdates: p.b("firmwareUpdates")}
+		}
+	}
+	if l.once(root, "deviceDefaults") {
+		l.defaults = root.child("deviceDefaults")
+	}
+	if root.has("devicesFrom") {
+		n := root.val["devicesFrom"]
+		if n.Kind == yaml.ScalarNode {
+			l.csvs = append(l.csvs, csvRef{file: relTo(dir, n.Value), pos: root.pos("devicesFrom"), path: "devicesFrom"})
+		} else {
+			names, pos := root.strs("devicesFrom")
+			for i, f := range names {
+				l.csvs = append(l.csvs, csvRef{file: relTo(dir, f), pos: pos[i], path: fmt.Sprintf("devicesFrom[%d]", i)})
+			}
+		}
+	}
+	for _, m := range root.items("profiles") {
+		l.profiles = append(l.profiles, &item{m: m, idx: len(l.site.Profiles)})
+		l.site.Profiles = append(l.site.Profiles, decodeProfile(m))
+	}
+	for _, m := range root.items("codecs") {
+		l.codecs = append(l.codecs, &item{m: m, idx: len(l.site.Codecs)})
+		l.site.Codecs = append(l.site.Codecs, l.decodeCodec(m, dir))
+	}
+	for _, m := range root.items("devices") {
+		l.addDevice(decodeDevice(m), &devItem{m: m})
+	}
+	for _, m := range root.items("multicastGroups") {
+		l.groups = append(l.groups, &item{m: m, idx: len(l.site.MulticastGroups)})
+		l.site.MulticastGroups = append(l.site.MulticastGroups, decodeGroup(m))
+	}
+	for _, m := range root.items("firmwareUpdates") {
+		l.tasks = append(l.tasks, &item{m: m, idx: len(l.site.FirmwareUpdates)})
+		l.site.FirmwareUpdates = append(l.site.FirmwareUpdates, decodeTask(m, dir))
+	}
+}
+
+// relTo resolves p relative to dir (absolute paths stay as they are).
+func relTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func decodeProfile(m *mapping) Profile {
+	return Profile{
+		Pos:                  m.self(),
+		Name:                 m.s("name"),
+		RenamedFrom:          m.s("renamedFrom"),
+		SupportsJoin:         m.bool("supportsJoin"),
+		SupportsClassB:       m.bool("supportsClassB"),
+		SupportsClassC:       m.bool("supportsClassC"),
+		MacVersion:           m.strp("macVersion"),
+		RegParamsRevision:    m.strp("regParamsRevision"),
+		RxDROffset1:          m.int("rxDROffset1"),
+		RxDataRate2:          m.int("rxDataRate2"),
+		RxFreq2:              m.int("rxFreq2"),
+		FactoryPresetFreqs:   m.ints("factoryPresetFreqs"),
+		EnableUplinkChannels: m.ints("enableUplinkChannels"),
+		MaxEIRP:              m.int("maxEIRP"),
+		Supports32bitFCnt:    m.bool("supports32bitFCnt"),
+		PingSlotPeriod:       m.int("pingSlotPeriod"),
+		PingSlotDR:           m.int("pingSlotDR"),
+		PingSlotFreq:         m.int("pingSlotFreq"),
+		ClassBTimeout:        m.int("classBTimeout"),
+		ClassCTimeout:        m.int("classCTimeout"),
+	}
+}
+
+func (l *loader) decodeCodec(m *mapping, dir string) Codec {
+	c := Codec{
+		Pos:           m.self(),
+		Name:          m.s("name"),
+		RenamedFrom:   m.s("renamedFrom"),
+		Description:   m.s("description"),
+		TemplateID:    m.i("templateID"),
+		EncoderScript: m.s("encoderScript"),
+		DecoderScript: m.s("decoderScript"),
+		TestEnabled:   m.b("testEnabled"),
+		FPort:         m.i("fPort"),
+		CodecJSON:     m.s("codecJson"),
+	}
+	for _, f := range []struct {
+		inline, file string
+		dst          *string
+	}{
+		{"decoderScript", "decoderFile", &c.DecoderScript},
+		{"encoderScript", "encoderFile", &c.EncoderScript},
+		{"codecJson", "codecJsonFile", &c.CodecJSON},
+	} {
+		if !m.has(f.file) {
+			continue
+		}
+		if m.has(f.inline) {
+			l.add(m.pos(f.file), m.sub(f.file), "give %s or %s, not both", f.inline, f.file)
+			continue
+		}
+		name, _ := m.str(f.file)
+		b, err := l.readFile(relTo(dir, name))
+		if err != nil {
+			l.add(m.pos(f.file), m.sub(f.file), "cannot read %s: %v", relTo(dir, name), err)
+			continue
+		}
+		*f.dst = string(b)
+	}
+	return c
+}
+
+func decodeDevice(m *mapping) Device {
+	return Device{
+		Pos:           m.self(),
+		DevEUI:        strings.ToUpper(m.s("devEUI")),
+		Name:          m.s("name"),
+		Description:   m.strp("description"),
+		Application:   m.s("application"),
+		Profile:       m.s("profile"),
+		Codec:         m.s("codec"),
+		FPort:         m.int("fPort"),
+		SkipFCntCheck: m.bool("skipFCntCheck"),
+		AppKey:        m.secret("appKey"),
+		DevAddr:       strings.ToUpper(m.s("devAddr")),
+		NwkSKey:       m.secret("nwkSKey"),
+		AppSKey:       m.secret("appSKey"),
+		FCntUp:        m.int("fCntUp"),
+		FCntDown:      m.int("fCntDown"),
+		MbMode:        m.s("mbMode"),
+		MbFramePort:   m.int("mbFramePort"),
+		MbTcpPort:     m.int("mbTcpPort"),
+	}
+}
+
+func decodeGroup(m *mapping) MulticastGroup {
+	devs, _ := m.strs("devices")
+	for i := range devs {
+		devs[i] = strings.ToUpper(devs[i])
+	}
+	return MulticastGroup{
+		Pos:            m.self(),
+		Name:           m.s("name"),
+		RenamedFrom:    m.s("renamedFrom"),
+		McAddr:         strings.ToUpper(m.s("mcAddr")),
+		McNwkSKey:      m.secret("mcNwkSKey"),
+		McAppSKey:      m.secret("mcAppSKey"),
+		FCnt:           m.int("fCnt"),
+		GroupType:      m.s("groupType"),
+		DR:             m.int("dr"),
+		Frequency:      m.int("frequency"),
+		PingSlotPeriod: m.int("pingSlotPeriod"),
+		Devices:        devs,
+	}
+}
+
+func decodeTask(m *mapping, dir string) FirmwareUpdate {
+	devs, _ := m.strs("devices")
+	for i := range devs {
+		devs[i] = strings.ToUpper(devs[i])
+	}
+	t := FirmwareUpdate{
+		Pos:          m.self(),
+		Name:         m.s("name"),
+		RenamedFrom:  m.s("renamedFrom"),
+		Description:  m.s("description"),
+		StartAt:      m.s("startAt"),
+		Devices:      devs,
+		FirmwareFile: relTo(dir, m.s("firmwareFile")),
+		FirmwareName: m.s("firmwareName"),
+	}
+	if t.FirmwareName == "" && t.FirmwareFile != "" {
+		t.FirmwareName = filepath.Base(t.FirmwareFile)
+	}
+	if o := m.child("official"); o != nil {
+		t.Official = &OfficialFirmwareRef{Model: o.s("model"), Version: o.s("version"), ID: o.s("id")}
+	}
+	if f := m.child("fragment"); f != nil {
+		t.Fragment = Fragment{Size: f.i("size"), IntervalMs: f.i("intervalMs"), Redundancy: f.i("redundancy")}
+	}
+	if mc := m.child("multicast"); mc != nil {
+		t.Multicast = Multicast{DR: mc.int("dr"), Frequency: mc.int("frequency")}
+	}
+	return t
+}
+
+// digest hashes the files' bytes, sorted by path.
+func digest(files []string, contents map[string][]byte) string {
+	sorted := append([]string(nil), files...)
+	sort.Strings(sorted)
+	h := sha256.New()
+	for _, f := range sorted {
+		b := contents[f]
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(f), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Digest is a sha256 (hex) over the bytes of the site's files, sorted by
+// path: YAML and CSV files, script, secret and firmware files (Files). A
+// saved plan keeps it to notice that the site changed since. It reads the
+// files when called; a file that cannot be read hashes as its error.
+func (s *Site) Digest() string {
+	contents := map[string][]byte{}
+	for _, f := range s.Files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			b = []byte("unreadable: " + err.Error())
+		}
+		contents[f] = b
+	}
+	return digest(s.Files, contents)
+}

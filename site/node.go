@@ -1,0 +1,267 @@
+package site
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gwsync/gwsync/schema"
+)
+
+// mapping is one YAML mapping being decoded: its fields by name, and where
+// it is (file and path) for messages. Getters are tolerant: a value of the
+// wrong type is reported and left out.
+type mapping struct {
+	l    *loader
+	file string
+	path string
+	node *yaml.Node
+	val  map[string]*yaml.Node
+	key  map[string]*yaml.Node
+}
+
+// newMapping wraps n, or returns nil (after reporting) when n is not a mapping.
+func (l *loader) newMapping(file, path string, n *yaml.Node) *mapping {
+	n = schema.Resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if !isNull(n) {
+			l.addAt(file, n, path, "must be a mapping, not %s", describe(n))
+		}
+		return nil
+	}
+	m := &mapping{l: l, file: file, path: path, node: n, val: map[string]*yaml.Node{}, key: map[string]*yaml.Node{}}
+	for _, kv := range schema.Pairs(n) {
+		k := kv[0].Value
+		m.key[k] = kv[0]
+		m.val[k] = schema.Resolve(kv[1])
+	}
+	return m
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// describe names a node's type and, for scalars, its value, for messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "empty"
+		case "!!str":
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	}
+	return "a " + strings.ToLower(fmt.Sprint(n.Kind))
+}
+
+func (m *mapping) sub(k string) string {
+	if m.path == "" {
+		return k
+	}
+	return m.path + "." + k
+}
+
+// has reports whether the field is given (a null value counts as left out).
+func (m *mapping) has(k string) bool {
+	if m == nil {
+		return false
+	}
+	n, ok := m.val[k]
+	return ok && n != nil && !isNull(n)
+}
+
+// pos is where the field's value stands, or the mapping itself when the
+// field is left out.
+func (m *mapping) pos(k string) Pos {
+	if n, ok := m.val[k]; ok && n != nil {
+		return Pos{File: m.file, Line: n.Line, Col: n.Column}
+	}
+	return Pos{File: m.file, Line: m.node.Line, Col: m.node.Column}
+}
+
+func (m *mapping) self() Pos { return Pos{File: m.file, Line: m.node.Line, Col: m.node.Column} }
+
+func (m *mapping) str(k string) (string, bool) {
+	if !m.has(k) {
+		return "", false
+	}
+	n := m.val[k]
+	if n.Kind != yaml.ScalarNode {
+		m.l.addAt(m.file, n, m.sub(k), "must be a string, not %s", describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (m *mapping) strp(k string) *string {
+	if s, ok := m.str(k); ok {
+		return &s
+	}
+	return nil
+}
+
+func (m *mapping) s(k string) string { s, _ := m.str(k); return s }
+
+func scalarInt(n *yaml.Node) (int64, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, false
+	}
+	switch n.Tag {
+	case "!!int":
+		var v int64
+		if err := n.Decode(&v); err == nil {
+			return v, true
+		}
+		var u uint64
+		if err := n.Decode(&u); err == nil && u <= 1<<63-1 {
+			return int64(u), true
+		}
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err == nil && f == float64(int64(f)) && f < 1<<62 && f > -(1<<62) {
+			return int64(f), true
+		}
+	}
+	return 0, false
+}
+
+func (m *mapping) int(k string) *int64 {
+	if !m.has(k) {
+		return nil
+	}
+	n := m.val[k]
+	v, ok := scalarInt(n)
+	if !ok {
+		m.l.addAt(m.file, n, m.sub(k), "must be an integer, not %s", describe(n))
+		return nil
+	}
+	return &v
+}
+
+func (m *mapping) i(k string) int64 {
+	if p := m.int(k); p != nil {
+		return *p
+	}
+	return 0
+}
+
+func (m *mapping) bool(k string) *bool {
+	if !m.has(k) {
+		return nil
+	}
+	n := m.val[k]
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		m.l.addAt(m.file, n, m.sub(k), "must be true or false, not %s", describe(n))
+		return nil
+	}
+	return &b
+}
+
+func (m *mapping) b(k string) bool {
+	if p := m.bool(k); p != nil {
+		return *p
+	}
+	return false
+}
+
+// seq returns the items of a list field (nil when left out or not a list).
+func (m *mapping) seq(k string) []*yaml.Node {
+	if !m.has(k) {
+		return nil
+	}
+	n := m.val[k]
+	if n.Kind != yaml.SequenceNode {
+		m.l.addAt(m.file, n, m.sub(k), "must be a list, not %s", describe(n))
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = schema.Resolve(c)
+	}
+	return out
+}
+
+func (m *mapping) strs(k string) ([]string, []Pos) {
+	items := m.seq(k)
+	if items == nil {
+		return nil, nil
+	}
+	out := make([]string, 0, len(items))
+	pos := make([]Pos, 0, len(items))
+	for i, n := range items {
+		if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
+			if n != nil {
+				m.l.addAt(m.file, n, fmt.Sprintf("%s[%d]", m.sub(k), i), "must be a string, not %s", describe(n))
+			}
+			continue
+		}
+		out = append(out, n.Value)
+		pos = append(pos, Pos{File: m.file, Line: n.Line, Col: n.Column})
+	}
+	return out, pos
+}
+
+func (m *mapping) ints(k string) []int64 {
+	items := m.seq(k)
+	if items == nil {
+		return nil
+	}
+	out := make([]int64, 0, len(items))
+	for i, n := range items {
+		v, ok := scalarInt(n)
+		if !ok {
+			m.l.addAt(m.file, n, fmt.Sprintf("%s[%d]", m.sub(k), i), "must be an integer, not %s", describe(n))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// child returns the mapping field k (nil when left out or not a mapping).
+func (m *mapping) child(k string) *mapping {
+	if !m.has(k) {
+		return nil
+	}
+	return m.l.newMapping(m.file, m.sub(k), m.val[k])
+}
+
+// items returns the mappings of a list-of-mappings field.
+func (m *mapping) items(k string) []*mapping {
+	nodes := m.seq(k)
+	out := make([]*mapping, 0, len(nodes))
+	for i, n := range nodes {
+		if n == nil {
+			continue
+		}
+		if c := m.l.newMapping(m.file, fmt.Sprintf("%s[%d]", m.sub(k), i), n); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// secret reads a key or password field as written; references are
+// resolved later.
+func (m *mapping) secret(k string) Secret {
+	s, ok := m.str(k)
+	if !ok {
+		return Secret{}
+	}
+	sec := Secret{Value: s, Pos: m.pos(k)}
+	if isRef(s) {
+		sec.Ref = s
+	}
+	return sec
+}
