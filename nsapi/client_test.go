@@ -592,7 +592,7 @@ func TestConnectionLostFailsEveryRequestInFlight(t *testing.T) {
 		arrived <- struct{}{}
 		return nil // never answered
 	}}
-	c := newClient(t, f, nsapi.Config{Window: n, RequestTimeout: time.Hour})
+	c := newClient(t, f, nsapi.Config{Window: n, RequestTimeout: time.Minute})
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {

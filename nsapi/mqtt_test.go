@@ -220,7 +220,7 @@ func TestBrokerGoneIsUnknownOutcome(t *testing.T) {
 	}
 	go func() { _ = s.Serve() }()
 	c, err := nsapi.Dial(context.Background(), nsapi.Config{
-		Broker: "tcp://" + l.Address(), RequestTopic: "req", ResponseTopic: "resp", RequestTimeout: time.Hour,
+		Broker: "tcp://" + l.Address(), RequestTopic: "req", ResponseTopic: "resp", RequestTimeout: 30 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -229,15 +229,25 @@ func TestBrokerGoneIsUnknownOutcome(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- c.DeleteProfile(context.Background(), "p-1") }()
 	// Nobody answers; the broker goes away while the request waits.
-	for c.Requests() == 0 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitRequests(t, c, 1)
 	_ = s.Close()
 	err = <-errc
 	var oe *nsapi.OutcomeError
-	if !errors.As(err, &oe) || !errors.Is(err, nsapi.ErrUnknownOutcome) {
-		t.Fatalf("got %v, want an *OutcomeError", err)
+	if !errors.As(err, &oe) || !errors.Is(err, nsapi.ErrUnknownOutcome) || strings.Contains(err.Error(), "timeout after") {
+		t.Fatalf("got %v, want an *OutcomeError caused by the lost connection", err)
 	}
+}
+
+// waitRequests waits until c has sent n requests (a few seconds at most).
+func waitRequests(t *testing.T, c *nsapi.Client, n int64) {
+	t.Helper()
+	for range 1000 {
+		if c.Requests() >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the client sent %d requests, want %d", c.Requests(), n)
 }
 
 // retryUntil calls f until it succeeds, at most n times.
@@ -253,7 +263,7 @@ func retryUntil(n int, f func() error) error {
 }
 
 func TestDroppedConnectionFailsInFlightAndReconnects(t *testing.T) {
-	c, g := embedded(t, gwsim.Options{Latency: 50 * time.Millisecond}, nsapi.Config{Window: 4, RequestTimeout: time.Hour})
+	c, g := embedded(t, gwsim.Options{Latency: 50 * time.Millisecond}, nsapi.Config{Window: 4, RequestTimeout: 30 * time.Second})
 	ctx := context.Background()
 	// The gateway's broker drops the client that sends this request; the
 	// other requests in flight fail with it, at once.
@@ -265,11 +275,10 @@ func TestDroppedConnectionFailsInFlightAndReconnects(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for c.Requests() < 3 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := c.DeleteGroup(ctx, "g-1"); !errors.Is(err, nsapi.ErrUnknownOutcome) {
-		t.Errorf("the request whose connection dropped: got %v, want an unknown outcome", err)
+	waitRequests(t, c, 3)
+	err := c.DeleteGroup(ctx, "g-1")
+	if !errors.Is(err, nsapi.ErrUnknownOutcome) || strings.Contains(err.Error(), "timeout after") {
+		t.Errorf("the request whose connection dropped: got %v, want an unknown outcome caused by the lost connection", err)
 	}
 	for range 3 {
 		if err := <-errs; err != nil && !errors.Is(err, nsapi.ErrUnknownOutcome) {
@@ -277,7 +286,7 @@ func TestDroppedConnectionFailsInFlightAndReconnects(t *testing.T) {
 		}
 	}
 	// paho reconnects and subscribes again: requests work afterwards.
-	err := retryUntil(50, func() error {
+	err = retryUntil(50, func() error {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, err := c.ListProfiles(cctx)
