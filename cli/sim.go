@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -27,7 +28,9 @@ type SimCmd struct {
 	Jitter        time.Duration `placeholder:"D" help:"Add a random delay up to this much."`
 	FailWrite     []string      `placeholder:"N:CODE" help:"Refuse the Nth write (POST/PUT/DELETE) with ns-api code CODE (repeatable)."`
 	FailURL       []string      `name:"fail-url" placeholder:"SUBSTR:CODE" help:"Refuse every write whose url contains SUBSTR with code CODE (repeatable)."`
-	DropResponse  []int         `placeholder:"N" help:"Perform the Nth write but send no answer (repeatable)."`
+	DropResponse  []int         `placeholder:"N,..." help:"Perform the Nth write but send no answer (repeatable)."`
+	DropRequest   []int         `placeholder:"N,..." help:"Neither perform nor answer the Nth write (repeatable)."`
+	Disconnect    []int         `placeholder:"N,..." help:"Drop the connection of the client that sends the Nth write, neither performing nor answering it (repeatable; embedded broker only)."`
 	TimeScale     float64       `default:"1" placeholder:"X" help:"Run FUOTA tasks X times faster."`
 	LegacyURLs    bool          `name:"legacy-urls" help:"Answer only the spec examples' URL spellings (/deleteddevices, /api/payloadcodec)."`
 	Verbose       bool          `short:"v" help:"Log every request to stderr."`
@@ -54,11 +57,26 @@ func (c *SimCmd) faults() ([]gwsim.Fault, error) {
 		}
 		out = append(out, gwsim.Fault{URLContains: sub, Code: code, Times: -1})
 	}
-	for _, n := range c.DropResponse {
-		if n < 1 {
-			return nil, fmt.Errorf("--drop-response %d: want N ≥ 1", n)
+	for _, x := range []struct {
+		flag  string
+		nths  []int
+		fault gwsim.Fault
+	}{
+		{"--drop-response", c.DropResponse, gwsim.Fault{DropResponse: true}},
+		{"--drop-request", c.DropRequest, gwsim.Fault{DropRequest: true}},
+		{"--disconnect", c.Disconnect, gwsim.Fault{Disconnect: true}},
+	} {
+		for _, n := range x.nths {
+			if n < 1 {
+				return nil, fmt.Errorf("%s %d: want N ≥ 1", x.flag, n)
+			}
+			f := x.fault
+			f.Nth = n
+			out = append(out, f)
 		}
-		out = append(out, gwsim.Fault{Nth: n, DropResponse: true})
+	}
+	if len(c.Disconnect) > 0 && c.Broker != "" {
+		return nil, errors.New("--disconnect: needs the embedded broker (--listen), not --broker")
 	}
 	return out, nil
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/alecthomas/kong"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/go-cmp/cmp"
+	"github.com/gwsync/gwsync/nsapi"
 )
 
 // simBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -50,26 +53,32 @@ func parseSimArgs(t *testing.T, args ...string) *SimCmd {
 	return &grammar.Sim
 }
 
-func TestSimCommand(t *testing.T) {
-	state := filepath.Join(t.TempDir(), "gw.json")
-	cmd := parseSimArgs(t, "--listen", "127.0.0.1:0", "--state", state, "--eui", "24e124fffe000009", "--channel-plan", "US915",
-		"--request-topic", "gw/{eui}/req", "--response-topic", "gw/{eui}/resp", "--fail-write", "2:23")
-	out, errOut := &simBuffer{}, &simBuffer{}
-	env := &Env{Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }}
+// startSim runs `gwsync sim ARGS…` (with --listen 127.0.0.1:0 and the
+// topics gw/{eui}/req and gw/{eui}/resp) until its start line names the
+// broker URL; start matches that line with the URL as its first group.
+func startSim(t *testing.T, start *regexp.Regexp, args ...string) (url string, out *simBuffer, cancel func(), done <-chan error) {
+	t.Helper()
+	cmd := parseSimArgs(t, append([]string{"--listen", "127.0.0.1:0",
+		"--request-topic", "gw/{eui}/req", "--response-topic", "gw/{eui}/resp"}, args...)...)
+	out = &simBuffer{}
+	env := &Env{Stdout: out, Stderr: &simBuffer{}, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmd.run(ctx, env) }()
-
-	re := regexp.MustCompile(`^gwsim: gateway 24E124FFFE000009 \(US915\) on (tcp://127\.0\.0\.1:\d+), requests on gw/24E124FFFE000009/req, responses on gw/24E124FFFE000009/resp, state in ` + regexp.QuoteMeta(state) + "\n$")
-	var url string
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.run(ctx, env) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
-	for url == "" {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-			break
+	for {
+		if m := start.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out, cancel, ch
 		}
 		select {
-		case err := <-done:
+		case err := <-ch:
 			t.Fatalf("sim ended early: %v; stdout %q", err, out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
@@ -77,6 +86,13 @@ func TestSimCommand(t *testing.T) {
 			t.Fatalf("no start line; stdout %q", out.String())
 		}
 	}
+}
+
+func TestSimCommand(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "gw.json")
+	re := regexp.MustCompile(`^gwsim: gateway 24E124FFFE000009 \(US915\) on (tcp://127\.0\.0\.1:\d+), requests on gw/24E124FFFE000009/req, responses on gw/24E124FFFE000009/resp, state in ` + regexp.QuoteMeta(state) + "\n$")
+	url, out, cancel, done := startSim(t, re, "--state", state, "--eui", "24e124fffe000009", "--channel-plan", "US915",
+		"--fail-write", "2:23")
 
 	answers := make(chan map[string]any, 10)
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("sim-test").SetConnectTimeout(5 * time.Second))
@@ -145,6 +161,9 @@ func TestSimFlagErrors(t *testing.T) {
 		{[]string{"--fail-write", "1"}, `--fail-write "1"`},
 		{[]string{"--fail-url", "/api/urdevices:abc"}, `--fail-url "/api/urdevices:abc"`},
 		{[]string{"--drop-response", "0"}, `--drop-response 0`},
+		{[]string{"--drop-request", "1,0"}, `--drop-request 0`},
+		{[]string{"--disconnect=-2"}, `--disconnect -2`},
+		{[]string{"--disconnect", "1", "--broker", "tcp://127.0.0.1:1"}, `--disconnect: needs the embedded broker`},
 		{[]string{"--time-scale=-1"}, `--time-scale -1`},
 		{[]string{"--channel-plan", "XX1"}, `XX1`},
 		{[]string{"--listen", "256.1.1.1:1"}, `256.1.1.1:1`},
@@ -161,17 +180,109 @@ func TestSimFlagErrors(t *testing.T) {
 }
 
 func TestSimFaultFlags(t *testing.T) {
-	cmd := parseSimArgs(t, "--fail-write", "3:9", "--fail-url", "multicast-groups:6", "--drop-response", "2")
+	cmd := parseSimArgs(t, "--fail-write", "3:9", "--fail-url", "multicast-groups:6", "--drop-response", "2",
+		"--drop-request", "4,5", "--disconnect", "6", "--disconnect", "8")
 	got, err := cmd.faults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var desc []string
 	for _, f := range got {
-		desc = append(desc, fmt.Sprintf("%s|%s|%d|%d|%d|%v", f.Method, f.URLContains, f.Nth, f.Code, f.Times, f.DropResponse))
+		desc = append(desc, fmt.Sprintf("%s|%s|%d|%d|%d|%v|%v|%v", f.Method, f.URLContains, f.Nth, f.Code, f.Times,
+			f.DropResponse, f.DropRequest, f.Disconnect))
 	}
-	want := []string{"||3|9|0|false", "|multicast-groups|0|6|-1|false", "||2|0|0|true"}
+	want := []string{
+		"||3|9|0|false|false|false",
+		"|multicast-groups|0|6|-1|false|false|false",
+		"||2|0|0|true|false|false",
+		"||4|0|0|false|true|false",
+		"||5|0|0|false|true|false",
+		"||6|0|0|false|false|true",
+		"||8|0|0|false|false|true",
+	}
 	if d := cmp.Diff(want, desc); d != "" {
 		t.Errorf("faults (-want +got):\n%s", d)
 	}
+}
+
+// TestSimDisconnect drives `gwsync sim --disconnect 2 --drop-request 3` with
+// an ns-api client: the 2nd write loses the client its connection, the
+// client reconnects on its own, the 3rd write goes unanswered, the 4th
+// works, and only the 1st and the 4th took effect.
+func TestSimDisconnect(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "gw.json")
+	re := regexp.MustCompile(`^gwsim: gateway \S+ \(\S+\) on (tcp://127\.0\.0\.1:\d+),`)
+	url, _, _, _ := startSim(t, re, "--state", state, "--eui", "24E124FFFE00000A", "--disconnect", "2", "--drop-request", "3")
+
+	var logMu sync.Mutex
+	var clientLog []string
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := nsapi.Dial(ctx, nsapi.Config{Broker: url, RequestTopic: "gw/24E124FFFE00000A/req",
+		ResponseTopic: "gw/24E124FFFE00000A/resp", GatewayEUI: "24E124FFFE00000A", RequestTimeout: 3 * time.Second,
+		Logf: func(format string, args ...any) {
+			logMu.Lock()
+			clientLog = append(clientLog, fmt.Sprintf(format, args...))
+			logMu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	create := func(eui string) error {
+		return c.CreateDevice(ctx, nsapi.DeviceWrite{DevEUI: eui, Name: "dev-" + eui[len(eui)-2:], ApplicationID: "1",
+			ProfileID: "8f3c1b6e-4a2d-4e59-9b1a-0c7d2e5f6a01", PayloadCodecID: "0", AppKey: "000102030405060708090a0b0c0d0e0f"})
+	}
+
+	if err := create("24E1241300000001"); err != nil {
+		t.Fatalf("1st write: %v", err)
+	}
+	err = create("24E1241300000002")
+	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("2nd write (--disconnect 2): error %v, want an unknown outcome", err)
+	}
+	logMu.Lock()
+	lost := strings.Contains(strings.Join(clientLog, "\n"), "ns-api: connection lost")
+	logMu.Unlock()
+	if !lost {
+		t.Errorf("the client did not lose its connection; its log:\n%s", strings.Join(clientLog, "\n"))
+	}
+
+	// The client reconnects on its own; reads do not count as writes.
+	var devices *nsapi.DeviceList
+	for {
+		if devices, err = c.ListDevices(ctx, nsapi.DeviceQuery{}); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the client did not reconnect: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if d := cmp.Diff([]string{"24E1241300000001"}, deviceEUIs(devices)); d != "" {
+		t.Errorf("devices after the disconnected write (-want +got):\n%s", d)
+	}
+
+	if err := create("24E1241300000003"); !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("3rd write (--drop-request 3): error %v, want an unknown outcome", err)
+	}
+	if err := create("24E1241300000004"); err != nil {
+		t.Fatalf("4th write: %v", err)
+	}
+	if devices, err = c.ListDevices(ctx, nsapi.DeviceQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"24E1241300000001", "24E1241300000004"}, deviceEUIs(devices)); d != "" {
+		t.Errorf("devices at the end (-want +got):\n%s", d)
+	}
+}
+
+func deviceEUIs(l *nsapi.DeviceList) []string {
+	var out []string
+	for _, d := range l.DeviceResult {
+		out = append(out, strings.ToUpper(d.DevEUI))
+	}
+	sort.Strings(out)
+	return out
 }

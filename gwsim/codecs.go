@@ -1,7 +1,6 @@
 package gwsim
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 
@@ -115,12 +114,7 @@ func readCodec(req *request, c *codecRec) *apiError {
 }
 
 func (g *Gateway) codecNamed(name string) *codecRec {
-	for _, c := range g.st.Codecs {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
+	return find(g.st.Codecs, func(c *codecRec) bool { return c.Name == name })
 }
 
 func (g *Gateway) createCodec(req *request, _ string) any {
@@ -144,10 +138,7 @@ func (g *Gateway) createCodec(req *request, _ string) any {
 func (g *Gateway) updateCodec(req *request, id string) any {
 	cur := g.st.codec(id)
 	if cur == nil {
-		if _, e := readBody(req.Body); e != nil {
-			return e
-		}
-		return errf(nsapi.CodeNotFound, "payload codec %s", id)
+		return notFound(req, "payload codec %s", id)
 	}
 	if cur.Builtin {
 		return errf(nsapi.CodeFailedPrecondition, "payload codec %s is built in", cur.Name)
@@ -156,10 +147,9 @@ func (g *Gateway) updateCodec(req *request, id string) any {
 	if e := readCodec(req, &c); e != nil {
 		return e
 	}
-	if o := g.codecNamed(c.Name); o != nil && o != cur {
-		return errf(nsapi.CodeAlreadyExists, "payload codec %q", c.Name)
+	if e := replace(cur, c, g.codecNamed(c.Name), "payload codec %q", c.Name); e != nil {
+		return e
 	}
-	*cur = c
 	return okBody
 }
 
@@ -176,6 +166,6 @@ func (g *Gateway) deleteCodec(_ *request, id string) any {
 			return errf(nsapi.CodeFailedPrecondition, "payload codec %s is used by device %s", c.Name, d.DevEUI)
 		}
 	}
-	g.st.Codecs = slices.DeleteFunc(g.st.Codecs, func(x *codecRec) bool { return x == c })
+	g.st.Codecs = without(g.st.Codecs, c)
 	return okBody
 }

@@ -247,12 +247,7 @@ func (g *Gateway) createDevice(req *request, _ string) any {
 }
 
 func (g *Gateway) deviceNamed(name string) *devRec {
-	for _, d := range g.st.Devices {
-		if d.Name == name {
-			return d
-		}
-	}
-	return nil
+	return find(g.st.Devices, func(d *devRec) bool { return d.Name == name })
 }
 
 func (g *Gateway) updateDevice(req *request, eui string) any {
@@ -268,10 +263,9 @@ func (g *Gateway) updateDevice(req *request, eui string) any {
 	if e := g.readDevice(f, &d, false); e != nil {
 		return e
 	}
-	if o := g.deviceNamed(d.Name); o != nil && o != cur {
-		return errf(nsapi.CodeAlreadyExists, "device name %q", d.Name)
+	if e := replace(cur, d, g.deviceNamed(d.Name), "device name %q", d.Name); e != nil {
+		return e
 	}
-	*cur = d
 	return okBody
 }
 
@@ -286,7 +280,7 @@ func (g *Gateway) deleteDevice(_ *request, eui string) any {
 	case n > 1:
 		return errf(nsapi.CodeFuotaDevicesInTasks, "device %s is in %d tasks", d.DevEUI, n)
 	}
-	g.st.Devices = slices.DeleteFunc(g.st.Devices, func(x *devRec) bool { return x == d })
+	g.st.Devices = without(g.st.Devices, d)
 	for _, gr := range g.st.Groups {
 		gr.Members = slices.DeleteFunc(gr.Members, func(e string) bool { return e == d.DevEUI })
 	}

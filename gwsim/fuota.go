@@ -58,7 +58,10 @@ type firmwareInfoOut struct {
 	OfficialFirmwareURL    string `json:"officialFirmwareUrl"`
 }
 
-type officialOut struct {
+// officialOut is an official firmware as the gateway shows it: size is a
+// string in a task's officialFirmwareInfo (spec 6.2) and a number in the
+// official firmware list (spec 6.10).
+type officialOut[S string | int64] struct {
 	ID                        string   `json:"id"`
 	Model                     string   `json:"model"`
 	Name                      string   `json:"name"`
@@ -69,10 +72,19 @@ type officialOut struct {
 	URL                       string   `json:"url"`
 	MD5                       string   `json:"md5"`
 	CRC32                     string   `json:"crc32"`
-	Size                      string   `json:"size"`
+	Size                      S        `json:"size"`
 	FrequencyBands            []string `json:"frequencyBands"`
 	FirmwareNotesCn           string   `json:"firmwareNotesCn"`
 	FirmwareNotesEn           string   `json:"firmwareNotesEn"`
+}
+
+// newOfficialOut is f as the gateway shows it, with size as given.
+func newOfficialOut[S string | int64](f *nsapi.OfficialFirmware, size S) officialOut[S] {
+	return officialOut[S]{ID: string(f.ID), Model: f.Model, Name: f.Name, FirmwareVersion: f.FirmwareVersion,
+		HardwareVersion: f.HardwareVersion, SupportMinHardwareVersion: f.SupportMinHardwareVersion,
+		SupportMinFirmwareVersion: f.SupportMinFirmwareVersion, URL: f.URL, MD5: f.MD5, CRC32: f.CRC32,
+		Size: size, FrequencyBands: append([]string{}, f.FrequencyBands...),
+		FirmwareNotesCn: f.FirmwareNotesCn, FirmwareNotesEn: f.FirmwareNotesEn}
 }
 
 type fragOut struct {
@@ -91,23 +103,23 @@ type tmpMcOut struct {
 }
 
 type taskOut struct {
-	ID                   int64           `json:"id"`
-	Name                 string          `json:"name"`
-	Description          string          `json:"description"`
-	Status               int             `json:"status"`
-	StartedAt            string          `json:"startedAt"`
-	StoppedAt            string          `json:"stoppedAt"`
-	CreatedAt            string          `json:"createdAt"`
-	UpdatedAt            string          `json:"updatedAt"`
-	FirmwareName         string          `json:"firmwareName"`
-	DoneDevices          int             `json:"doneDevices"`
-	TotalDevices         int             `json:"totalDevices"`
-	DevEUIs              []string        `json:"deveui"`
-	FirmwareInfo         firmwareInfoOut `json:"firmwareInfo"`
-	FragmentInfo         fragOut         `json:"fragmentInfo"`
-	TmpMcInfo            tmpMcOut        `json:"tmpMcInfo"`
-	OfficialFirmwareInfo *officialOut    `json:"officialFirmwareInfo,omitempty"`
-	IsOfficialFirmware   bool            `json:"isOfficialFirmware"`
+	ID                   int64                `json:"id"`
+	Name                 string               `json:"name"`
+	Description          string               `json:"description"`
+	Status               int                  `json:"status"`
+	StartedAt            string               `json:"startedAt"`
+	StoppedAt            string               `json:"stoppedAt"`
+	CreatedAt            string               `json:"createdAt"`
+	UpdatedAt            string               `json:"updatedAt"`
+	FirmwareName         string               `json:"firmwareName"`
+	DoneDevices          int                  `json:"doneDevices"`
+	TotalDevices         int                  `json:"totalDevices"`
+	DevEUIs              []string             `json:"deveui"`
+	FirmwareInfo         firmwareInfoOut      `json:"firmwareInfo"`
+	FragmentInfo         fragOut              `json:"fragmentInfo"`
+	TmpMcInfo            tmpMcOut             `json:"tmpMcInfo"`
+	OfficialFirmwareInfo *officialOut[string] `json:"officialFirmwareInfo,omitempty"`
+	IsOfficialFirmware   bool                 `json:"isOfficialFirmware"`
 }
 
 type taskList struct {
@@ -132,23 +144,6 @@ type fuotaDeviceOut struct {
 type fuotaDeviceList struct {
 	Total   int              `json:"total"`
 	Devices []fuotaDeviceOut `json:"devices"`
-}
-
-type officialFirmwareOut struct {
-	ID                        string   `json:"id"`
-	Model                     string   `json:"model"`
-	Name                      string   `json:"name"`
-	FirmwareVersion           string   `json:"firmwareVersion"`
-	HardwareVersion           string   `json:"hardwareVersion"`
-	SupportMinHardwareVersion string   `json:"supportMinHardwareVersion"`
-	SupportMinFirmwareVersion string   `json:"supportMinFirmwareVersion"`
-	URL                       string   `json:"url"`
-	MD5                       string   `json:"md5"`
-	CRC32                     string   `json:"crc32"`
-	Size                      int64    `json:"size"`
-	FrequencyBands            []string `json:"frequencyBands"`
-	FirmwareNotesCn           string   `json:"firmwareNotesCn"`
-	FirmwareNotesEn           string   `json:"firmwareNotesEn"`
 }
 
 // ---- progress ----
@@ -287,11 +282,8 @@ func (g *Gateway) taskOut(t *taskRec) taskOut {
 		o.FirmwareName = f.Name
 		o.FirmwareInfo = firmwareInfoOut{FirmwareName: f.Name, ProductModel: f.Model, FirmwareVersion: f.FirmwareVersion,
 			SupportHardwareVersion: f.SupportMinHardwareVersion, SupportFirmwareVersion: f.SupportMinFirmwareVersion}
-		o.OfficialFirmwareInfo = &officialOut{ID: string(f.ID), Model: f.Model, Name: f.Name, FirmwareVersion: f.FirmwareVersion,
-			HardwareVersion: f.HardwareVersion, SupportMinHardwareVersion: f.SupportMinHardwareVersion,
-			SupportMinFirmwareVersion: f.SupportMinFirmwareVersion, URL: f.URL, MD5: f.MD5, CRC32: f.CRC32,
-			Size: string(f.Size), FrequencyBands: append([]string{}, f.FrequencyBands...),
-			FirmwareNotesCn: f.FirmwareNotesCn, FirmwareNotesEn: f.FirmwareNotesEn}
+		info := newOfficialOut(f, string(f.Size))
+		o.OfficialFirmwareInfo = &info
 	} else if t.Firmware != nil {
 		o.FirmwareName = t.Firmware.FirmwareName
 		o.FirmwareInfo = firmwareInfoOut{FirmwareName: t.Firmware.FirmwareName, Description: t.Firmware.Description,
@@ -486,12 +478,7 @@ func (g *Gateway) readTask(req *request, put bool) (*taskRec, *apiError) {
 }
 
 func (g *Gateway) taskNamed(name string) *taskRec {
-	for _, t := range g.st.Tasks {
-		if t.Name == name {
-			return t
-		}
-	}
-	return nil
+	return find(g.st.Tasks, func(t *taskRec) bool { return t.Name == name })
 }
 
 // failing lists the devices of t marked to fail.
@@ -772,21 +759,18 @@ func (g *Gateway) officialFirmware(req *request, _ string) any {
 		return errf(nsapi.CodeParameter, "model: required")
 	}
 	search := req.query.Get("search")
-	var found []officialFirmwareOut
-	for _, c := range catalogue {
+	var found []officialOut[int64]
+	for i := range catalogue {
+		c := &catalogue[i]
 		if !strings.EqualFold(c.Model, model) || !matches(search, c.Name, c.FirmwareVersion) {
 			continue
 		}
 		size, _ := strconv.ParseInt(string(c.Size), 10, 64)
-		found = append(found, officialFirmwareOut{ID: string(c.ID), Model: c.Model, Name: c.Name,
-			FirmwareVersion: c.FirmwareVersion, HardwareVersion: c.HardwareVersion,
-			SupportMinHardwareVersion: c.SupportMinHardwareVersion, SupportMinFirmwareVersion: c.SupportMinFirmwareVersion,
-			URL: c.URL, MD5: c.MD5, CRC32: c.CRC32, Size: size, FrequencyBands: c.FrequencyBands,
-			FirmwareNotesCn: c.FirmwareNotesCn, FirmwareNotesEn: c.FirmwareNotesEn})
+		found = append(found, newOfficialOut(c, size))
 	}
 	lo, hi := page(len(found), limit, offset)
 	return struct {
-		Total int                   `json:"total"`
-		Data  []officialFirmwareOut `json:"data"`
-	}{len(found), append([]officialFirmwareOut{}, found[lo:hi]...)}
+		Total int                  `json:"total"`
+		Data  []officialOut[int64] `json:"data"`
+	}{len(found), append([]officialOut[int64]{}, found[lo:hi]...)}
 }

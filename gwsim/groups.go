@@ -143,12 +143,7 @@ func (g *Gateway) readGroup(req *request, gr *groupRec, put bool) *apiError {
 }
 
 func (g *Gateway) groupNamed(name string) *groupRec {
-	for _, gr := range g.st.Groups {
-		if gr.Name == name {
-			return gr
-		}
-	}
-	return nil
+	return find(g.st.Groups, func(gr *groupRec) bool { return gr.Name == name })
 }
 
 func (g *Gateway) createGroup(req *request, _ string) any {
@@ -171,20 +166,16 @@ func (g *Gateway) createGroup(req *request, _ string) any {
 func (g *Gateway) updateGroup(req *request, id string) any {
 	cur := g.st.group(id)
 	if cur == nil {
-		if _, e := readBody(req.Body); e != nil {
-			return e
-		}
-		return errf(nsapi.CodeNotFound, "multicast group %s", id)
+		return notFound(req, "multicast group %s", id)
 	}
 	gr := *cur
 	if e := g.readGroup(req, &gr, true); e != nil {
 		return e
 	}
-	if o := g.groupNamed(gr.Name); o != nil && o != cur {
-		return errf(nsapi.CodeAlreadyExists, "multicast group %q", gr.Name)
-	}
 	gr.UpdatedAt = g.opts.Now()
-	*cur = gr
+	if e := replace(cur, gr, g.groupNamed(gr.Name), "multicast group %q", gr.Name); e != nil {
+		return e
+	}
 	return blankBody
 }
 
@@ -193,7 +184,7 @@ func (g *Gateway) deleteGroup(_ *request, id string) any {
 	if gr == nil {
 		return errf(nsapi.CodeNotFound, "multicast group %s", id)
 	}
-	g.st.Groups = slices.DeleteFunc(g.st.Groups, func(x *groupRec) bool { return x == gr })
+	g.st.Groups = without(g.st.Groups, gr)
 	return blankBody
 }
 

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/nsapi"
 )
 
 // DefaultEUI is the gateway EUI used when Options.EUI is empty.
@@ -40,7 +41,7 @@ const DefaultMaxTasks = 10
 
 // DefaultKey is the spec's default key for appKey, session keys and
 // multicast keys. It is public.
-const DefaultKey = "5572404c696e6b4c6f52613230313823"
+const DefaultKey = nsapi.DefaultKey
 
 // Options configure a Gateway.
 type Options struct {

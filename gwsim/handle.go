@@ -22,6 +22,26 @@ func errf(code int, format string, args ...any) *apiError {
 	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
+// notFound answers an update of a record that is not there: a body that
+// does not parse is reported first, as it is for a record that is there.
+func notFound(req *request, format string, args ...any) any {
+	if _, e := readBody(req.Body); e != nil {
+		return e
+	}
+	return errf(nsapi.CodeNotFound, format, args...)
+}
+
+// replace stores next over *cur, unless holder (the record that has next's
+// name, or nil) is another record: then it stores nothing and the answer is
+// an already-exists error worded by format and args.
+func replace[R any](cur *R, next R, holder *R, format string, args ...any) *apiError {
+	if holder != nil && holder != cur {
+		return errf(nsapi.CodeAlreadyExists, format, args...)
+	}
+	*cur = next
+	return nil
+}
+
 // text is the answer's "error": the spec's description and the detail.
 func (e *apiError) text() string {
 	t := nsapi.CodeText(e.code)

@@ -196,19 +196,17 @@ func (g *Gateway) createProfile(req *request, _ string) any {
 func (g *Gateway) updateProfile(req *request, id string) any {
 	p := g.st.profile(id)
 	if p == nil {
-		if _, e := readBody(req.Body); e != nil {
-			return e
-		}
-		return errf(nsapi.CodeNotFound, "profile %s", id)
+		return notFound(req, "profile %s", id)
 	}
 	name, s, e := g.readProfile(req, true)
 	if e != nil {
 		return e
 	}
-	if o := g.st.profileByName(name); o != nil && o != p {
-		return errf(nsapi.CodeAlreadyExists, "profile %q", name)
+	next := *p
+	next.Name, next.S = name, s
+	if e := replace(p, next, g.st.profileByName(name), "profile %q", name); e != nil {
+		return e
 	}
-	p.Name, p.S = name, s
 	return blankBody
 }
 
@@ -223,7 +221,7 @@ func (g *Gateway) deleteProfile(_ *request, id string) any {
 	if g.profileUsed(id) {
 		return errf(nsapi.CodeFailedPrecondition, "profile %s is used by a device", p.Name)
 	}
-	g.st.Profiles = slices.DeleteFunc(g.st.Profiles, func(x *profRec) bool { return x == p })
+	g.st.Profiles = without(g.st.Profiles, p)
 	return blankBody
 }
 

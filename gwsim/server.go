@@ -289,12 +289,28 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	if s.mq != nil {
-		return s.mq.Close()
+		return s.closeBroker()
 	}
 	if s.paho != nil {
 		s.paho.Disconnect(250)
 	}
 	return nil
+}
+
+// closeBroker stops the embedded broker. The broker's own Close lists each
+// listener's clients under a read lock taken twice, which deadlocks when a
+// client connects or leaves in between; so the listeners are closed first
+// with a closer that lists the clients once, and the broker's Close, run
+// when no client is left, has nothing to race with.
+func (s *Server) closeBroker() error {
+	s.mq.Listeners.CloseAll(func(listener string) {
+		for _, cl := range s.mq.Clients.GetAll() {
+			if cl.Net.Listener == listener && !cl.Closed() {
+				_ = s.mq.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
+	return s.mq.Close()
 }
 
 // passwordHook admits clients with the configured username and password.

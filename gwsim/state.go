@@ -1,6 +1,7 @@
 package gwsim
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -197,58 +198,43 @@ func (st *state) app(id string) *appRec {
 	return nil
 }
 
-func (st *state) profile(id string) *profRec {
-	for _, p := range st.Profiles {
-		if p.ID == id {
-			return p
+// find is the first record of rs that match accepts, or nil.
+func find[R any](rs []*R, match func(*R) bool) *R {
+	for _, r := range rs {
+		if match(r) {
+			return r
 		}
 	}
 	return nil
+}
+
+// without is rs less the record r (the same record, not an equal one).
+func without[R any](rs []*R, r *R) []*R {
+	return slices.DeleteFunc(rs, func(x *R) bool { return x == r })
+}
+
+func (st *state) profile(id string) *profRec {
+	return find(st.Profiles, func(p *profRec) bool { return p.ID == id })
 }
 
 func (st *state) profileByName(name string) *profRec {
-	for _, p := range st.Profiles {
-		if p.Name == name {
-			return p
-		}
-	}
-	return nil
+	return find(st.Profiles, func(p *profRec) bool { return p.Name == name })
 }
 
 func (st *state) device(eui string) *devRec {
-	for _, d := range st.Devices {
-		if strings.EqualFold(d.DevEUI, eui) {
-			return d
-		}
-	}
-	return nil
+	return find(st.Devices, func(d *devRec) bool { return strings.EqualFold(d.DevEUI, eui) })
 }
 
 func (st *state) group(id string) *groupRec {
-	for _, gr := range st.Groups {
-		if gr.ID == id {
-			return gr
-		}
-	}
-	return nil
+	return find(st.Groups, func(gr *groupRec) bool { return gr.ID == id })
 }
 
 func (st *state) codec(id string) *codecRec {
-	for _, c := range st.Codecs {
-		if c.ID == id {
-			return c
-		}
-	}
-	return nil
+	return find(st.Codecs, func(c *codecRec) bool { return c.ID == id })
 }
 
 func (st *state) task(id int64) *taskRec {
-	for _, t := range st.Tasks {
-		if t.ID == id {
-			return t
-		}
-	}
-	return nil
+	return find(st.Tasks, func(t *taskRec) bool { return t.ID == id })
 }
 
 // tasksOf lists the tasks devEUI belongs to.

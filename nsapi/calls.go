@@ -31,22 +31,46 @@ func query(path string, kv ...string) string {
 	return b.String()
 }
 
-// pageFunc fetches the page at offset and returns its items' count and the
-// reported total.
-type pageFunc func(ctx context.Context, limit, offset int) (n int, total int64, err error)
+// pageRequest is the request for one page of a paged list.
+type pageRequest struct {
+	method string // "GET" when empty
+	url    string
+	body   any // nil for none
+}
 
-// pages calls page until the reported total is reached or a page comes back
-// empty, so a gateway that misreports its total cannot make it loop forever.
-func (c *Client) pages(ctx context.Context, page pageFunc) error {
+// get is the pageRequest of a GET without a body.
+func get(url string) pageRequest { return pageRequest{url: url} }
+
+// listAll reads every page of a paged list whose page answer is an L: it asks
+// request(limit, offset) for each page (through fb when not nil), hands each
+// answer to seen (when not nil) with its offset, and collects items(answer).
+// It stops when the reported total is reached or a page comes back empty, so
+// a gateway that misreports its total cannot make it loop forever. The
+// result is never nil.
+func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
+	request func(limit, offset int) pageRequest,
+	items func(*L) ([]T, FlexInt),
+	seen func(offset int, page *L),
+) ([]T, error) {
+	all := []T{}
 	offset := 0
 	for {
-		n, total, err := page(ctx, c.cfg.PageSize, offset)
-		if err != nil {
-			return err
+		r := request(c.cfg.PageSize, offset)
+		if r.method == "" {
+			r.method = "GET"
 		}
-		offset += n
-		if n == 0 || int64(offset) >= total {
-			return nil
+		var page L
+		if err := c.call(ctx, fb, r.method, r.url, r.body, &page); err != nil {
+			return nil, err
+		}
+		if seen != nil {
+			seen(offset, &page)
+		}
+		got, total := items(&page)
+		all = append(all, got...)
+		offset += len(got)
+		if len(got) == 0 || int64(offset) >= int64(total) {
+			return all, nil
 		}
 	}
 }
@@ -57,19 +81,19 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // ListProfiles reads every profile (GET /api/urprofiles, paged).
 func (c *Client) ListProfiles(ctx context.Context) (*ProfileList, error) {
-	all := &ProfileList{Result: []Profile{}}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p ProfileList
-		if err := c.do(ctx, "GET", query("/api/urprofiles", "limit", itoa(limit), "offset", itoa(offset)), nil, &p); err != nil {
-			return 0, 0, err
-		}
-		if offset == 0 {
-			all.Disable, all.ChannelPlan = p.Disable, p.ChannelPlan
-		}
-		all.TotalCount = p.TotalCount
-		all.Result = append(all.Result, p.Result...)
-		return len(p.Result), int64(p.TotalCount), nil
-	})
+	all := &ProfileList{}
+	var err error
+	all.Result, err = listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/urprofiles", "limit", itoa(limit), "offset", itoa(offset)))
+		},
+		func(p *ProfileList) ([]Profile, FlexInt) { return p.Result, p.TotalCount },
+		func(offset int, p *ProfileList) {
+			if offset == 0 {
+				all.Disable, all.ChannelPlan = p.Disable, p.ChannelPlan
+			}
+			all.TotalCount = p.TotalCount
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -116,22 +140,21 @@ func (c *Client) ListDevices(ctx context.Context, q DeviceQuery) (*DeviceList, e
 	if app == "" {
 		app = "0"
 	}
-	all := &DeviceList{DeviceResult: []Device{}}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p DeviceList
-		u := query("/api/urdevices", "search", q.Search, "limit", itoa(limit), "offset", itoa(offset), "applicationID", app)
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		if offset == 0 {
-			all.AppTotalCount, all.AppResult = p.AppTotalCount, p.AppResult
-			all.PfTotalCount, all.ProfileResult = p.PfTotalCount, p.ProfileResult
-			all.ChannelPlan, all.Disable = p.ChannelPlan, p.Disable
-		}
-		all.DevTotalCount = p.DevTotalCount
-		all.DeviceResult = append(all.DeviceResult, p.DeviceResult...)
-		return len(p.DeviceResult), int64(p.DevTotalCount), nil
-	})
+	all := &DeviceList{}
+	var err error
+	all.DeviceResult, err = listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/urdevices", "search", q.Search, "limit", itoa(limit), "offset", itoa(offset), "applicationID", app))
+		},
+		func(p *DeviceList) ([]Device, FlexInt) { return p.DeviceResult, p.DevTotalCount },
+		func(offset int, p *DeviceList) {
+			if offset == 0 {
+				all.AppTotalCount, all.AppResult = p.AppTotalCount, p.AppResult
+				all.PfTotalCount, all.ProfileResult = p.PfTotalCount, p.ProfileResult
+				all.ChannelPlan, all.Disable = p.ChannelPlan, p.Disable
+			}
+			all.DevTotalCount = p.DevTotalCount
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -189,20 +212,11 @@ type groupBody struct {
 // ListGroups reads multicast groups with their members (GET
 // /api/multicast-groups, paged).
 func (c *Client) ListGroups(ctx context.Context, search string) ([]MulticastGroupInfo, error) {
-	all := []MulticastGroupInfo{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p MulticastGroupList
-		u := query("/api/multicast-groups", "search", search, "order", "asc", "offset", itoa(offset), "limit", itoa(limit))
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Result...)
-		return len(p.Result), int64(p.TotalCount), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/multicast-groups", "search", search, "order", "asc", "offset", itoa(offset), "limit", itoa(limit)))
+		},
+		func(p *MulticastGroupList) ([]MulticastGroupInfo, FlexInt) { return p.Result, p.TotalCount }, nil)
 }
 
 // CreateGroup adds a multicast group (POST /api/multicast-groups) and
@@ -267,39 +281,21 @@ func nonNil[T any](s []T) []T {
 
 // ListCodecs reads payload codecs in full (GET /api/payloadcodecs, paged).
 func (c *Client) ListCodecs(ctx context.Context, typ, search string) ([]Codec, error) {
-	all := []Codec{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p CodecList
-		u := query("/api/payloadcodecs", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset))
-		if err := c.call(ctx, c.codecFallback(), "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Result...)
-		return len(p.Result), int64(p.TotalCount), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, c.codecFallback(),
+		func(limit, offset int) pageRequest {
+			return get(query("/api/payloadcodecs", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset)))
+		},
+		func(p *CodecList) ([]Codec, FlexInt) { return p.Result, p.TotalCount }, nil)
 }
 
 // ListCodecsShort reads payload codec ids and names (GET
 // /api/payloadcodecs-short, paged).
 func (c *Client) ListCodecsShort(ctx context.Context, typ, search string) ([]CodecShort, error) {
-	all := []CodecShort{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p CodecShortList
-		u := query("/api/payloadcodecs-short", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset))
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Result...)
-		return len(p.Result), int64(p.TotalCount), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/payloadcodecs-short", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset)))
+		},
+		func(p *CodecShortList) ([]CodecShort, FlexInt) { return p.Result, p.TotalCount }, nil)
 }
 
 // CreateCodec adds a custom payload codec (POST /api/payloadcodecs) and
@@ -360,20 +356,11 @@ func (c *Client) CreateTask(ctx context.Context, t FuotaTask) (int64, error) {
 
 // ListTasks reads FUOTA tasks (GET /api/fuota/task, paged).
 func (c *Client) ListTasks(ctx context.Context, search string) ([]FuotaTask, error) {
-	all := []FuotaTask{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p FuotaTaskList
-		u := query("/api/fuota/task", "limit", itoa(limit), "offset", itoa(offset), "search", search)
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Tasks...)
-		return len(p.Tasks), int64(p.Total), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/fuota/task", "limit", itoa(limit), "offset", itoa(offset), "search", search))
+		},
+		func(p *FuotaTaskList) ([]FuotaTask, FlexInt) { return p.Tasks, p.Total }, nil)
 }
 
 // UpdateTask replaces the FUOTA task t.ID (PUT /api/fuota/task, body
@@ -408,39 +395,22 @@ func (c *Client) PayloadSizes(ctx context.Context) ([]PayloadSize, error) {
 // TaskDevices reads the devices of a FUOTA task (GET /api/fuota/devices,
 // paged).
 func (c *Client) TaskDevices(ctx context.Context, taskID int64, search string) ([]FuotaDevice, error) {
-	all := []FuotaDevice{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p FuotaDeviceList
-		u := query("/api/fuota/devices", "taskId", strconv.FormatInt(taskID, 10), "limit", itoa(limit), "offset", itoa(offset), "search", search)
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Devices...)
-		return len(p.Devices), int64(p.Total), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/fuota/devices", "taskId", strconv.FormatInt(taskID, 10), "limit", itoa(limit), "offset", itoa(offset), "search", search))
+		},
+		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil)
 }
 
 // FirmwareDevices reads the devices a firmware fits (POST
 // /api/fuota/devices/firmware, paged: q.Limit and q.Offset are set per page).
 func (c *Client) FirmwareDevices(ctx context.Context, q FirmwareDevicesQuery) ([]FuotaDevice, error) {
-	all := []FuotaDevice{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p FuotaDeviceList
-		q.Limit, q.Offset = limit, offset
-		if err := c.do(ctx, "POST", "/api/fuota/devices/firmware", q, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Devices...)
-		return len(p.Devices), int64(p.Total), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			q.Limit, q.Offset = limit, offset
+			return pageRequest{method: "POST", url: "/api/fuota/devices/firmware", body: q}
+		},
+		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil)
 }
 
 // OfficialModels reads the official firmware models of a data center (GET
@@ -456,20 +426,11 @@ func (c *Client) OfficialModels(ctx context.Context, dataCenter string) ([]strin
 // OfficialFirmware reads the official firmware of a model (GET
 // /api/fuota/official/firmware, paged).
 func (c *Client) OfficialFirmware(ctx context.Context, model, search string) ([]OfficialFirmware, error) {
-	all := []OfficialFirmware{}
-	err := c.pages(ctx, func(ctx context.Context, limit, offset int) (int, int64, error) {
-		var p OfficialFirmwareList
-		u := query("/api/fuota/official/firmware", "model", model, "limit", itoa(limit), "offset", itoa(offset), "search", search)
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return 0, 0, err
-		}
-		all = append(all, p.Data...)
-		return len(p.Data), int64(p.Total), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
+	return listAll(ctx, c, nil,
+		func(limit, offset int) pageRequest {
+			return get(query("/api/fuota/official/firmware", "model", model, "limit", itoa(limit), "offset", itoa(offset), "search", search))
+		},
+		func(p *OfficialFirmwareList) ([]OfficialFirmware, FlexInt) { return p.Data, p.Total }, nil)
 }
 
 // ---- The whole state ----

@@ -621,6 +621,7 @@ func TestWindowBoundsRequestsInFlight(t *testing.T) {
 	var mu sync.Mutex
 	inFlight, maxInFlight := 0, 0
 	release := make(chan struct{})
+	var releaseOnce sync.Once // the window can fill more than once
 	f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
 		mu.Lock()
 		inFlight++
@@ -630,7 +631,7 @@ func TestWindowBoundsRequestsInFlight(t *testing.T) {
 		full := inFlight == window
 		mu.Unlock()
 		if full {
-			close(release)
+			releaseOnce.Do(func() { close(release) })
 		}
 		<-release
 		mu.Lock()
