@@ -58,6 +58,7 @@ type CLI struct {
 	Apply    ApplyCmd    `cmd:"" help:"Change the gateway to match the site, rolling back on failure."`
 	Rollback RollbackCmd `cmd:"" help:"Finish an interrupted apply's rollback from its journal."`
 	Snapshot SnapshotCmd `cmd:"" help:"Save the gateway's live state as a JSON snapshot."`
+	Export   ExportCmd   `cmd:"" help:"Write the gateway's live state as a site file, keys as references."`
 	Sim      SimCmd      `cmd:"" help:"Run a simulated gateway."`
 	Schema   SchemaCmd   `cmd:"" help:"Print the site file JSON Schema."`
 	Version  VersionCmd  `cmd:"" help:"Print gwsync's version."`
