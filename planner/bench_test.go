@@ -46,7 +46,7 @@ func bigCase() (*site.Site, *nsapi.State) {
 		name := fmt.Sprintf("group-%03d", g)
 		sg := site.MulticastGroup{Name: name, McAddr: fmt.Sprintf("%08X", g+1)}
 		lg := nsapi.MulticastGroupInfo{ID: fmt.Sprintf("gid-%03d", g), MulticastGroup: nsapi.MulticastGroup{Name: name,
-			McAddr: fmt.Sprintf("%08X", g+1), McNwkSKey: planner.DefaultKey, McAppSKey: planner.DefaultKey, GroupType: "CLASS_C",
+			McAddr: fmt.Sprintf("%08X", g+1), McNwkSKey: nsapi.DefaultKey, McAppSKey: nsapi.DefaultKey, GroupType: "CLASS_C",
 			Frequency: 869525000, PingSlotPeriod: 128}}
 		for m := 0; m < 100; m++ {
 			eui := fmt.Sprintf("24E12413%08X", g*100+m)

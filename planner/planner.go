@@ -7,13 +7,14 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,22 +40,6 @@ type Options struct {
 	OfficialFirmware func(model, version, id string) (*nsapi.OfficialFirmware, error)
 }
 
-// Defaults the spec gives for fields a site leaves out (beyond the channel
-// plan's RX2 and ping-slot defaults, which come from band).
-const (
-	DefaultProfile           = "ClassA-OTAA"
-	DefaultMacVersion        = "1.0.2"
-	DefaultRegParamsRevision = "B"
-	DefaultClassTimeout      = 10
-	DefaultPingSlotPeriod    = 128
-	DefaultFPort             = 1
-	DefaultMcAddr            = "11111111"
-	DefaultGroupType         = "CLASS_C"
-	// DefaultKey is the spec's published default key, which the gateway
-	// uses for a multicast key the site leaves out.
-	DefaultKey = "5572404c696e6b4c6f52613230313823"
-)
-
 // Problem is one reason a plan cannot be made, at its place in a site file.
 type Problem struct {
 	Pos  site.Pos
@@ -62,12 +47,17 @@ type Problem struct {
 	Msg  string
 }
 
+// String is the problem as FILE:LINE:COL: PATH: MESSAGE, leaving out
+// what is not known.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Pos.File != "" {
 		b.WriteString(p.Pos.File)
 		if p.Pos.Line > 0 {
 			fmt.Fprintf(&b, ":%d", p.Pos.Line)
+			if p.Pos.Col > 0 {
+				fmt.Fprintf(&b, ":%d", p.Pos.Col)
+			}
 		}
 		b.WriteString(": ")
 	}
@@ -83,6 +73,7 @@ type Error struct {
 	Problems []Problem
 }
 
+// Error is every problem, one a line.
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
@@ -115,21 +106,17 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 	b.tasks()
 	b.prune()
 	if len(b.problems) > 0 {
-		sort.SliceStable(b.problems, func(i, j int) bool {
-			pi, pj := b.problems[i].Pos, b.problems[j].Pos
-			if pi.File != pj.File {
-				return pi.File < pj.File
-			}
-			return pi.Line < pj.Line
+		slices.SortStableFunc(b.problems, func(x, y Problem) int {
+			return cmp.Or(strings.Compare(x.Pos.File, y.Pos.File), cmp.Compare(x.Pos.Line, y.Pos.Line))
 		})
 		return nil, &Error{Problems: b.problems}
 	}
 	plan.Sort(b.changes)
-	sort.Slice(b.unmanaged, func(i, j int) bool { return b.unmanaged[i].Address < b.unmanaged[j].Address })
-	sort.SliceStable(b.notes, func(i, j int) bool { return b.notes[i].Address < b.notes[j].Address })
+	slices.SortStableFunc(b.unmanaged, func(x, y plan.Unmanaged) int { return strings.Compare(x.Address, y.Address) })
+	slices.SortStableFunc(b.notes, func(x, y plan.Note) int { return strings.Compare(x.Address, y.Address) })
 	p := &plan.Plan{
 		FormatVersion:    plan.FormatVersion,
-		GatewayEUI:       strings.ToUpper(firstNonEmpty(desired.Gateway.EUI, live.GatewayEUI)),
+		GatewayEUI:       strings.ToUpper(cmp.Or(desired.Gateway.EUI, live.GatewayEUI)),
 		ChannelPlan:      b.band.Name,
 		StateFingerprint: live.Fingerprint(),
 		SiteFiles:        append([]string(nil), desired.Files...),
@@ -158,37 +145,57 @@ type builder struct {
 	liveProfiles map[string]*nsapi.Profile // by name
 	liveProfByID map[string]*nsapi.Profile
 	liveCodecs   map[string]*nsapi.Codec // custom, by name
-	builtin      map[string]nsapi.CodecShort
+	builtin      map[string]*nsapi.CodecShort
 	liveDevices  map[string]*nsapi.Device // by upper EUI
 	liveGroups   map[string]*nsapi.MulticastGroupInfo
 	liveTasks    map[string]*nsapi.FuotaTask
 
-	// what the site claims of the live state (by live name or EUI)
+	// what the site claims of the live state (by live name)
 	usedProfiles, usedCodecs, usedGroups, usedTasks map[string]bool
 
-	// desired resources by name, and their ids ("" when the plan creates them)
-	siteProfiles map[string]*desiredRef // by site name
-	siteCodecs   map[string]*desiredRef
-	siteDevices  map[string]bool // by upper EUI
-	siteDevNames map[string]string
-	replacedDevs map[string]bool
-	deletedDevs  map[string]bool
+	// the site's profiles and codecs as devices' reference targets, by name
+	siteProfiles, siteCodecs map[string]target
+	siteDevices              map[string]string // by upper EUI: the device's name
+	replacedDevs             map[string]bool
+	// liveUses are the gateway's profiles and codecs that the site's
+	// devices use without declaring them, by address: the first use.
+	liveUses map[string]use
 }
 
-// desiredRef is a site resource as a reference target.
-type desiredRef struct {
-	id           string // live server id; "" when created by this plan
-	address      string
-	supportsJoin bool
+// use is where a site refers to something.
+type use struct {
+	pos  site.Pos
+	path string
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
+// target is what a device's reference to a profile or codec resolves to.
+type target struct {
+	name, id string    // id is "" when this plan creates the target
+	joins    bool      // profiles: whether the device joins by OTAA
+	ref      *plan.Ref // set when this plan creates the target
+}
+
+// address is a resource's plan address: `device.24E124136A456465`.
+func address(k plan.Kind, key string) string { return string(k) + "." + key }
+
+// inSite reports whether the site declares the device (upper-case EUI).
+func (b *builder) inSite(eui string) bool {
+	_, ok := b.siteDevices[eui]
+	return ok
+}
+
+// deviceRef checks a group's or task's reference to a device (upper-case
+// EUI): the device must be in the site, or on the gateway and kept there.
+func (b *builder) deviceRef(pos site.Pos, path, eui, of string) bool {
+	switch {
+	case !b.inSite(eui) && b.liveDevices[eui] == nil:
+		b.problem(pos, path, "device %s is neither in the site nor on the gateway", eui)
+	case !b.inSite(eui) && b.site.Prune.Devices:
+		b.problem(pos, path, "device %s is not in the site, and prune deletes it: add it to the site or drop it from the %s", eui, of)
+	default:
+		return true
 	}
-	return ""
+	return false
 }
 
 func (b *builder) problem(pos site.Pos, path, format string, args ...any) {
@@ -212,10 +219,7 @@ func (b *builder) channelPlan() bool {
 	b.band = lp
 	if want := b.site.Gateway.ChannelPlan; want != "" {
 		sp, err := band.Lookup(want)
-		pos := site.Pos{}
-		if len(b.site.Files) > 0 {
-			pos.File = b.site.Files[0]
-		}
+		pos := b.site.Gateway.Pos
 		if err != nil {
 			b.problem(pos, "gateway.channelPlan", "%v", err)
 			return false
@@ -230,52 +234,48 @@ func (b *builder) channelPlan() bool {
 
 func (b *builder) index() {
 	l := b.live
-	b.liveProfiles = map[string]*nsapi.Profile{}
-	b.liveProfByID = map[string]*nsapi.Profile{}
-	for i := range l.Profiles {
-		p := &l.Profiles[i]
-		b.liveProfiles[p.Name] = p
-		b.liveProfByID[p.ID()] = p
-	}
-	b.liveCodecs = map[string]*nsapi.Codec{}
-	for i := range l.Codecs {
-		b.liveCodecs[l.Codecs[i].Name] = &l.Codecs[i]
-	}
-	b.builtin = map[string]nsapi.CodecShort{}
-	for _, c := range l.BuiltinCodecs {
-		b.builtin[c.Name] = c
-	}
-	b.liveDevices = map[string]*nsapi.Device{}
-	for i := range l.Devices {
-		b.liveDevices[strings.ToUpper(l.Devices[i].DevEUI)] = &l.Devices[i]
-	}
-	b.liveGroups = map[string]*nsapi.MulticastGroupInfo{}
-	for i := range l.Groups {
-		b.liveGroups[l.Groups[i].Name] = &l.Groups[i]
-	}
-	b.liveTasks = map[string]*nsapi.FuotaTask{}
-	for i := range l.Tasks {
-		b.liveTasks[l.Tasks[i].Name] = &l.Tasks[i]
-	}
+	b.liveProfiles = byKey(l.Profiles, func(p *nsapi.Profile) string { return p.Name })
+	b.liveProfByID = byKey(l.Profiles, (*nsapi.Profile).ID)
+	b.liveCodecs = byKey(l.Codecs, func(c *nsapi.Codec) string { return c.Name })
+	b.builtin = byKey(l.BuiltinCodecs, func(c *nsapi.CodecShort) string { return c.Name })
+	b.liveDevices = byKey(l.Devices, func(d *nsapi.Device) string { return strings.ToUpper(d.DevEUI) })
+	b.liveGroups = byKey(l.Groups, func(g *nsapi.MulticastGroupInfo) string { return g.Name })
+	b.liveTasks = byKey(l.Tasks, func(t *nsapi.FuotaTask) string { return t.Name })
 	b.usedProfiles, b.usedCodecs, b.usedGroups, b.usedTasks = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
-	b.siteProfiles, b.siteCodecs = map[string]*desiredRef{}, map[string]*desiredRef{}
-	b.siteDevices, b.replacedDevs, b.deletedDevs = map[string]bool{}, map[string]bool{}, map[string]bool{}
-	b.siteDevNames = map[string]string{}
+	b.siteProfiles, b.siteCodecs = map[string]target{}, map[string]target{}
+	b.siteDevices, b.replacedDevs, b.liveUses = map[string]string{}, map[string]bool{}, map[string]use{}
 	for _, d := range b.site.Devices {
 		e := strings.ToUpper(d.DevEUI)
-		b.siteDevices[e] = true
-		b.siteDevNames[e] = firstNonEmpty(d.Name, e)
+		b.siteDevices[e] = cmp.Or(d.Name, e)
 	}
+}
+
+// byKey indexes items by key; of items sharing a key, the last wins.
+func byKey[T any](items []T, key func(*T) string) map[string]*T {
+	m := make(map[string]*T, len(items))
+	for i := range items {
+		m[key(&items[i])] = &items[i]
+	}
+	return m
+}
+
+// names is the set of names the site's items of one kind have.
+func names[T any](items []T, name func(*T) string) map[string]bool {
+	set := make(map[string]bool, len(items))
+	for i := range items {
+		set[name(&items[i])] = true
+	}
+	return set
 }
 
 // claim finds the live resource a site resource stands for: by name, or by
 // its renamedFrom when the site does not also declare that name.
-func claim[T any](live map[string]*T, used map[string]bool, declared func(string) bool, name, renamedFrom string) (*T, string) {
+func claim[T any](live map[string]*T, used, declared map[string]bool, name, renamedFrom string) (*T, string) {
 	if v, ok := live[name]; ok && !used[name] {
 		used[name] = true
 		return v, ""
 	}
-	if renamedFrom != "" && !declared(renamedFrom) {
+	if renamedFrom != "" && !declared[renamedFrom] {
 		if v, ok := live[renamedFrom]; ok && !used[renamedFrom] {
 			used[renamedFrom] = true
 			return v, renamedFrom
@@ -293,22 +293,9 @@ func (b *builder) add(c plan.Change) {
 			}
 		}
 	}
-	sort.Strings(sens)
-	c.Sensitive = dedupe(sens)
+	slices.Sort(sens)
+	c.Sensitive = slices.Compact(sens)
 	b.changes = append(b.changes, c)
-}
-
-func dedupe(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	out := s[:1]
-	for _, v := range s[1:] {
-		if v != out[len(out)-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func (b *builder) note(address, format string, args ...any) {
@@ -331,9 +318,10 @@ func deref[T any](p *T, def T) T {
 	return *p
 }
 
+// sortedInts is a sorted copy of s, never nil.
 func sortedInts(s []int64) []int64 {
 	out := append([]int64{}, s...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
@@ -343,8 +331,8 @@ func (b *builder) desiredProfile(sp *site.Profile) nsapi.Profile {
 		SupportsJoin:         deref(sp.SupportsJoin, false),
 		SupportsClassB:       deref(sp.SupportsClassB, false),
 		SupportsClassC:       deref(sp.SupportsClassC, false),
-		MacVersion:           deref(sp.MacVersion, DefaultMacVersion),
-		RegParamsRevision:    strings.ToUpper(deref(sp.RegParamsRevision, DefaultRegParamsRevision)),
+		MacVersion:           deref(sp.MacVersion, nsapi.DefaultMacVersion),
+		RegParamsRevision:    strings.ToUpper(deref(sp.RegParamsRevision, nsapi.DefaultRegParamsRevision)),
 		RxDROffset1:          nsapi.FlexInt(deref(sp.RxDROffset1, 0)),
 		RxDataRate2:          nsapi.FlexInt(deref(sp.RxDataRate2, bp.RX2DR)),
 		RxFreq2:              nsapi.FlexInt(deref(sp.RxFreq2, bp.RX2Freq)),
@@ -352,11 +340,11 @@ func (b *builder) desiredProfile(sp *site.Profile) nsapi.Profile {
 		EnableUplinkChannels: sortedInts(sp.EnableUplinkChannels),
 		MaxEIRP:              nsapi.FlexInt(deref(sp.MaxEIRP, 0)),
 		Supports32bitFCnt:    deref(sp.Supports32bitFCnt, false),
-		PingSlotPeriod:       nsapi.FlexInt(deref(sp.PingSlotPeriod, DefaultPingSlotPeriod)),
+		PingSlotPeriod:       nsapi.FlexInt(deref(sp.PingSlotPeriod, nsapi.DefaultPingSlotPeriod)),
 		PingSlotDR:           nsapi.FlexInt(deref(sp.PingSlotDR, bp.PingSlotDR)),
 		PingSlotFreq:         nsapi.FlexInt(deref(sp.PingSlotFreq, bp.PingSlotFreq)),
-		ClassBTimeout:        nsapi.FlexInt(deref(sp.ClassBTimeout, DefaultClassTimeout)),
-		ClassCTimeout:        nsapi.FlexInt(deref(sp.ClassCTimeout, DefaultClassTimeout)),
+		ClassBTimeout:        nsapi.FlexInt(deref(sp.ClassBTimeout, nsapi.DefaultClassTimeout)),
+		ClassCTimeout:        nsapi.FlexInt(deref(sp.ClassCTimeout, nsapi.DefaultClassTimeout)),
 	}}
 }
 
@@ -372,24 +360,20 @@ func profileKey(p *nsapi.Profile) nsapi.ProfileWrite {
 }
 
 func (b *builder) profiles() {
-	declared := map[string]bool{}
-	for _, p := range b.site.Profiles {
-		declared[p.Name] = true
-	}
-	isDeclared := func(n string) bool { return declared[n] }
+	declared := names(b.site.Profiles, func(p *site.Profile) string { return p.Name })
 	for i := range b.site.Profiles {
 		sp := &b.site.Profiles[i]
 		want := b.desiredProfile(sp)
-		addr := "profile." + sp.Name
-		lp, from := claim(b.liveProfiles, b.usedProfiles, isDeclared, sp.Name, sp.RenamedFrom)
+		addr := address(plan.KindProfile, sp.Name)
+		lp, from := claim(b.liveProfiles, b.usedProfiles, declared, sp.Name, sp.RenamedFrom)
 		if lp == nil {
-			b.siteProfiles[sp.Name] = &desiredRef{address: addr, supportsJoin: want.Profile.SupportsJoin}
+			b.siteProfiles[sp.Name] = target{name: sp.Name, joins: want.Profile.SupportsJoin, ref: &plan.Ref{Field: "profileID", Address: addr}}
 			b.add(plan.Change{Address: addr, Kind: plan.KindProfile, Name: sp.Name, Action: plan.Create,
 				After: &plan.Object{Profile: &want}})
 			continue
 		}
 		want.Profile.ProfileID = lp.ID()
-		b.siteProfiles[sp.Name] = &desiredRef{id: lp.ID(), address: addr, supportsJoin: want.Profile.SupportsJoin}
+		b.siteProfiles[sp.Name] = target{name: sp.Name, id: lp.ID(), joins: want.Profile.SupportsJoin}
 		if from == "" && reflect.DeepEqual(profileKey(&want), profileKey(lp)) {
 			continue
 		}
@@ -406,38 +390,38 @@ func normScript(s string) string {
 	return strings.TrimRight(s, " \t\n")
 }
 
+// codecKey is what a codec is compared by. codecJson is left out: the
+// codec list (spec 5.3) never returns it, so it is write-only — sent on
+// create and with every update of the codec, but never a difference by
+// itself (comparing it would give a perpetual diff).
 func codecKey(c *nsapi.Codec) nsapi.CodecWrite {
 	w := c.Write()
-	w.EncoderScript, w.DecoderScript, w.CodecJSON = normScript(w.EncoderScript), normScript(w.DecoderScript), normScript(w.CodecJSON)
+	w.EncoderScript, w.DecoderScript, w.CodecJSON = normScript(w.EncoderScript), normScript(w.DecoderScript), ""
 	w.Description = strings.TrimSpace(w.Description)
 	return w
 }
 
 func (b *builder) codecs() {
-	declared := map[string]bool{}
-	for _, c := range b.site.Codecs {
-		declared[c.Name] = true
-	}
-	isDeclared := func(n string) bool { return declared[n] }
+	declared := names(b.site.Codecs, func(c *site.Codec) string { return c.Name })
 	for i := range b.site.Codecs {
 		sc := &b.site.Codecs[i]
 		want := nsapi.Codec{Name: sc.Name, Description: sc.Description, TemplateID: nsapi.FlexInt(sc.TemplateID),
 			EncoderScript: sc.EncoderScript, DecoderScript: sc.DecoderScript, TestEnabled: sc.TestEnabled,
 			FPort: nsapi.FlexInt(sc.FPort), CodecJSON: sc.CodecJSON}
-		addr := "codec." + sc.Name
+		addr := address(plan.KindCodec, sc.Name)
 		if _, ok := b.builtin[sc.Name]; ok {
 			b.problem(sc.Pos, fmt.Sprintf("codecs[%d].name", i), "%q is a built-in codec of the gateway: give the custom codec another name", sc.Name)
 			continue
 		}
-		lc, from := claim(b.liveCodecs, b.usedCodecs, isDeclared, sc.Name, sc.RenamedFrom)
+		lc, from := claim(b.liveCodecs, b.usedCodecs, declared, sc.Name, sc.RenamedFrom)
 		if lc == nil {
-			b.siteCodecs[sc.Name] = &desiredRef{address: addr}
+			b.siteCodecs[sc.Name] = target{name: sc.Name, ref: &plan.Ref{Field: "payloadCodecID", Address: addr}}
 			b.add(plan.Change{Address: addr, Kind: plan.KindCodec, Name: sc.Name, Action: plan.Create,
 				After: &plan.Object{Codec: &want}})
 			continue
 		}
 		want.ID = lc.ID
-		b.siteCodecs[sc.Name] = &desiredRef{id: string(lc.ID), address: addr}
+		b.siteCodecs[sc.Name] = target{name: sc.Name, id: string(lc.ID)}
 		if from == "" && codecKey(&want) == codecKey(lc) {
 			continue
 		}
@@ -488,200 +472,231 @@ func (b *builder) application(sd *site.Device, path string) (nsapi.FlexString, b
 			return a.ApplicationID, true
 		}
 	}
-	names := make([]string, 0, len(apps))
+	have := make([]string, 0, len(apps))
 	for _, a := range apps {
-		names = append(names, fmt.Sprintf("%s (id %s)", a.AppName, a.ApplicationID))
+		have = append(have, fmt.Sprintf("%s (id %s)", a.AppName, a.ApplicationID))
 	}
-	sort.Strings(names)
+	slices.Sort(have)
 	b.problem(sd.Pos, path, "application %q is not on the gateway (it has: %s); applications are made in the gateway's web UI",
-		sd.Application, strings.Join(names, ", "))
+		sd.Application, strings.Join(have, ", "))
 	return "", false
 }
 
 func (b *builder) devices() {
 	for i := range b.site.Devices {
 		sd := &b.site.Devices[i]
-		path := fmt.Sprintf("devices[%d]", i)
-		eui := strings.ToUpper(sd.DevEUI)
-		addr := "device." + eui
-		ok := true
-		appID, okApp := b.application(sd, path+".application")
-		ok = ok && okApp
-
-		var refs []plan.Ref
-		profName := firstNonEmpty(sd.Profile, DefaultProfile)
-		var profID string
-		var joins bool
-		if r, found := b.siteProfiles[profName]; found {
-			profID, joins = r.id, r.supportsJoin
-			if r.id == "" {
-				refs = append(refs, plan.Ref{Field: "profileID", Address: r.address})
-			}
-		} else if lp, found := b.liveProfiles[profName]; found {
-			profID, joins = lp.ID(), lp.Profile.SupportsJoin
-			if b.usedProfiles[profName] { // renamed away by the site
-				b.problem(sd.Pos, path+".profile", "profile %q is renamed by the site: refer to its new name", profName)
-				ok = false
-			}
-		} else if lp, found := b.liveProfByID[profName]; found {
-			profID, joins, profName = lp.ID(), lp.Profile.SupportsJoin, lp.Name
-		} else {
-			b.problem(sd.Pos, path+".profile", "profile %q is neither in the site nor on the gateway", profName)
-			ok = false
+		if want, refs, ok := b.desiredDevice(sd, fmt.Sprintf("devices[%d]", i)); ok {
+			b.device(sd, want, refs)
 		}
-
-		var payloadID, payloadName string
-		if sd.Codec != "" {
-			payloadName = sd.Codec
-			if r, found := b.siteCodecs[sd.Codec]; found {
-				payloadID = r.id
-				if r.id == "" {
-					refs = append(refs, plan.Ref{Field: "payloadCodecID", Address: r.address})
-				}
-			} else if lc, found := b.liveCodecs[sd.Codec]; found && !b.usedCodecs[sd.Codec] {
-				payloadID = string(lc.ID)
-			} else if bc, found := b.builtin[sd.Codec]; found {
-				payloadID = string(bc.ID)
-			} else {
-				b.problem(sd.Pos, path+".codec", "codec %q is neither in the site nor on the gateway (custom or built-in)", sd.Codec)
-				ok = false
-			}
-		}
-
-		if ok && joins && !sd.AppKey.IsSet() {
-			b.problem(sd.Pos, path+".appKey", "profile %q joins by OTAA: the device needs an appKey", profName)
-			ok = false
-		}
-		if ok && !joins {
-			var missing []string
-			if sd.DevAddr == "" {
-				missing = append(missing, "devAddr")
-			}
-			if !sd.NwkSKey.IsSet() {
-				missing = append(missing, "nwkSKey")
-			}
-			if !sd.AppSKey.IsSet() {
-				missing = append(missing, "appSKey")
-			}
-			if len(missing) > 0 {
-				b.problem(sd.Pos, path, "profile %q is ABP (supportsJoin false): the device needs %s", profName, strings.Join(missing, ", "))
-				ok = false
-			}
-		}
-		if !ok {
-			continue
-		}
-
-		want := nsapi.Device{
-			DevEUI:         eui,
-			Name:           firstNonEmpty(sd.Name, eui),
-			ApplicationID:  appID,
-			Description:    deref(sd.Description, eui),
-			ProfileID:      profID,
-			ProfileName:    profName,
-			PayloadCodecID: nsapi.FlexString(payloadID),
-			PayloadName:    payloadName,
-			FPort:          nsapi.FlexInt(deref(sd.FPort, DefaultFPort)),
-			SkipFCntCheck:  deref(sd.SkipFCntCheck, false),
-			SupportsJoin:   joins,
-			MbMode:         sd.MbMode,
-			MbFramePort:    nsapi.FlexInt(deref(sd.MbFramePort, 0)),
-			MbTcpPort:      nsapi.FlexInt(deref(sd.MbTcpPort, 0)),
-		}
-		if joins {
-			want.AppKey = strings.ToLower(sd.AppKey.Value)
-		} else {
-			want.DevAddr = strings.ToUpper(sd.DevAddr)
-			want.NwkSKey, want.AppSKey = strings.ToLower(sd.NwkSKey.Value), strings.ToLower(sd.AppSKey.Value)
-			want.FCntUp, want.FCntDown = nsapi.FlexInt(deref(sd.FCntUp, 0)), nsapi.FlexInt(deref(sd.FCntDown, 0))
-		}
-		ld := b.liveDevices[eui]
-		if ld == nil {
-			b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, Action: plan.Create,
-				After: &plan.Object{Device: &want}, Refs: refs})
-			continue
-		}
-		if sd.Description == nil && strings.EqualFold(ld.Description, eui) {
-			want.Description = ld.Description // the gateway's default, in whatever case it wrote it
-		}
-		before := *ld
-		before.DevEUI = eui
-		if strings.TrimSpace(string(ld.ApplicationID)) != strings.TrimSpace(string(appID)) {
-			b.replacedDevs[eui] = true
-			b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, ID: eui, Action: plan.Replace,
-				Reason: fmt.Sprintf("the gateway cannot move a device to another application in place (application %s -> %s); the device loses its session and frame counters", ld.ApplicationID, appID),
-				Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &want}, Refs: refs})
-			continue
-		}
-		differs := ld.Name != want.Name || ld.Description != want.Description || ld.ProfileID != want.ProfileID ||
-			codecID(ld.PayloadCodecID) != payloadID || ld.FPort != want.FPort || ld.SkipFCntCheck != want.SkipFCntCheck ||
-			ld.MbMode != want.MbMode || ld.MbFramePort != want.MbFramePort || ld.MbTcpPort != want.MbTcpPort ||
-			len(refs) > 0
-		switchesJoin := ld.SupportsJoin != joins
-		if joins && !keysEqual(ld.AppKey, want.AppKey) {
-			differs = true
-		}
-		if switchesJoin {
-			differs = true
-		}
-		// Session state is set at create: a later difference is reported,
-		// not written (unless the device changes its join type).
-		if !joins && !switchesJoin {
-			var diff []string
-			if !strings.EqualFold(ld.DevAddr, want.DevAddr) {
-				diff = append(diff, "devAddr")
-			}
-			if !keysEqual(ld.NwkSKey, want.NwkSKey) {
-				diff = append(diff, "nwkSKey")
-			}
-			if !keysEqual(ld.AppSKey, want.AppSKey) {
-				diff = append(diff, "appSKey")
-			}
-			if sd.FCntUp != nil && ld.FCntUp != want.FCntUp {
-				diff = append(diff, fmt.Sprintf("fCntUp (gateway %d, site %d)", ld.FCntUp, want.FCntUp))
-			}
-			if sd.FCntDown != nil && ld.FCntDown != want.FCntDown {
-				diff = append(diff, fmt.Sprintf("fCntDown (gateway %d, site %d)", ld.FCntDown, want.FCntDown))
-			}
-			if len(diff) > 0 {
-				b.note(addr, "ABP session differs from the site: %s; session state is set when the device is created, so the plan does not change it (delete and re-create the device to reset it)", strings.Join(diff, ", "))
-			}
-			// keep the running session as it is
-			want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, clearOrEmpty(ld.NwkSKey), clearOrEmpty(ld.AppSKey)
-			want.FCntUp, want.FCntDown = ld.FCntUp, ld.FCntDown
-		}
-		if joins && !switchesJoin {
-			if keysEqual(ld.AppKey, want.AppKey) && isDigest(ld.AppKey) {
-				want.AppKey = strings.ToLower(sd.AppKey.Value)
-			}
-		}
-		if !differs {
-			continue
-		}
-		b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, ID: eui, Action: plan.Update,
-			Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &want}, Refs: refs})
 	}
+}
+
+// deviceProfile resolves a device's profile: by name in the site or on the
+// gateway, or by id on the gateway.
+func (b *builder) deviceProfile(sd *site.Device, path string) (target, bool) {
+	name := cmp.Or(sd.Profile, nsapi.DefaultProfile)
+	if t, ok := b.siteProfiles[name]; ok {
+		return t, true
+	}
+	if lp, ok := b.liveProfiles[name]; ok {
+		if b.usedProfiles[name] { // renamed away by the site
+			b.problem(sd.Pos, path, "profile %q is renamed by the site: refer to its new name", name)
+			return target{}, false
+		}
+		b.uses(plan.KindProfile, lp.Name, sd.Pos, path)
+		return target{name: name, id: lp.ID(), joins: lp.Profile.SupportsJoin}, true
+	}
+	if lp, ok := b.liveProfByID[name]; ok {
+		b.uses(plan.KindProfile, lp.Name, sd.Pos, path)
+		return target{name: lp.Name, id: lp.ID(), joins: lp.Profile.SupportsJoin}, true
+	}
+	b.problem(sd.Pos, path, "profile %q is neither in the site nor on the gateway", name)
+	return target{}, false
+}
+
+// uses records the first use of a gateway's profile or codec that the site
+// does not declare.
+func (b *builder) uses(k plan.Kind, name string, pos site.Pos, path string) {
+	if a := address(k, name); b.liveUses[a] == (use{}) {
+		b.liveUses[a] = use{pos: pos, path: path}
+	}
+}
+
+// deviceCodec resolves a device's codec by name: custom in the site or on
+// the gateway, or built-in. No codec resolves to the zero target.
+func (b *builder) deviceCodec(sd *site.Device, path string) (target, bool) {
+	name := sd.Codec
+	if name == "" {
+		return target{}, true
+	}
+	if t, ok := b.siteCodecs[name]; ok {
+		return t, true
+	}
+	if lc, ok := b.liveCodecs[name]; ok && !b.usedCodecs[name] {
+		b.uses(plan.KindCodec, name, sd.Pos, path)
+		return target{name: name, id: string(lc.ID)}, true
+	}
+	if bc, ok := b.builtin[name]; ok {
+		return target{name: name, id: string(bc.ID)}, true
+	}
+	b.problem(sd.Pos, path, "codec %q is neither in the site nor on the gateway (custom or built-in)", name)
+	return target{}, false
+}
+
+// deviceKeys checks that a device has the keys its profile's join type
+// needs.
+func (b *builder) deviceKeys(sd *site.Device, path string, prof target) bool {
+	if prof.joins {
+		if !sd.AppKey.IsSet() {
+			b.problem(sd.Pos, path+".appKey", "profile %q joins by OTAA: the device needs an appKey", prof.name)
+			return false
+		}
+		return true
+	}
+	var missing []string
+	if sd.DevAddr == "" {
+		missing = append(missing, "devAddr")
+	}
+	if !sd.NwkSKey.IsSet() {
+		missing = append(missing, "nwkSKey")
+	}
+	if !sd.AppSKey.IsSet() {
+		missing = append(missing, "appSKey")
+	}
+	if len(missing) > 0 {
+		b.problem(sd.Pos, path, "profile %q is ABP (supportsJoin false): the device needs %s", prof.name, strings.Join(missing, ", "))
+		return false
+	}
+	return true
+}
+
+// desiredDevice is the device the site declares, with its references
+// resolved, and the references this plan's creates fill in.
+func (b *builder) desiredDevice(sd *site.Device, path string) (nsapi.Device, []plan.Ref, bool) {
+	appID, okApp := b.application(sd, path+".application")
+	prof, okProf := b.deviceProfile(sd, path+".profile")
+	codec, okCodec := b.deviceCodec(sd, path+".codec")
+	if !okApp || !okProf || !okCodec || !b.deviceKeys(sd, path, prof) {
+		return nsapi.Device{}, nil, false
+	}
+	var refs []plan.Ref
+	for _, r := range []*plan.Ref{prof.ref, codec.ref} {
+		if r != nil {
+			refs = append(refs, *r)
+		}
+	}
+	eui := strings.ToUpper(sd.DevEUI)
+	want := nsapi.Device{
+		DevEUI:         eui,
+		Name:           cmp.Or(sd.Name, eui),
+		ApplicationID:  appID,
+		Description:    deref(sd.Description, eui),
+		ProfileID:      prof.id,
+		ProfileName:    prof.name,
+		PayloadCodecID: nsapi.FlexString(codec.id),
+		PayloadName:    codec.name,
+		FPort:          nsapi.FlexInt(deref(sd.FPort, nsapi.DefaultFPort)),
+		SkipFCntCheck:  deref(sd.SkipFCntCheck, false),
+		SupportsJoin:   prof.joins,
+		MbMode:         sd.MbMode,
+		MbFramePort:    nsapi.FlexInt(deref(sd.MbFramePort, 0)),
+		MbTcpPort:      nsapi.FlexInt(deref(sd.MbTcpPort, 0)),
+	}
+	if prof.joins {
+		want.AppKey = strings.ToLower(sd.AppKey.Value)
+	} else {
+		want.DevAddr = strings.ToUpper(sd.DevAddr)
+		want.NwkSKey, want.AppSKey = strings.ToLower(sd.NwkSKey.Value), strings.ToLower(sd.AppSKey.Value)
+		want.FCntUp, want.FCntDown = nsapi.FlexInt(deref(sd.FCntUp, 0)), nsapi.FlexInt(deref(sd.FCntDown, 0))
+	}
+	return want, refs, true
+}
+
+// device compares a desired device with the gateway's and adds the change
+// that takes the gateway there, if one is needed.
+func (b *builder) device(sd *site.Device, want nsapi.Device, refs []plan.Ref) {
+	eui := want.DevEUI
+	addr := address(plan.KindDevice, eui)
+	ld := b.liveDevices[eui]
+	if ld == nil {
+		b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, Action: plan.Create,
+			After: &plan.Object{Device: &want}, Refs: refs})
+		return
+	}
+	if sd.Description == nil && strings.EqualFold(ld.Description, eui) {
+		want.Description = ld.Description // the gateway's default, in whatever case it wrote it
+	}
+	before := *ld
+	before.DevEUI = eui
+	if strings.TrimSpace(string(ld.ApplicationID)) != strings.TrimSpace(string(want.ApplicationID)) {
+		b.replacedDevs[eui] = true
+		b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, ID: eui, Action: plan.Replace,
+			Reason: fmt.Sprintf("the gateway cannot move a device to another application in place (application %s -> %s); the device loses its session and frame counters", ld.ApplicationID, want.ApplicationID),
+			Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &want}, Refs: refs})
+		return
+	}
+	joins := want.SupportsJoin
+	switchesJoin := ld.SupportsJoin != joins
+	differs := ld.Name != want.Name || ld.Description != want.Description || ld.ProfileID != want.ProfileID ||
+		codecID(ld.PayloadCodecID) != string(want.PayloadCodecID) || ld.FPort != want.FPort || ld.SkipFCntCheck != want.SkipFCntCheck ||
+		ld.MbMode != want.MbMode || ld.MbFramePort != want.MbFramePort || ld.MbTcpPort != want.MbTcpPort ||
+		len(refs) > 0 || switchesJoin || (joins && !keysEqual(ld.AppKey, want.AppKey))
+	if !joins && !switchesJoin {
+		b.keepSession(addr, sd, ld, &want)
+	}
+	if !differs {
+		return
+	}
+	b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: want.Name, ID: eui, Action: plan.Update,
+		Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &want}, Refs: refs})
+}
+
+// keepSession keeps an ABP device's running session in want, noting where
+// the site's differs. Session state is set at create: a later difference is
+// reported, not written.
+func (b *builder) keepSession(addr string, sd *site.Device, ld, want *nsapi.Device) {
+	var diff []string
+	if !strings.EqualFold(ld.DevAddr, want.DevAddr) {
+		diff = append(diff, "devAddr")
+	}
+	if !keysEqual(ld.NwkSKey, want.NwkSKey) {
+		diff = append(diff, "nwkSKey")
+	}
+	if !keysEqual(ld.AppSKey, want.AppSKey) {
+		diff = append(diff, "appSKey")
+	}
+	if sd.FCntUp != nil && ld.FCntUp != want.FCntUp {
+		diff = append(diff, fmt.Sprintf("fCntUp (gateway %d, site %d)", ld.FCntUp, want.FCntUp))
+	}
+	if sd.FCntDown != nil && ld.FCntDown != want.FCntDown {
+		diff = append(diff, fmt.Sprintf("fCntDown (gateway %d, site %d)", ld.FCntDown, want.FCntDown))
+	}
+	if len(diff) > 0 {
+		b.note(addr, "ABP session differs from the site: %s; session state is set when the device is created, so the plan does not change it (delete and re-create the device to reset it)", strings.Join(diff, ", "))
+	}
+	want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, clearOrEmpty(ld.NwkSKey), clearOrEmpty(ld.AppSKey)
+	want.FCntUp, want.FCntDown = ld.FCntUp, ld.FCntDown
 }
 
 // ---- multicast groups and membership ----
 
 func (b *builder) desiredGroup(sg *site.MulticastGroup) nsapi.MulticastGroup {
-	typ := strings.ToUpper(firstNonEmpty(sg.GroupType, DefaultGroupType))
+	typ := strings.ToUpper(cmp.Or(sg.GroupType, nsapi.DefaultGroupType))
 	dr, freq := b.band.RX2DR, b.band.RX2Freq
 	if typ == "CLASS_B" {
 		dr, freq = b.band.PingSlotDR, b.band.PingSlotFreq
 	}
-	key := func(s site.Secret) string { return strings.ToLower(firstNonEmpty(s.Value, DefaultKey)) }
+	key := func(s site.Secret) string { return strings.ToLower(cmp.Or(s.Value, nsapi.DefaultKey)) }
 	return nsapi.MulticastGroup{
 		Name:           sg.Name,
-		McAddr:         strings.ToUpper(firstNonEmpty(sg.McAddr, DefaultMcAddr)),
+		McAddr:         strings.ToUpper(cmp.Or(sg.McAddr, nsapi.DefaultMcAddr)),
 		McNwkSKey:      key(sg.McNwkSKey),
 		McAppSKey:      key(sg.McAppSKey),
 		FCnt:           nsapi.FlexInt(deref(sg.FCnt, 0)),
 		GroupType:      typ,
 		DR:             nsapi.FlexInt(deref(sg.DR, dr)),
 		Frequency:      nsapi.FlexInt(deref(sg.Frequency, freq)),
-		PingSlotPeriod: nsapi.FlexInt(deref(sg.PingSlotPeriod, DefaultPingSlotPeriod)),
+		PingSlotPeriod: nsapi.FlexInt(deref(sg.PingSlotPeriod, nsapi.DefaultPingSlotPeriod)),
 	}
 }
 
@@ -697,7 +712,7 @@ func groupsDiffer(a, l *nsapi.MulticastGroup) bool {
 
 // deviceName is the name a device has in the site, or else on the gateway.
 func (b *builder) deviceName(eui string) string {
-	if n, ok := b.siteDevNames[eui]; ok {
+	if n, ok := b.siteDevices[eui]; ok {
 		return n
 	}
 	if d := b.liveDevices[eui]; d != nil {
@@ -706,96 +721,90 @@ func (b *builder) deviceName(eui string) string {
 	return ""
 }
 
-func validPeriod(p int64) bool {
-	for _, v := range band.PingSlotPeriods {
-		if v == p {
-			return true
-		}
-	}
-	return false
-}
-
-func memberAddress(group, eui string) string { return "multicast_member." + group + "." + eui }
+func memberAddress(group, eui string) string { return address(plan.KindMember, group+"."+eui) }
 
 func (b *builder) groups() {
-	declared := map[string]bool{}
-	for _, g := range b.site.MulticastGroups {
-		declared[g.Name] = true
-	}
-	isDeclared := func(n string) bool { return declared[n] }
+	declared := names(b.site.MulticastGroups, func(g *site.MulticastGroup) string { return g.Name })
 	for i := range b.site.MulticastGroups {
 		sg := &b.site.MulticastGroups[i]
 		path := fmt.Sprintf("multicastGroups[%d]", i)
 		want := b.desiredGroup(sg)
-		addr := "multicast_group." + sg.Name
-		lg, from := claim(b.liveGroups, b.usedGroups, isDeclared, sg.Name, sg.RenamedFrom)
-		groupID := ""
-		liveMembers := map[string]bool{}
+		lg, from := claim(b.liveGroups, b.usedGroups, declared, sg.Name, sg.RenamedFrom)
 		if lg == nil {
-			b.add(plan.Change{Address: addr, Kind: plan.KindGroup, Name: sg.Name, Action: plan.Create,
+			b.add(plan.Change{Address: address(plan.KindGroup, sg.Name), Kind: plan.KindGroup, Name: sg.Name, Action: plan.Create,
 				After: &plan.Object{Group: &nsapi.MulticastGroupInfo{MulticastGroup: want}}})
-		} else {
-			groupID = lg.ID
-			for _, m := range lg.Devices {
-				e := strings.ToUpper(m.DevEUI)
-				if !b.replacedDevs[e] {
-					liveMembers[e] = true
-				}
-			}
-			if sg.FCnt != nil && lg.FCnt != want.FCnt {
-				b.note(addr, "frame counter differs (gateway %d, site %d); it is set when the group is created, so the plan does not change it", lg.FCnt, want.FCnt)
-			}
-			want.FCnt = lg.FCnt
-			if !strings.EqualFold(want.GroupType, "CLASS_B") && validPeriod(int64(lg.PingSlotPeriod)) {
-				want.PingSlotPeriod = lg.PingSlotPeriod // unused by class C: keep what the gateway has
-			}
-			if groupsDiffer(&want, &lg.MulticastGroup) || from != "" {
-				before := *lg
-				before.McAddr = strings.ToUpper(before.McAddr)
-				before.Devices = append([]nsapi.GroupMember(nil), lg.Devices...)
-				for k := range before.Devices {
-					before.Devices[k].DevEUI = strings.ToUpper(before.Devices[k].DevEUI)
-				}
-				after := nsapi.MulticastGroupInfo{ID: lg.ID, MulticastGroup: want}
-				if isDigest(lg.McNwkSKey) && keysEqual(lg.McNwkSKey, want.McNwkSKey) {
-					after.McNwkSKey = want.McNwkSKey
-				}
-				b.add(plan.Change{Address: addr, Kind: plan.KindGroup, Name: sg.Name, ID: lg.ID, Action: plan.Update,
-					Reason: renameReason(from), Before: &plan.Object{Group: &before}, After: &plan.Object{Group: &after}})
+			b.members(sg, path, "", nil)
+			continue
+		}
+		b.group(sg, lg, want, from)
+		live := map[string]bool{}
+		for _, m := range lg.Devices {
+			if e := strings.ToUpper(m.DevEUI); !b.replacedDevs[e] {
+				live[e] = true
 			}
 		}
-		desired := map[string]bool{}
-		for j, e := range sg.Devices {
-			e = strings.ToUpper(e)
-			desired[e] = true
-			if !b.siteDevices[e] && b.liveDevices[e] == nil {
-				b.problem(sg.Pos, fmt.Sprintf("%s.devices[%d]", path, j), "device %s is neither in the site nor on the gateway", e)
-				continue
-			}
-			if !b.siteDevices[e] && b.site.Prune.Devices {
-				b.problem(sg.Pos, fmt.Sprintf("%s.devices[%d]", path, j), "device %s is not in the site, and prune deletes it: add it to the site or drop it from the group", e)
-				continue
-			}
-			if liveMembers[e] {
-				continue
-			}
-			m := &plan.Member{Group: sg.Name, GroupID: groupID, DevEUI: e}
-			c := plan.Change{Address: memberAddress(sg.Name, e), Kind: plan.KindMember, Name: b.deviceName(e),
-				Action: plan.Create, After: &plan.Object{Member: m}}
-			if groupID == "" {
-				c.Refs = []plan.Ref{{Field: "group_id", Address: addr}}
-			}
-			b.add(c)
+		b.members(sg, path, lg.ID, live)
+	}
+}
+
+// group compares a site's group with the gateway's and adds the update
+// that takes the gateway there, if one is needed.
+func (b *builder) group(sg *site.MulticastGroup, lg *nsapi.MulticastGroupInfo, want nsapi.MulticastGroup, from string) {
+	addr := address(plan.KindGroup, sg.Name)
+	if sg.FCnt != nil && lg.FCnt != want.FCnt {
+		b.note(addr, "frame counter differs (gateway %d, site %d); it is set when the group is created, so the plan does not change it", lg.FCnt, want.FCnt)
+	}
+	want.FCnt = lg.FCnt
+	if !strings.EqualFold(want.GroupType, "CLASS_B") && slices.Contains(band.PingSlotPeriods, int64(lg.PingSlotPeriod)) {
+		want.PingSlotPeriod = lg.PingSlotPeriod // unused by class C: keep what the gateway has
+	}
+	if !groupsDiffer(&want, &lg.MulticastGroup) && from == "" {
+		return
+	}
+	before := *lg
+	before.McAddr = strings.ToUpper(before.McAddr)
+	before.Devices = append([]nsapi.GroupMember(nil), lg.Devices...)
+	for k := range before.Devices {
+		before.Devices[k].DevEUI = strings.ToUpper(before.Devices[k].DevEUI)
+	}
+	after := nsapi.MulticastGroupInfo{ID: lg.ID, MulticastGroup: want}
+	if isDigest(lg.McNwkSKey) && keysEqual(lg.McNwkSKey, want.McNwkSKey) {
+		after.McNwkSKey = want.McNwkSKey
+	}
+	b.add(plan.Change{Address: addr, Kind: plan.KindGroup, Name: sg.Name, ID: lg.ID, Action: plan.Update,
+		Reason: renameReason(from), Before: &plan.Object{Group: &before}, After: &plan.Object{Group: &after}})
+}
+
+// members adds the membership changes that make a group's members (live:
+// upper-case EUIs) the site's. groupID is "" when this plan creates the
+// group.
+func (b *builder) members(sg *site.MulticastGroup, path, groupID string, live map[string]bool) {
+	desired := map[string]bool{}
+	for j, e := range sg.Devices {
+		e = strings.ToUpper(e)
+		desired[e] = true
+		if !b.deviceRef(sg.Pos, fmt.Sprintf("%s.devices[%d]", path, j), e, "group") || live[e] {
+			continue
 		}
-		for e := range liveMembers {
-			if desired[e] {
-				continue
-			}
-			b.add(plan.Change{Address: memberAddress(sg.Name, e), Kind: plan.KindMember, Name: b.deviceName(e),
-				ID: groupID, Action: plan.Delete, Reason: "the site's group does not list this device",
-				Before: &plan.Object{Member: &plan.Member{Group: sg.Name, GroupID: groupID, DevEUI: e}}})
+		c := plan.Change{Address: memberAddress(sg.Name, e), Kind: plan.KindMember, Name: b.deviceName(e),
+			Action: plan.Create, After: &plan.Object{Member: &plan.Member{Group: sg.Name, GroupID: groupID, DevEUI: e}}}
+		if groupID == "" {
+			c.Refs = []plan.Ref{{Field: "group_id", Address: address(plan.KindGroup, sg.Name)}}
+		}
+		b.add(c)
+	}
+	for e := range live {
+		if !desired[e] {
+			b.removeMember(sg.Name, groupID, e, "the site's group does not list this device")
 		}
 	}
+}
+
+// removeMember adds the removal of a device from a live group.
+func (b *builder) removeMember(group, groupID, eui, reason string) {
+	b.add(plan.Change{Address: memberAddress(group, eui), Kind: plan.KindMember, Name: b.deviceName(eui), ID: groupID,
+		Action: plan.Delete, Reason: reason,
+		Before: &plan.Object{Member: &plan.Member{Group: group, GroupID: groupID, DevEUI: eui}}})
 }
 
 // ---- FUOTA tasks ----
@@ -819,7 +828,7 @@ func upperSorted(s []string) []string {
 	for i, v := range s {
 		out[i] = strings.ToUpper(v)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -870,7 +879,7 @@ func (b *builder) desiredTask(st *site.FirmwareUpdate) nsapi.FuotaTask {
 		t.OfficialFirmwareInfo = &nsapi.OfficialFirmware{ID: nsapi.FlexString(st.Official.ID), Model: st.Official.Model,
 			FirmwareVersion: st.Official.Version}
 	} else {
-		t.FirmwareName = firstNonEmpty(st.FirmwareName, filepath.Base(st.FirmwareFile))
+		t.FirmwareName = cmp.Or(st.FirmwareName, filepath.Base(st.FirmwareFile))
 	}
 	return t
 }
@@ -902,61 +911,61 @@ func (b *builder) complete(st *site.FirmwareUpdate, path string, t *nsapi.FuotaT
 }
 
 func (b *builder) tasks() {
-	declared := map[string]bool{}
-	for _, t := range b.site.FirmwareUpdates {
-		declared[t.Name] = true
-	}
-	isDeclared := func(n string) bool { return declared[n] }
+	declared := names(b.site.FirmwareUpdates, func(t *site.FirmwareUpdate) string { return t.Name })
 	for i := range b.site.FirmwareUpdates {
 		st := &b.site.FirmwareUpdates[i]
 		path := fmt.Sprintf("firmwareUpdates[%d]", i)
-		addr := "fuota_task." + st.Name
 		ok := true
 		for j, e := range st.Devices {
-			e = strings.ToUpper(e)
-			if !b.siteDevices[e] && b.liveDevices[e] == nil {
-				b.problem(st.Pos, fmt.Sprintf("%s.devices[%d]", path, j), "device %s is neither in the site nor on the gateway", e)
+			if !b.deviceRef(st.Pos, fmt.Sprintf("%s.devices[%d]", path, j), strings.ToUpper(e), "task") {
 				ok = false
 			}
 		}
-		want := b.desiredTask(st)
-		lt, from := claim(b.liveTasks, b.usedTasks, isDeclared, st.Name, st.RenamedFrom)
-		if !ok {
-			continue
+		lt, from := claim(b.liveTasks, b.usedTasks, declared, st.Name, st.RenamedFrom) // also when not ok: prune must not delete it
+		if ok {
+			b.task(st, path, lt, from)
 		}
-		if lt == nil {
-			if b.complete(st, path, &want) {
-				b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, Action: plan.Create,
-					After: &plan.Object{Task: &want}})
-			}
-			continue
-		}
-		if !tasksDiffer(&want, lt) && from == "" {
-			continue
-		}
-		if !b.complete(st, path, &want) {
-			continue
-		}
-		before := *lt
-		before.DevEUIs = upperSorted(lt.DevEUIs)
-		if sameInstant(before.StartedAt, want.StartedAt) {
-			before.StartedAt = want.StartedAt
-		}
-		id := fmt.Sprint(int64(lt.ID))
-		status := int64(lt.Status)
-		if status == nsapi.TaskExecuting || status == nsapi.TaskSucceeded || status == nsapi.TaskFailed {
-			reason := fmt.Sprintf("the task is %s: the gateway cannot update it in place (code %d); it is deleted and created again", taskStatus[status], nsapi.CodeFuotaTaskStatus)
-			if from != "" {
-				reason = renameReason(from) + "; " + reason
-			}
-			b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Replace,
-				Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
-			continue
-		}
-		want.ID = lt.ID
-		b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
-			Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
 	}
+}
+
+// task compares a site's FUOTA task with the gateway's (lt, nil when there
+// is none) and adds the change that takes the gateway there, if one is
+// needed. A task that has started cannot be updated: it is replaced.
+func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask, from string) {
+	addr := address(plan.KindTask, st.Name)
+	want := b.desiredTask(st)
+	if lt == nil {
+		if b.complete(st, path, &want) {
+			b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, Action: plan.Create,
+				After: &plan.Object{Task: &want}})
+		}
+		return
+	}
+	if !tasksDiffer(&want, lt) && from == "" {
+		return
+	}
+	if !b.complete(st, path, &want) { // reads the firmware only for a write
+		return
+	}
+	before := *lt
+	before.DevEUIs = upperSorted(lt.DevEUIs)
+	if sameInstant(before.StartedAt, want.StartedAt) {
+		before.StartedAt = want.StartedAt
+	}
+	id := fmt.Sprint(int64(lt.ID))
+	status := int64(lt.Status)
+	if status == nsapi.TaskExecuting || status == nsapi.TaskSucceeded || status == nsapi.TaskFailed {
+		reason := fmt.Sprintf("the task is %s: the gateway cannot update it in place (code %d); it is deleted and created again", taskStatus[status], nsapi.CodeFuotaTaskStatus)
+		if from != "" {
+			reason = renameReason(from) + "; " + reason
+		}
+		b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Replace,
+			Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+		return
+	}
+	want.ID = lt.ID
+	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
+		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
 }
 
 // ---- what the gateway holds and the site does not ----
@@ -967,83 +976,57 @@ func (b *builder) prune() {
 	deletedProfiles := map[string]string{}
 	for i := range l.Profiles {
 		p := &l.Profiles[i]
-		if b.usedProfiles[p.Name] || p.IsDefault {
-			continue
-		}
-		addr := "profile." + p.Name
-		if !pr.Profiles {
-			b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: addr, Kind: plan.KindProfile, Name: p.Name})
+		if b.usedProfiles[p.Name] || p.IsDefault || !b.prunes(pr.Profiles, plan.KindProfile, p.Name, p.Name) || b.inUse(plan.KindProfile, p.Name, "profiles") {
 			continue
 		}
 		deletedProfiles[p.ID()] = p.Name
 		before := *p
-		b.add(plan.Change{Address: addr, Kind: plan.KindProfile, Name: p.Name, ID: p.ID(), Action: plan.Delete,
-			Reason: "the profile's settings are lost", Before: &plan.Object{Profile: &before}})
+		b.add(plan.Change{Address: address(plan.KindProfile, p.Name), Kind: plan.KindProfile, Name: p.Name, ID: p.ID(),
+			Action: plan.Delete, Reason: "the profile's settings are lost", Before: &plan.Object{Profile: &before}})
 	}
 	for i := range l.Codecs {
 		c := &l.Codecs[i]
-		if b.usedCodecs[c.Name] {
-			continue
-		}
-		addr := "codec." + c.Name
-		if !pr.Codecs {
-			b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: addr, Kind: plan.KindCodec, Name: c.Name})
+		if b.usedCodecs[c.Name] || !b.prunes(pr.Codecs, plan.KindCodec, c.Name, c.Name) || b.inUse(plan.KindCodec, c.Name, "codecs") {
 			continue
 		}
 		before := *c
-		b.add(plan.Change{Address: addr, Kind: plan.KindCodec, Name: c.Name, ID: string(c.ID), Action: plan.Delete,
-			Reason: "the codec's scripts are lost; devices using it stop decoding", Before: &plan.Object{Codec: &before}})
+		b.add(plan.Change{Address: address(plan.KindCodec, c.Name), Kind: plan.KindCodec, Name: c.Name, ID: string(c.ID),
+			Action: plan.Delete, Reason: "the codec's scripts are lost; devices using it stop decoding", Before: &plan.Object{Codec: &before}})
 	}
 	for i := range l.Devices {
 		d := &l.Devices[i]
 		eui := strings.ToUpper(d.DevEUI)
-		if b.siteDevices[eui] {
+		if b.inSite(eui) {
 			continue
 		}
-		addr := "device." + eui
-		if !pr.Devices {
-			b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: addr, Kind: plan.KindDevice, Name: d.Name})
+		if !b.prunes(pr.Devices, plan.KindDevice, eui, d.Name) {
 			if n, ok := deletedProfiles[d.ProfileID]; ok {
-				b.problem(site.Pos{}, "prune.profiles", "profile %q would be deleted but device %s, not in the site, still uses it", n, eui)
+				b.problem(pr.Pos, "prune.profiles", "profile %q would be deleted but device %s, not in the site, still uses it", n, eui)
 			}
 			continue
 		}
-		b.deletedDevs[eui] = true
 		before := *d
 		before.DevEUI = eui
-		b.add(plan.Change{Address: addr, Kind: plan.KindDevice, Name: d.Name, ID: eui, Action: plan.Delete,
+		b.add(plan.Change{Address: address(plan.KindDevice, eui), Kind: plan.KindDevice, Name: d.Name, ID: eui, Action: plan.Delete,
 			Reason: "the device loses its session and frame counters", Before: &plan.Object{Device: &before}})
 	}
 	for i := range l.Groups {
 		g := &l.Groups[i]
-		if b.usedGroups[g.Name] {
-			continue
-		}
-		addr := "multicast_group." + g.Name
-		if !pr.MulticastGroups {
-			b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: addr, Kind: plan.KindGroup, Name: g.Name})
+		if b.usedGroups[g.Name] || !b.prunes(pr.MulticastGroups, plan.KindGroup, g.Name, g.Name) {
 			continue
 		}
 		before := *g
 		before.McAddr = strings.ToUpper(before.McAddr)
-		b.add(plan.Change{Address: addr, Kind: plan.KindGroup, Name: g.Name, ID: g.ID, Action: plan.Delete,
+		b.add(plan.Change{Address: address(plan.KindGroup, g.Name), Kind: plan.KindGroup, Name: g.Name, ID: g.ID, Action: plan.Delete,
 			Reason: fmt.Sprintf("the group's keys and frame counter are lost; its members (%d) leave it", len(g.Devices)),
 			Before: &plan.Object{Group: &before}})
 		for _, m := range g.Devices {
-			e := strings.ToUpper(m.DevEUI)
-			b.add(plan.Change{Address: memberAddress(g.Name, e), Kind: plan.KindMember, Name: b.deviceName(e), ID: g.ID,
-				Action: plan.Delete, Reason: "the group is deleted",
-				Before: &plan.Object{Member: &plan.Member{Group: g.Name, GroupID: g.ID, DevEUI: e}}})
+			b.removeMember(g.Name, g.ID, strings.ToUpper(m.DevEUI), "the group is deleted")
 		}
 	}
 	for i := range l.Tasks {
 		t := &l.Tasks[i]
-		if b.usedTasks[t.Name] {
-			continue
-		}
-		addr := "fuota_task." + t.Name
-		if !pr.FirmwareUpdates {
-			b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: addr, Kind: plan.KindTask, Name: t.Name})
+		if b.usedTasks[t.Name] || !b.prunes(pr.FirmwareUpdates, plan.KindTask, t.Name, t.Name) {
 			continue
 		}
 		before := *t
@@ -1052,7 +1035,26 @@ func (b *builder) prune() {
 		if int64(t.Status) == nsapi.TaskExecuting {
 			reason = "the task is executing: its update stops and its progress is lost"
 		}
-		b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: t.Name, ID: fmt.Sprint(int64(t.ID)), Action: plan.Delete,
-			Reason: reason, Before: &plan.Object{Task: &before}})
+		b.add(plan.Change{Address: address(plan.KindTask, t.Name), Kind: plan.KindTask, Name: t.Name, ID: fmt.Sprint(int64(t.ID)),
+			Action: plan.Delete, Reason: reason, Before: &plan.Object{Task: &before}})
 	}
+}
+
+// inUse reports, as a problem, that prune would delete a gateway's profile
+// or codec that a device of the site uses.
+func (b *builder) inUse(k plan.Kind, name, pruneKey string) bool {
+	u, ok := b.liveUses[address(k, name)]
+	if ok {
+		b.problem(u.pos, u.path, "%s %q is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.%s to false", k, name, pruneKey)
+	}
+	return ok
+}
+
+// prunes reports whether a live resource the site does not name is deleted
+// (prune is on for its kind); when it is not, it is listed as unmanaged.
+func (b *builder) prunes(on bool, k plan.Kind, key, name string) bool {
+	if !on {
+		b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: address(k, key), Kind: k, Name: name})
+	}
+	return on
 }

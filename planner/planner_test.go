@@ -2,6 +2,8 @@ package planner_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,7 +77,7 @@ func TestDefaultsFollowTheChannelPlan(t *testing.T) {
 		}
 	}
 	want := got{RxFreq2: 923300000, RxDR2: 8, PingDR: 8, PingFreq: 923300000, PingPeriod: 128, ClassB: 10, ClassC: 10, Mac: "1.0.2", Rev: "B",
-		BDR: 8, BFreq: 923300000, CDR: 8, CFreq: 923300000, CAddr: "11111111", CType: "CLASS_C", CKey: planner.DefaultKey,
+		BDR: 8, BFreq: 923300000, CDR: 8, CFreq: 923300000, CAddr: "11111111", CType: "CLASS_C", CKey: nsapi.DefaultKey,
 		TaskDR: 8, TaskFreq: 923300000}
 	if diff := cmp.Diff(want, g); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -133,6 +135,41 @@ func TestNormalisation(t *testing.T) {
 			for _, c := range p.Changes {
 				if c.Action == plan.Update && !strings.Contains(strings.Join(c.Sensitive, ","), "appKey") {
 					t.Errorf("%s: Sensitive = %v, want appKey listed", c.Address, c.Sensitive)
+				}
+			}
+		})
+	}
+}
+
+// TestCodecNormalisation checks that a codec read back from the gateway,
+// which never returns codecJson (spec 5.3) and may carry CRLF line ends,
+// plans empty, and that a real script change is an update that sends the
+// site's codecJson along.
+func TestCodecNormalisation(t *testing.T) {
+	sc := site.Codec{Name: "em300", DecoderScript: "function Decode() {\n  return {};\n}\n", FPort: 85, CodecJSON: `{"temperature":"t"}`}
+	live := func(script string) *nsapi.State {
+		st := factory("EU868")
+		st.Codecs = []nsapi.Codec{{ID: "285", Name: "em300", DecoderScript: script, FPort: 85}}
+		return st
+	}
+	for _, tc := range []struct {
+		name, script string
+		want         []string
+	}{
+		{"codecJson is write-only, CRLF is no difference", "function Decode() {\r\n  return {};\r\n}", nil},
+		{"script changed", "function Decode() { return 1; }", []string{"update codec.em300"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := planner.Plan(&site.Site{Version: 1, Codecs: []site.Codec{sc}}, live(tc.script), planner.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, summary(p)); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			for _, c := range p.Changes {
+				if got := c.After.Codec.Write().CodecJSON; got != sc.CodecJSON {
+					t.Errorf("%s sends codecJson %q, want %q", c.Address, got, sc.CodecJSON)
 				}
 			}
 		})
@@ -227,7 +264,7 @@ func TestTasks(t *testing.T) {
 
 // TestProblemsAllAtOnce checks that every problem is reported in one error.
 func TestProblemsAllAtOnce(t *testing.T) {
-	pos := site.Pos{File: "site.yaml", Line: 7}
+	pos := site.Pos{File: "site.yaml", Line: 7, Col: 5}
 	s := &site.Site{Version: 1, Gateway: site.Gateway{}, Devices: []site.Device{
 		{Pos: pos, DevEUI: "24E1240000000001", Application: "nowhere", AppKey: site.Secret{Value: key1}},
 		{Pos: pos, DevEUI: "24E1240000000002", Application: "cloud", Profile: "Missing", AppKey: site.Secret{Value: key1}},
@@ -248,11 +285,78 @@ func TestProblemsAllAtOnce(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s\n%v", diff, err)
 	}
-	if !strings.HasPrefix(err.Error(), "site.yaml:7: devices[0].application: ") {
-		t.Errorf("error does not start with file:line: path: %q", err)
+	if !strings.HasPrefix(err.Error(), "site.yaml:7:5: devices[0].application: ") {
+		t.Errorf("error does not start with file:line:col: path: %q", err)
 	}
 	s.Gateway.ChannelPlan = "AS923"
 	if _, err := planner.Plan(s, factory("EU868"), planner.Options{}); err == nil || !strings.Contains(err.Error(), "the site is for AS923-1 but the gateway runs EU868") {
 		t.Errorf("channel plan mismatch: err = %v", err)
+	}
+}
+
+// TestProblemPositions checks that problems name the file, line and column
+// of the value at fault: the gateway block (also in a directory site where
+// it is not in the first file), the prune block, and references to what
+// prune would delete.
+func TestProblemPositions(t *testing.T) {
+	withLegacyDevice := factory("EU868")
+	withLegacyDevice.Devices = []nsapi.Device{{DevEUI: "24E1240000000001", Name: "old", ProfileID: "l", ApplicationID: "1"}}
+	withCodec := factory("EU868")
+	withCodec.Codecs = []nsapi.Codec{{ID: "9", Name: "old-codec"}}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		live  *nsapi.State
+		want  string
+	}{
+		{"channel plan, gateway block in the second file",
+			map[string]string{
+				"a-devices.yaml": "version: 1\ndevices:\n  - devEUI: 24E124136A456465\n    application: cloud\n    appKey: " + key1 + "\n",
+				"b-gateway.yaml": "gateway:\n  eui: 24E124FFFEF5A6A8\n  channelPlan: US915\n",
+			},
+			factory("EU868"),
+			"b-gateway.yaml:3:16: gateway.channelPlan: the site is for US915 but the gateway runs EU868"},
+		{"channel plan, flow style",
+			map[string]string{"site.yaml": "version: 1\ngateway: {eui: 24E124FFFEF5A6A8, channelPlan: US915}\n"},
+			factory("EU868"),
+			"site.yaml:2:47: gateway.channelPlan: the site is for US915 but the gateway runs EU868"},
+		{"prune of a profile still in use",
+			map[string]string{"site.yaml": "version: 1\nprune:\n  profiles: true\n"},
+			withLegacyDevice,
+			`site.yaml:3:3: prune.profiles: profile "Legacy" would be deleted but device 24E1240000000001, not in the site, still uses it`},
+		{"prune of a device a task of the site updates",
+			map[string]string{"site.yaml": "version: 1\nprune: {devices: true}\nfirmwareUpdates:\n" +
+				"  - name: fw\n    startAt: 2026-12-01T02:00:00Z\n    devices: [24E1240000000001]\n" +
+				"    official: {model: WT201, version: v1.4}\n    fragment: {size: 88, intervalMs: 5000, redundancy: 30}\n"},
+			withLegacyDevice,
+			`site.yaml:4:5: firmwareUpdates[0].devices[0]: device 24E1240000000001 is not in the site, and prune deletes it: add it to the site or drop it from the task`},
+		{"prune of a profile and a codec the site's device uses",
+			map[string]string{"site.yaml": "version: 1\nprune: {profiles: true, codecs: true}\ndevices:\n" +
+				"  - devEUI: 24E1240000000002\n    application: cloud\n    profile: Legacy\n    codec: old-codec\n" +
+				"    devAddr: 01020304\n    nwkSKey: " + key1 + "\n    appSKey: " + key1 + "\n"},
+			withCodec,
+			`site.yaml:4:5: devices[0].profile: profile "Legacy" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.profiles to false` + "\n" +
+				`site.yaml:4:5: devices[0].codec: codec "old-codec" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.codecs to false`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, problems := site.Load(site.Options{LookupEnv: noEnv}, dir)
+			if s == nil || len(problems.Errors()) > 0 {
+				t.Fatalf("site.Load: %v", problems)
+			}
+			_, err := planner.Plan(s, tc.live, planner.Options{})
+			var pe *planner.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("Plan error = %v, want a *planner.Error", err)
+			}
+			if diff := cmp.Diff(tc.want, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -310,8 +310,13 @@ func (l *loader) decode(root *mapping) {
 	}
 	if l.once(root, "gateway") {
 		if g := root.child("gateway"); g != nil {
-			l.site.Gateway.EUI = strings.ToUpper(g.s("eui"))
-			l.site.Gateway.ChannelPlan = g.s("channelPlan")
+			gw := &l.site.Gateway
+			if v, ok := g.str("eui"); ok {
+				gw.EUI, gw.EUIPos = strings.ToUpper(v), g.pos("eui")
+			}
+			if v, ok := g.str("channelPlan"); ok {
+				gw.ChannelPlan, gw.Pos = v, g.pos("channelPlan")
+			}
 		}
 	}
 	if l.once(root, "connection") {
@@ -340,6 +345,7 @@ func (l *loader) decode(root *mapping) {
 			l.site.Prune = Prune{Profiles: p.b("profiles"), Devices: p.b("devices"), Codecs: p.b("codecs"),
 				MulticastGroups: p.b("multicastGroups"), FirmwareUpdates: p.b("firmwareUpdates")}
 		}
+		l.site.Prune.Pos = root.pos("prune")
 	}
 	if l.once(root, "deviceDefaults") {
 		l.defaults = root.child("deviceDefaults")

@@ -147,14 +147,14 @@ func TestLoadModel(t *testing.T) {
 	want := &Site{
 		Version: 1,
 		Files:   []string{"site.yaml", "codecs/em300.js", "codecs/em300.json", "secrets/mqtt", "keys/am307.appskey", "firmware/em300.bin"},
-		Gateway: Gateway{EUI: "24E124FFFEF5A6A8", ChannelPlan: "EU868"},
+		Gateway: Gateway{EUI: "24E124FFFEF5A6A8", ChannelPlan: "EU868", Pos: at(f, 2, 47), EUIPos: at(f, 2, 16)},
 		Connection: Connection{
 			Broker: "ssl://mqtt.example.net:8883", RequestTopic: "gw/{eui}/req", ResponseTopic: "gw/{eui}/resp",
 			Username: "gwsync", Password: Secret{Value: "mqtt-password", Ref: "${file:secrets/mqtt}", Pos: at(f, 8, 13)},
 			ClientID: "gwsync-ci", CAFile: "certs/ca.pem", CertFile: "certs/client.pem", KeyFile: "certs/client.key",
 			InsecureSkipVerify: true,
 		},
-		Prune: Prune{Devices: true, FirmwareUpdates: true},
+		Prune: Prune{Pos: at(f, 14, 8), Devices: true, FirmwareUpdates: true},
 		Profiles: []Profile{{
 			Pos: at(f, 20, 5), Name: "WT201-ClassB", RenamedFrom: "WT201",
 			SupportsJoin: pb(true), SupportsClassB: pb(true), SupportsClassC: pb(false),

@@ -42,6 +42,8 @@ type Ref struct {
 type Gateway struct {
 	EUI         string // upper case; "" when not given
 	ChannelPlan string // "" when not given
+	Pos         Pos    // where the channelPlan value stands; zero when not given
+	EUIPos      Pos    // where the eui value stands; zero when not given
 }
 
 // Connection is the site's `connection:` block; flags and GWSYNC_* variables
@@ -62,6 +64,7 @@ type Connection struct {
 // Prune says, per kind, whether what the gateway holds and the site does not
 // is deleted. `prune: true` sets every kind.
 type Prune struct {
+	Pos             Pos // where the prune value stands; zero when not given
 	Profiles        bool
 	Devices         bool
 	Codecs          bool
