@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -103,6 +106,11 @@ func (c *ExportCmd) Run(env *Env) error {
 			return fmt.Errorf("export: %w", err)
 		}
 	} else {
+		// A new site's folder (--out site/site.yaml) is made, as codecs/
+		// and firmware/ beside it are.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("export: --out %s: %w", c.Out, unwrapPathErr(err))
+		}
 		if err := res.WriteFiles(dir); err != nil {
 			return err
 		}
@@ -214,6 +222,14 @@ func exportConnection(env *Env, f ConnFlags, conn *site.Connection, gw site.Gate
 	fromEnv := env.Getenv != nil && env.Getenv("GWSYNC_PASSWORD") != ""
 	if conn != nil && !fromEnv {
 		out.Password = conn.Password
+		// ${file:PATH} is relative to the site file it was written in.
+		if rest, ok := strings.CutPrefix(conn.Password.Ref, "${file:"); ok && conn.Password.Pos.File != "" {
+			p := strings.TrimSuffix(rest, "}")
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(conn.Password.Pos.File), p)
+			}
+			out.Password.Ref = "${file:" + relPath(dir, p) + "}"
+		}
 	}
 	return out
 }
@@ -236,4 +252,13 @@ func relPath(dir, p string) string {
 		return filepath.ToSlash(rel)
 	}
 	return abs
+}
+
+// unwrapPathErr drops the path an *fs.PathError repeats: messages name it.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

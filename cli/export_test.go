@@ -59,10 +59,7 @@ func TestExportCommand(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "gw.json")
 	seedExport(t, state)
-	out := filepath.Join(dir, "site", "site.yaml")
-	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	out := filepath.Join(dir, "site", "site.yaml") // export makes the folder
 	envFile := filepath.Join(dir, "keys.env")
 	t.Setenv("GWSYNC_BROKER", "")
 	var stdout, stderr bytes.Buffer
@@ -203,7 +200,7 @@ func TestExportErrors(t *testing.T) {
 			"are the same file"},
 		{"no broker", []string{"export", "--out", filepath.Join(dir, "s.yaml")}, "no broker"},
 		{"no output", []string{"export", "--broker", "sim://" + state}, "--out"},
-		{"unwritable output", []string{"export", "--broker", "sim://" + state, "--out", filepath.Join(dir, "missing", "s.yaml")}, "missing"},
+		{"unwritable output", []string{"export", "--broker", "sim://" + state, "--out", filepath.Join(bad, "s.yaml")}, "bad.yaml"},
 		{"invalid site", []string{"export", bad, "--out", filepath.Join(dir, "s.yaml")}, "bad.yaml"},
 	}
 	for _, tc := range cases {
@@ -232,6 +229,52 @@ func TestRelPath(t *testing.T) {
 	} {
 		if got := relPath(tc.dir, tc.p); got != tc.want {
 			t.Errorf("relPath(%q, %q) = %q, want %q", tc.dir, tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestExportKeepsAPasswordFile: a ${file:…} password reference is
+// relative to the site file, so the exported site, written elsewhere,
+// refers to the same file from its own folder, and loads.
+func TestExportKeepsAPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "gw.json")
+	seedExport(t, state)
+	writeFiles := map[string]string{
+		"old/site.yaml":             "version: 1\ngateway:\n  eui: 24E124FFFEF5A6A8\nconnection:\n  broker: sim://" + state + "\n  password: ${file:secrets/mqtt-password}\n",
+		"old/secrets/mqtt-password": "hunter2\n",
+	}
+	for name, text := range writeFiles {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("GWSYNC_BROKER", "")
+	t.Setenv("GWSYNC_PASSWORD", "")
+	for _, tc := range []struct{ out, want string }{
+		{filepath.Join(dir, "new", "site.yaml"), "password: ${file:../old/secrets/mqtt-password}\n"},
+		{"-", "password: ${file:" + filepath.Join(dir, "old", "secrets", "mqtt-password") + "}\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Main([]string{"export", filepath.Join(dir, "old", "site.yaml"), "--out", tc.out, "--env-file", filepath.Join(dir, "keys.env")}, nil, &stdout, &stderr); code != ExitOK {
+			t.Fatalf("export exit %d: %s", code, stderr.String())
+		}
+		y := stdout.Bytes()
+		if tc.out != "-" {
+			var err error
+			if y, err = os.ReadFile(tc.out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !strings.Contains(string(y), tc.want) {
+			t.Errorf("--out %s: the exported site does not say %q:\n%s", tc.out, tc.want, y)
+		}
+		if strings.Contains(stderr.String(), "connection.password") {
+			t.Errorf("--out %s: the written site's password does not load:\n%s", tc.out, stderr.String())
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gwsync/gwsync/nsapi"
@@ -54,7 +55,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		fmt.Fprintln(env.Stderr, p.Error())
 	}
 	if s == nil || len(problems.Errors()) > 0 {
-		return nil, withExit(ExitError, fmt.Errorf("the site has %d errors; nothing was read from the gateway", len(problems.Errors())))
+		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was read from the gateway", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
 	popts := planner.Options{}
@@ -98,6 +99,15 @@ func readSnapshot(path string) (*nsapi.State, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	// A plan (saved with --out, or printed with --format json) is the
+	// likely mistake: say so rather than plan against an empty gateway.
+	var probe struct {
+		Saved    json.RawMessage `json:"changes"`
+		Rendered json.RawMessage `json:"resource_changes"`
+	}
+	if json.Unmarshal(b, &probe) == nil && (probe.Saved != nil || probe.Rendered != nil) {
+		return nil, fmt.Errorf("snapshot %s: this is a plan, not a snapshot: make one with gwsync snapshot --out FILE", path)
 	}
 	var st nsapi.State
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -179,12 +189,27 @@ func savePlan(path string, p *plan.Plan) error {
 	if err := plan.Save(&b, p); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("saving the plan: %w", err)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("saving the plan to %s: is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving the plan to %s: %w", path, unwrapPathErr(err))
+	}
+	tmp := f.Name()
+	_, werr := f.Write(b.Bytes())
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("saving the plan to %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("saving the plan to %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return errors.Join(fmt.Errorf("saving the plan: %w", err), os.Remove(tmp))
+		_ = os.Remove(tmp)
+		return fmt.Errorf("saving the plan to %s: %w", path, unwrapPathErr(err))
 	}
 	return nil
 }

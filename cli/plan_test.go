@@ -47,7 +47,7 @@ func TestPlanCommand(t *testing.T) {
 		{"missing snapshot", []string{"plan", dir("steady") + "/site.yaml", "--state", dir("steady") + "/nothing.json"},
 			ExitError, "", "snapshot: open", ""},
 		{"broken site", []string{"plan", "testdata-does-not-exist.yaml", "--state", dir("steady") + "/state.json"},
-			ExitError, "", "nothing was read from the gateway", ""},
+			ExitError, "", "testdata-does-not-exist.yaml: cannot read: no such file or directory\nError: the site has 1 error; nothing was read from the gateway\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runMain(t, tc.args...)
@@ -120,5 +120,47 @@ func TestPlanAgainstSim(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "read the gateway's state in ") {
 		t.Errorf("--verbose did not report the request count:\n%s", errOut)
+	}
+}
+
+// TestPlanFileMistakes: --out naming a folder or a missing folder, and a
+// saved plan given to --state, are refused with a message that says what
+// is wrong, and leave no file behind.
+func TestPlanFileMistakes(t *testing.T) {
+	dir := t.TempDir()
+	c := filepath.Join(planCases, "update-device")
+	saved := filepath.Join(dir, "saved.json")
+	if code, _, errOut := runMain(t, "plan", c+"/site.yaml", "--state", c+"/state.json", "--out", saved); code != ExitOK {
+		t.Fatalf("plan --out: exit %d: %s", code, errOut)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"out is a folder", []string{"--out", dir}, "Error: saving the plan to " + dir + ": is a directory\n"},
+		{"out in a missing folder", []string{"--out", filepath.Join(dir, "nowhere", "p.json")},
+			"Error: saving the plan to " + filepath.Join(dir, "nowhere", "p.json") + ": no such file or directory\n"},
+		{"state is a saved plan", []string{"--state", saved},
+			"Error: snapshot " + saved + ": this is a plan, not a snapshot: make one with gwsync snapshot --out FILE\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"plan", c + "/site.yaml"}, tc.args...)
+			if tc.name != "state is a saved plan" {
+				args = append(args, "--state", c+"/state.json")
+			}
+			code, _, errOut := runMain(t, args...)
+			if code != ExitError {
+				t.Errorf("exit %d, want %d", code, ExitError)
+			}
+			if i := strings.Index(errOut, "Error: "); i < 0 || errOut[i:] != tc.stderr {
+				t.Errorf("stderr = %q, want it to end in %q", errOut, tc.stderr)
+			}
+			left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "*.tmp"))
+			more, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+			if len(left)+len(more) > 0 {
+				t.Errorf("left behind: %v", append(left, more...))
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -38,6 +39,11 @@ type validateOutput struct {
 
 // Run loads and checks the site.
 func (c *ValidateCmd) Run(env *Env) error {
+	if c.ChannelPlan != "" {
+		if _, err := band.Lookup(c.ChannelPlan); err != nil {
+			return withExit(ExitError, fmt.Errorf("--channel-plan: %w", err))
+		}
+	}
 	opts := site.Options{
 		Strict:      c.Strict,
 		ChannelPlan: c.ChannelPlan,

@@ -52,6 +52,7 @@ func TestValidateCommand(t *testing.T) {
 		args     []string
 		wantCode int
 		wantOut  string
+		wantErr  string
 	}{
 		{
 			name:     "valid",
@@ -97,6 +98,13 @@ func TestValidateCommand(t *testing.T) {
 			wantCode: 1,
 			wantOut:  "site.yaml:4:14: profiles[0].rxFreq2: 869525000 Hz is outside US915's range 923300000-927500000 Hz\nInvalid: 1 error.\n",
 		},
+		{
+			name:     "unknown channel plan flag",
+			files:    map[string]string{"site.yaml": "version: 1\n"},
+			args:     []string{"validate", "--channel-plan", "EU433", "site.yaml"},
+			wantCode: 1,
+			wantErr:  "Error: --channel-plan: unknown channel plan \"EU433\" (known: AS923-1, AS923-2, AS923-3, AS923-4, AU915, CN470, EU868, IN865, KR920, RU864, US915)\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,6 +115,9 @@ func TestValidateCommand(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantOut, out); diff != "" {
 				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantErr, errOut); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
 		})
 	}

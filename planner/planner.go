@@ -109,6 +109,13 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		slices.SortStableFunc(b.problems, func(x, y Problem) int {
 			return cmp.Or(strings.Compare(x.Pos.File, y.Pos.File), cmp.Compare(x.Pos.Line, y.Pos.Line))
 		})
+		// A value from deviceDefaults is at fault once, not once a device.
+		seen := map[Problem]bool{}
+		b.problems = slices.DeleteFunc(b.problems, func(p Problem) bool {
+			dup := seen[p]
+			seen[p] = true
+			return dup
+		})
 		return nil, &Error{Problems: b.problems}
 	}
 	plan.Sort(b.changes)
@@ -477,7 +484,7 @@ func (b *builder) application(sd *site.Device, path string) (nsapi.FlexString, b
 		have = append(have, fmt.Sprintf("%s (id %s)", a.AppName, a.ApplicationID))
 	}
 	slices.Sort(have)
-	b.problem(sd.Pos, path, "application %q is not on the gateway (it has: %s); applications are made in the gateway's web UI",
+	b.devProblem(sd, path, "application %q is not on the gateway (it has: %s); applications are made in the gateway's web UI",
 		sd.Application, strings.Join(have, ", "))
 	return "", false
 }
@@ -500,26 +507,45 @@ func (b *builder) deviceProfile(sd *site.Device, path string) (target, bool) {
 	}
 	if lp, ok := b.liveProfiles[name]; ok {
 		if b.usedProfiles[name] { // renamed away by the site
-			b.problem(sd.Pos, path, "profile %q is renamed by the site: refer to its new name", name)
+			b.devProblem(sd, path, "profile %q is renamed by the site: refer to its new name", name)
 			return target{}, false
 		}
-		b.uses(plan.KindProfile, lp.Name, sd.Pos, path)
+		b.uses(plan.KindProfile, lp.Name, sd, path)
 		return target{name: name, id: lp.ID(), joins: lp.Profile.SupportsJoin}, true
 	}
 	if lp, ok := b.liveProfByID[name]; ok {
-		b.uses(plan.KindProfile, lp.Name, sd.Pos, path)
+		b.uses(plan.KindProfile, lp.Name, sd, path)
 		return target{name: lp.Name, id: lp.ID(), joins: lp.Profile.SupportsJoin}, true
 	}
-	b.problem(sd.Pos, path, "profile %q is neither in the site nor on the gateway", name)
+	b.devProblem(sd, path, "profile %q is neither in the site nor on the gateway", name)
 	return target{}, false
 }
 
 // uses records the first use of a gateway's profile or codec that the site
 // does not declare.
-func (b *builder) uses(k plan.Kind, name string, pos site.Pos, path string) {
+func (b *builder) uses(k plan.Kind, name string, sd *site.Device, path string) {
 	if a := address(k, name); b.liveUses[a] == (use{}) {
+		pos, path := fieldAt(sd, path)
 		b.liveUses[a] = use{pos: pos, path: path}
 	}
+}
+
+// fieldAt is where the device field that path names (devices[2].codec)
+// stands, and its path as the site names it: in the device, its CSV row or
+// deviceDefaults. A field the device leaves out stands at the device.
+func fieldAt(sd *site.Device, path string) (site.Pos, string) {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		if f, ok := sd.At(path[i+1:]); ok {
+			return f.Pos, f.Path
+		}
+	}
+	return sd.Pos, path
+}
+
+// devProblem records a problem with a device's field (path names it).
+func (b *builder) devProblem(sd *site.Device, path, format string, args ...any) {
+	pos, path := fieldAt(sd, path)
+	b.problem(pos, path, format, args...)
 }
 
 // deviceCodec resolves a device's codec by name: custom in the site or on
@@ -533,13 +559,13 @@ func (b *builder) deviceCodec(sd *site.Device, path string) (target, bool) {
 		return t, true
 	}
 	if lc, ok := b.liveCodecs[name]; ok && !b.usedCodecs[name] {
-		b.uses(plan.KindCodec, name, sd.Pos, path)
+		b.uses(plan.KindCodec, name, sd, path)
 		return target{name: name, id: string(lc.ID)}, true
 	}
 	if bc, ok := b.builtin[name]; ok {
 		return target{name: name, id: string(bc.ID)}, true
 	}
-	b.problem(sd.Pos, path, "codec %q is neither in the site nor on the gateway (custom or built-in)", name)
+	b.devProblem(sd, path, "codec %q is neither in the site nor on the gateway (custom or built-in)", name)
 	return target{}, false
 }
 
@@ -665,10 +691,12 @@ func (b *builder) keepSession(addr string, sd *site.Device, ld, want *nsapi.Devi
 	if !keysEqual(ld.AppSKey, want.AppSKey) {
 		diff = append(diff, "appSKey")
 	}
-	if sd.FCntUp != nil && ld.FCntUp != want.FCntUp {
+	// Frame counters the site gives are where the session starts: traffic
+	// moves them on, so only a gateway counter behind the site's is noted.
+	if sd.FCntUp != nil && ld.FCntUp < want.FCntUp {
 		diff = append(diff, fmt.Sprintf("fCntUp (gateway %d, site %d)", ld.FCntUp, want.FCntUp))
 	}
-	if sd.FCntDown != nil && ld.FCntDown != want.FCntDown {
+	if sd.FCntDown != nil && ld.FCntDown < want.FCntDown {
 		diff = append(diff, fmt.Sprintf("fCntDown (gateway %d, site %d)", ld.FCntDown, want.FCntDown))
 	}
 	if len(diff) > 0 {

@@ -122,6 +122,14 @@ func TestNormalisation(t *testing.T) {
 			d.SupportsJoin, d.ProfileID, d.AppKey, d.DevAddr = false, "l", "", "0A0B0C0D"
 			d.NwkSKey, d.AppSKey = key1, key1
 		}), []string{"note device.24E124136A456465"}},
+		{"ABP frame counters moved on with traffic: no note", abpCounters(0, 0), liveDev(func(d *nsapi.Device) {
+			d.SupportsJoin, d.ProfileID, d.AppKey = false, "l", ""
+			d.NwkSKey, d.AppSKey, d.FCntUp, d.FCntDown = key1, key1, 5120, 12
+		}), nil},
+		{"ABP frame counter behind the site: a note", abpCounters(100, 0), liveDev(func(d *nsapi.Device) {
+			d.SupportsJoin, d.ProfileID, d.AppKey = false, "l", ""
+			d.NwkSKey, d.AppSKey, d.FCntUp = key1, key1, 3
+		}), []string{"note device.24E124136A456465"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &site.Site{Version: 1, Devices: []site.Device{tc.dev}}
@@ -335,8 +343,25 @@ func TestProblemPositions(t *testing.T) {
 				"  - devEUI: 24E1240000000002\n    application: cloud\n    profile: Legacy\n    codec: old-codec\n" +
 				"    devAddr: 01020304\n    nwkSKey: " + key1 + "\n    appSKey: " + key1 + "\n"},
 			withCodec,
-			`site.yaml:4:5: devices[0].profile: profile "Legacy" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.profiles to false` + "\n" +
-				`site.yaml:4:5: devices[0].codec: codec "old-codec" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.codecs to false`},
+			`site.yaml:6:14: devices[0].profile: profile "Legacy" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.profiles to false` + "\n" +
+				`site.yaml:7:12: devices[0].codec: codec "old-codec" is on the gateway and not in the site, so prune deletes it, but this device uses it: declare it in the site or set prune.codecs to false`},
+		{"references the gateway lacks, at the field",
+			map[string]string{"site.yaml": "version: 1\ndevices:\n" +
+				"  - devEUI: 24E1240000000002\n    application: cloud\n    profile: Nope\n    codec: nope-codec\n    appKey: " + key1 + "\n"},
+			factory("EU868"),
+			`site.yaml:5:14: devices[0].profile: profile "Nope" is neither in the site nor on the gateway` + "\n" +
+				`site.yaml:6:12: devices[0].codec: codec "nope-codec" is neither in the site nor on the gateway (custom or built-in)`},
+		{"an application from deviceDefaults, said once",
+			map[string]string{"site.yaml": "version: 1\ndeviceDefaults:\n  application: building-b\ndevices:\n" +
+				"  - devEUI: 24E1240000000002\n    appKey: " + key1 + "\n" +
+				"  - devEUI: 24E1240000000003\n    appKey: 3b7e151628aed2a6abf7158809cf4f3c\n"},
+			factory("EU868"),
+			`site.yaml:3:16: deviceDefaults.application: application "building-b" is not on the gateway (it has: cloud (id 1)); applications are made in the gateway's web UI`},
+		{"a codec in a CSV row, at its cell",
+			map[string]string{"site.yaml": "version: 1\ndeviceDefaults: {application: cloud}\ndevicesFrom: devices.csv\n",
+				"devices.csv": "devEUI,codec,appKey\n24E1240000000002,WT201," + key1 + "\n"},
+			factory("EU868"),
+			`devices.csv:2:18: codec: codec "WT201" is neither in the site nor on the gateway (custom or built-in)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -359,4 +384,10 @@ func TestProblemPositions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// abpCounters is an ABP device whose site gives its frame counters.
+func abpCounters(up, down int64) site.Device {
+	return site.Device{DevEUI: "24E124136A456465", Application: "1", Profile: "Legacy", DevAddr: "01020304",
+		NwkSKey: site.Secret{Value: key1}, AppSKey: site.Secret{Value: key1}, FCntUp: &up, FCntDown: &down}
 }

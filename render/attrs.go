@@ -145,11 +145,14 @@ func jsonText(v any) string {
 	case nil:
 		return "null"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// As written: "Temp & humidity", not "Temp \u0026 humidity".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "?"
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func sortedKeys(ms ...map[string]attr) []string {

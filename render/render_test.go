@@ -219,3 +219,28 @@ func TestScriptDiff(t *testing.T) {
 		t.Errorf("script diff: want\n%s\ngot\n%s", want, b.String())
 	}
 }
+
+// TestTextShowsCharactersAsWritten: values with &, < and > (a description
+// "Temp & humidity") show as written in text and markdown, not escaped.
+func TestTextShowsCharactersAsWritten(t *testing.T) {
+	p := &plan.Plan{FormatVersion: 1, ChannelPlan: "EU868", Changes: []plan.Change{
+		{Address: "codec.c", Kind: plan.KindCodec, Name: "c", ID: "9", Action: plan.Update,
+			Before: &plan.Object{Codec: &nsapi.Codec{Name: "c", Description: "Temp & humidity"}},
+			After:  &plan.Object{Codec: &nsapi.Codec{Name: "c", Description: "Temp & humidity <lobby>"}}},
+	}}
+	want := `      ~ description = "Temp & humidity" -> "Temp & humidity <lobby>"`
+	var b bytes.Buffer
+	if err := render.Text(&b, p, render.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), want+"\n") {
+		t.Errorf("text plan lacks line %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	if err := render.Markdown(&b, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `description = "Temp & humidity" -> "Temp & humidity <lobby>"`) {
+		t.Errorf("markdown plan shows the description escaped:\n%s", b.String())
+	}
+}

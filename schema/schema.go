@@ -342,7 +342,12 @@ func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
 		if secret {
 			return one(fmt.Sprintf("must be %s", strings.Join(want, " or ")))
 		}
-		return one(fmt.Sprintf("must be %s, not %s", strings.Join(want, " or "), display(val)))
+		msg := fmt.Sprintf("must be %s, not %s", strings.Join(want, " or "), display(val))
+		// A frequency written in MHz (rxFreq2: 869.525): say the unit.
+		if f, ok := val.(float64); ok && len(loc) > 0 && strings.Contains(strings.ToLower(loc[len(loc)-1]), "freq") && f >= 100 && f <= 1100 {
+			msg += fmt.Sprintf(" (frequencies are in Hz: %d)", int64(f*1e6+0.5))
+		}
+		return one(msg)
 	case *kind.Pattern:
 		if xmsg != "" {
 			return one(shown() + " " + xmsg)

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestBadInputs(t *testing.T) {
 		{
 			name:  "yaml tab indentation",
 			files: map[string]string{"site.yaml": y("version: 1", "gateway:", "\teui: 24E124FFFEF5A6A8")},
-			want:  []string{"site.yaml:3:1: invalid YAML: found character that cannot start any token"},
+			want:  []string{"site.yaml:3:1: invalid YAML: found character that cannot start any token (a tab: YAML indents with spaces only)"},
 		},
 		{
 			name:  "two documents",
@@ -230,7 +231,10 @@ func TestBadInputs(t *testing.T) {
 			name: "profile leaving supportsJoin out is ABP",
 			files: map[string]string{"site.yaml": y("version: 1", "profiles:", "  - name: ClassC-OTAA", "    supportsClassC: true",
 				"devices:", "  - devEUI: 24E124136A456465", "    application: cloud", "    profile: ClassC-OTAA", "    appKey: ${env:K1}")},
-			want: []string{"site.yaml:6:5: devices[0]: missing devAddr, nwkSKey, appSKey: profile ClassC-OTAA leaves supportsJoin out, so it is ABP (supportsJoin defaults to false)"},
+			want: []string{
+				`site.yaml:3:11: warning: profiles[0].name: "ClassC-OTAA" is a built-in profile of the gateway: this changes it, and fields left out take their defaults; give your profile a name of its own`,
+				"site.yaml:6:5: devices[0]: missing devAddr, nwkSKey, appSKey: profile ClassC-OTAA leaves supportsJoin out, so it is ABP (supportsJoin defaults to false)",
+			},
 		},
 		{
 			name:  "missing application",
@@ -494,6 +498,51 @@ func TestBadInputs(t *testing.T) {
 			want: []string{"devices.csv:2:1: row has 3 fields, the header 2"},
 		},
 		{
+			name: "CSV with a byte order mark and quoted header",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "deviceDefaults: {application: cloud}", "devicesFrom: devices.csv"),
+				"devices.csv": "\ufeff" + y(`"devEUI","name","appKey"`, `"24E124136A456465","a","${env:K1}"`, `24E124136A456466,b,${env:NOPE}`),
+			},
+			want: []string{"devices.csv:3:20: appKey: ${env:NOPE} is not set"},
+		},
+		{
+			name: "CSV separated by semicolons",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "devicesFrom: devices.csv"),
+				"devices.csv": y("devEUI;name;appKey", "24E124136A456465;a;${env:K1}"),
+			},
+			want: []string{`devices.csv:1:1: columns are separated by ";": separate them by commas (devEUI,name,appKey,...)`},
+		},
+		{
+			name: "CSV without a header row",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "devicesFrom: devices.csv"),
+				"devices.csv": y("24E124136A456465,${env:K1}"),
+			},
+			want: []string{`devices.csv:1:1: missing required column "devEUI": the first row must be a header naming the fields (devEUI,name,appKey,...)`},
+		},
+		{
+			name: "CSV without a header row, a key in clear",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "devicesFrom: devices.csv"),
+				"devices.csv": y("24E124136A456465,a,0011223344556677889900aabbccddee"),
+			},
+			want: []string{`devices.csv:1:1: missing required column "devEUI": the first row must be a header naming the fields (devEUI,name,appKey,...)`},
+		},
+		{
+			name: "CSV header with a key for a column name",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "devicesFrom: devices.csv"),
+				"devices.csv": y("devEUI,0011223344556677889900aabbccddee", "24E124136A456465,x"),
+			},
+			want: []string{`devices.csv:1:8: unknown column (sensitive value): it looks like a key, not a field name`},
+		},
+		{
+			name:  "alias bomb",
+			files: map[string]string{"site.yaml": aliasBomb()},
+			want:  []string{"site.yaml:1:1: document too large or too deep once aliases are expanded (more than 2000000 values or 100 levels)"},
+		},
+		{
 			name: "keys: default, all-zero, in clear, shared",
 			files: map[string]string{"site.yaml": y("version: 1",
 				"devices:",
@@ -526,6 +575,64 @@ func TestBadInputs(t *testing.T) {
 			files: map[string]string{"site.yaml": y("version: 1", "connection:", "  password: hunter2")},
 			opts:  Options{Strict: true},
 			want:  []string{"site.yaml:3:13: connection.password: password written in clear in the site file; use ${env:NAME} or ${file:PATH}"},
+		},
+		{
+			name:  "one file named twice",
+			files: map[string]string{"site/a.yaml": with(dev)},
+			load:  []string{"site", "site/a.yaml", "./site/a.yaml"},
+			want:  nil,
+		},
+		{
+			name:  "a profile named as a built-in",
+			files: map[string]string{"site.yaml": y("version: 1", "profiles:", "  - name: ClassC-OTAA", "    supportsJoin: true")},
+			want: []string{`site.yaml:3:11: warning: profiles[0].name: "ClassC-OTAA" is a built-in profile of the gateway: this changes it, and fields left out take their defaults; ` +
+				`give your profile a name of its own`},
+		},
+		{
+			name: "device name over two lines",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "deviceDefaults: {application: cloud}", "devices:", `  - {devEUI: 24E124136A456465, name: "a\tb", appKey: "${env:K1}"}`, "devicesFrom: devices.csv"),
+				"devices.csv": y("devEUI,name,appKey", `24E124136A456466,"multi`, `line",${env:K2}`),
+			},
+			want: []string{
+				`devices.csv:2:18: name: "multi\nline" is not one line of text (it holds a line break, tab or other control character)`,
+				`site.yaml:4:38: devices[0].name: "a\tb" is not one line of text (it holds a line break, tab or other control character)`,
+			},
+		},
+		{
+			name: "frequency in MHz",
+			files: map[string]string{"site.yaml": y("version: 1", "profiles:", "  - name: p", "    rxFreq2: 869.525", "multicastGroups:", "  - name: g",
+				"    mcNwkSKey: ${env:K1}", "    mcAppSKey: ${env:K2}", "    frequency: 869.5")},
+			want: []string{
+				"site.yaml:4:14: profiles[0].rxFreq2: must be an integer, not 869.525 (frequencies are in Hz: 869525000)",
+				"site.yaml:9:16: multicastGroups[0].frequency: must be an integer, not 869.5 (frequencies are in Hz: 869500000)",
+			},
+		},
+		{
+			name:  "YAML not in UTF-8",
+			files: map[string]string{"site.yaml": y("version: 1", "codecs:", "  - name: c", "    description: caf\xe9")},
+			want:  []string{"site.yaml:4:21: not UTF-8 text: save the file as UTF-8"},
+		},
+		{
+			name:  "YAML in UTF-16",
+			files: map[string]string{"site.yaml": "\xff\xfev\x00e\x00r\x00"},
+			want:  []string{"site.yaml:1:1: not UTF-8 text: save the file as UTF-8"},
+		},
+		{
+			name: "CSV not in UTF-8",
+			files: map[string]string{
+				"site.yaml":   y("version: 1", "deviceDefaults: {application: cloud}", "devicesFrom: devices.csv"),
+				"devices.csv": y("devEUI,name,appKey", "24E124136A456465,caf\xe9,${env:K1}"),
+			},
+			want: []string{"devices.csv:2:21: not UTF-8 text: save the file as UTF-8"},
+		},
+		{
+			name: "codec script file not in UTF-8",
+			files: map[string]string{
+				"site.yaml": y("version: 1", "codecs:", "  - name: c", "    decoderFile: c.js"),
+				"c.js":      "// temperature, 0.1 \xb0C\nfunction Decode(fPort, bytes) { return {}; }\n",
+			},
+			want: []string{"site.yaml:4:18: codecs[0].decoderFile: c.js is not UTF-8 text (line 1): save it as UTF-8"},
 		},
 		{
 			name:  "site path missing",
@@ -563,4 +670,15 @@ func TestBadInputs(t *testing.T) {
 	if len(tests) < 40 {
 		t.Errorf("only %d bad inputs", len(tests))
 	}
+}
+
+// aliasBomb is a site file whose aliases expand to millions of values.
+func aliasBomb() string {
+	lines := []string{"version: 1", `x-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]`}
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		lines = append(lines, fmt.Sprintf("x-%s: &%s [%s]", n, n, strings.TrimSuffix(strings.Repeat("*"+prev+",", 9), ",")))
+		prev = n
+	}
+	return y(lines...)
 }

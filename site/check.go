@@ -39,6 +39,7 @@ func (l *loader) finish() {
 		}
 	}
 	l.applyDefaults()
+	l.fieldPositions()
 	l.resolveSecrets()
 	plan := l.channelPlan()
 	l.checkProfiles(plan)
@@ -251,6 +252,11 @@ func (l *loader) checkProfiles(plan *band.Plan) {
 	for i, it := range l.profiles {
 		p := &l.site.Profiles[it.idx]
 		objs[i] = it.named(p.Name, p.RenamedFrom)
+		for _, b := range BuiltinProfiles {
+			if p.Name == b {
+				l.warn(it.m.pos("name"), it.m.sub("name"), "%q is a built-in profile of the gateway: this changes it, and fields left out take their defaults; give your profile a name of its own", b)
+			}
+		}
 		if plan == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -86,7 +87,12 @@ func (l *loader) loadCSV(c csvRef) {
 		l.add(c.pos, c.path, "cannot read %s: %v", c.file, err)
 		return
 	}
-	r := csv.NewReader(bytes.NewReader(data))
+	if !l.utf8(c.file, data) {
+		return
+	}
+	// A byte order mark (spreadsheets write one) is not part of the first
+	// column's name, quoted or not.
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	r.FieldsPerRecord = -1
 	r.Comment = '#'
 	header, err := r.Read()
@@ -103,16 +109,30 @@ func (l *loader) loadCSV(c csvRef) {
 	for _, k := range known {
 		isKnown[k] = true
 	}
+	headerLine, _ := r.FieldPos(0)
+	if p := (Pos{File: c.file, Line: headerLine, Col: 1}); !anyKnown(header, isKnown) {
+		// Not a header: a device row, or columns separated by something
+		// else. Its cells are not repeated: they may hold keys.
+		if len(header) == 1 && anyKnown(strings.Split(header[0], ";"), isKnown) {
+			l.add(p, "", "columns are separated by \";\": separate them by commas (devEUI,name,appKey,...)")
+		} else {
+			l.add(p, "", "missing required column \"devEUI\": the first row must be a header naming the fields (devEUI,name,appKey,...)")
+		}
+		return
+	}
 	names := make([]string, len(header))
 	seen := map[string]int{}
 	bad := false
 	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		h = strings.TrimSpace(h)
 		line, col := r.FieldPos(i)
 		p := Pos{File: c.file, Line: line, Col: col}
 		switch {
 		case h == "":
 			l.add(p, "", "column %d has no name", i+1)
+			bad = true
+		case keyLike.MatchString(h):
+			l.add(p, "", "unknown column %s: it looks like a key, not a field name", Masked)
 			bad = true
 		case !isKnown[h]:
 			msg := fmt.Sprintf("unknown column %q", h)
@@ -131,8 +151,7 @@ func (l *loader) loadCSV(c csvRef) {
 		names[i] = h
 	}
 	if _, ok := seen["devEUI"]; !ok {
-		line, _ := r.FieldPos(0)
-		l.add(Pos{File: c.file, Line: line, Col: 1}, "", "missing required column \"devEUI\"")
+		l.add(Pos{File: c.file, Line: headerLine, Col: 1}, "", "missing required column \"devEUI\"")
 		bad = true
 	}
 	if bad {
@@ -228,6 +247,19 @@ func (l *loader) loadCSV(c csvRef) {
 	}
 }
 
+// keyLike matches text holding a key's 32 hex digits.
+var keyLike = regexp.MustCompile(`[0-9A-Fa-f]{32}`)
+
+// anyKnown reports whether any of the cells, trimmed, is a device field.
+func anyKnown(cells []string, isKnown map[string]bool) bool {
+	for _, h := range cells {
+		if isKnown[strings.TrimSpace(h)] {
+			return true
+		}
+	}
+	return false
+}
+
 // cellValue types a CSV cell as the device field wants it; a cell that does
 // not parse stays a string, and the schema says what is wrong with it.
 func cellValue(field, cell string) any {
@@ -313,6 +345,31 @@ func (l *loader) applyDefaults() {
 		if set("mbTcpPort", dev.MbTcpPort == nil && mbTCP != nil) {
 			v := *mbTCP
 			dev.MbTcpPort = &v
+		}
+	}
+}
+
+// fieldPositions records, for every device, where each given field stands
+// (Device.Fields), so that checks made later (the planner's) point at it.
+func (l *loader) fieldPositions() {
+	fields := schema.Properties("device")
+	for _, d := range l.devices {
+		dev := &l.site.Devices[d.idx]
+		for _, f := range fields {
+			given := d.fromD[f]
+			if d.m != nil {
+				given = given || d.m.has(f)
+			} else if _, ok := d.row.cols[f]; ok {
+				given = true
+			}
+			if !given {
+				continue
+			}
+			if dev.Fields == nil {
+				dev.Fields = map[string]FieldPos{}
+			}
+			p, path := l.devAt(d, f)
+			dev.Fields[f] = FieldPos{Pos: p, Path: path}
 		}
 	}
 }

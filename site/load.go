@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -148,8 +149,8 @@ func (l *loader) collect(paths []string) []string {
 			continue
 		}
 		if !st.IsDir() {
-			if !seen[p] {
-				seen[p] = true
+			if k := filepath.Clean(p); !seen[k] {
+				seen[k] = true
 				out = append(out, p)
 			}
 			continue
@@ -183,8 +184,8 @@ func (l *loader) collect(paths []string) []string {
 			l.add(Pos{File: p}, "", "directory holds no *.yaml or *.yml site files")
 		}
 		for _, f := range found {
-			if !seen[f] {
-				seen[f] = true
+			if k := filepath.Clean(f); !seen[k] {
+				seen[k] = true
 				out = append(out, f)
 			}
 		}
@@ -225,6 +226,10 @@ func (l *loader) loadFile(file string) {
 		l.add(Pos{File: file}, "", "cannot read: %v", err)
 		return
 	}
+	if !l.utf8(file, data) {
+		l.unparsed = true
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -243,6 +248,7 @@ func (l *loader) loadFile(file string) {
 	}
 	issues, err := schema.ValidateYAML(&doc)
 	if err != nil {
+		l.unparsed = true // its fields are not read: no "missing version" either
 		l.add(Pos{File: file, Line: 1, Col: 1}, "", "%v", err)
 		return
 	}
@@ -257,6 +263,36 @@ func (l *loader) loadFile(file string) {
 		return
 	}
 	l.decode(root)
+}
+
+// utf8 reports whether data is UTF-8 text, and reports where it is not
+// (a file saved as Latin-1 or UTF-16).
+func (l *loader) utf8(file string, data []byte) bool {
+	if utf8.Valid(data) {
+		return true
+	}
+	line, col := 1, 1
+	for _, r := range string(data[:invalidAt(data)]) {
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	l.add(Pos{File: file, Line: line, Col: col}, "", "not UTF-8 text: save the file as UTF-8")
+	return false
+}
+
+// invalidAt is the offset of the first byte of data that is not UTF-8.
+func invalidAt(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 func (l *loader) yamlError(file string, data []byte, err error) {
@@ -281,6 +317,9 @@ func (l *loader) yamlError(file string, data []byte, err error) {
 		lines := strings.Split(string(data), "\n")
 		if strings.HasPrefix(msg, "did not find expected ',' or '}'") && line <= len(lines) && strings.Contains(lines[line-1], "${") {
 			msg += ` (inside {…}, quote references: '${env:NAME}')`
+		}
+		if line <= len(lines) && strings.Contains(lines[line-1], "\t") {
+			msg += " (a tab: YAML indents with spaces only)"
 		}
 	}
 	l.add(p, "", "invalid YAML: %s", msg)
@@ -447,6 +486,12 @@ func (l *loader) decodeCodec(m *mapping, dir string) Codec {
 		b, err := l.readFile(relTo(dir, name))
 		if err != nil {
 			l.add(m.pos(f.file), m.sub(f.file), "cannot read %s: %v", relTo(dir, name), err)
+			continue
+		}
+		if !utf8.Valid(b) {
+			// The gateway would store it altered, and plans never settle.
+			line := 1 + bytes.Count(b[:invalidAt(b)], []byte("\n"))
+			l.add(m.pos(f.file), m.sub(f.file), "%s is not UTF-8 text (line %d): save it as UTF-8", relTo(dir, name), line)
 			continue
 		}
 		*f.dst = string(b)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"gopkg.in/yaml.v3"
 )
 
@@ -211,8 +212,65 @@ func TestLoadModel(t *testing.T) {
 			{Kind: "profile", Name: "ABP", Pos: at(f, 61, 14), Path: "devices[1].profile"},
 		},
 	}
-	if diff := cmp.Diff(want, s); diff != "" {
+	// Device.Fields is checked by TestDeviceFieldPositions.
+	if diff := cmp.Diff(want, s, cmpopts.IgnoreFields(Device{}, "Fields")); diff != "" {
 		t.Errorf("site (-want +got):\n%s", diff)
+	}
+}
+
+// TestDeviceFieldPositions: each device field given stands where it is
+// written: in the device's mapping, in deviceDefaults when it came from
+// there, or in its CSV cell.
+func TestDeviceFieldPositions(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"site.yaml": y(
+			"version: 1",
+			"deviceDefaults:",
+			"  application: cloud",
+			"  codec: em300",
+			"devices:",
+			"  - devEUI: 24E124136A456465",
+			"    profile: ClassC-OTAA",
+			"    appKey: ${env:K1}",
+			"devicesFrom: devices.csv",
+		),
+		"devices.csv": y("devEUI,codec,appKey", "24E124136A456466,wt201,${env:K2}"),
+	})
+	t.Chdir(dir)
+	s, problems := Load(Options{LookupEnv: lookup(testEnv)}, "site.yaml")
+	if s == nil {
+		t.Fatalf("problems:\n%v", problems)
+	}
+	type row struct {
+		Device, Field string
+		At            FieldPos
+		Given         bool
+	}
+	var got []row
+	for _, d := range s.Devices {
+		for _, f := range []string{"application", "profile", "codec", "appKey", "devAddr"} {
+			at, ok := d.At(f)
+			got = append(got, row{d.DevEUI, f, at, ok})
+		}
+	}
+	fp := func(file string, line, col int, path string) FieldPos {
+		return FieldPos{Pos: Pos{File: file, Line: line, Col: col}, Path: path}
+	}
+	want := []row{
+		{"24E124136A456465", "application", fp("site.yaml", 3, 16, "deviceDefaults.application"), true},
+		{"24E124136A456465", "profile", fp("site.yaml", 7, 14, "devices[0].profile"), true},
+		{"24E124136A456465", "codec", fp("site.yaml", 4, 10, "deviceDefaults.codec"), true},
+		{"24E124136A456465", "appKey", fp("site.yaml", 8, 13, "devices[0].appKey"), true},
+		{"24E124136A456465", "devAddr", FieldPos{}, false},
+		{"24E124136A456466", "application", fp("site.yaml", 3, 16, "deviceDefaults.application"), true},
+		{"24E124136A456466", "profile", FieldPos{}, false},
+		{"24E124136A456466", "codec", fp("devices.csv", 2, 18, "codec"), true},
+		{"24E124136A456466", "appKey", fp("devices.csv", 2, 24, "appKey"), true},
+		{"24E124136A456466", "devAddr", FieldPos{}, false},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("field positions (-want +got):\n%s", diff)
 	}
 }
 

@@ -132,6 +132,26 @@ type Device struct {
 	MbMode        string
 	MbFramePort   *int64
 	MbTcpPort     *int64
+	// Fields is where each field given for the device stands, by field
+	// name ("profile", "appKey", ...): in its YAML mapping, its CSV row, or
+	// deviceDefaults when the value came from there. Left-out fields are
+	// not in it.
+	Fields map[string]FieldPos
+}
+
+// FieldPos is where a field's value stands, and the field's path as
+// messages name it (devices[2].profile, deviceDefaults.codec, or the
+// column name for a CSV row, whose file and line name the device).
+type FieldPos struct {
+	Pos  Pos
+	Path string
+}
+
+// At is where the device's field stands and its path, and whether the
+// field is given.
+func (d *Device) At(field string) (FieldPos, bool) {
+	f, ok := d.Fields[field]
+	return f, ok
 }
 
 // MulticastGroup is a multicast group and its whole membership (spec 4.1).
