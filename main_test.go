@@ -298,3 +298,228 @@ func TestKillMidApply(t *testing.T) {
 func canonDiff(a, b *nsapi.State) string {
 	return cmp.Diff(a.Canonical(), b.Canonical(), cmpopts.EquateEmpty())
 }
+
+// startSim serves a simulated gateway with a state file in dir on an
+// embedded broker, for the subprocess tests.
+func startSim(t *testing.T, dir string) (*gwsim.Gateway, *gwsim.Server) {
+	t.Helper()
+	g, err := gwsim.New(gwsim.Options{StatePath: filepath.Join(dir, "gw.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "milesight-gateway/{eui}/request", "milesight-gateway/{eui}/response")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return g, srv
+}
+
+func newSubEnv(t *testing.T, dir, broker string) *subEnv {
+	env := append(os.Environ(), "GWSYNC_BROKER="+broker, "TMPDIR="+t.TempDir(), "NO_COLOR=1")
+	for k, v := range testKeys {
+		env = append(env, k+"="+v)
+	}
+	return &subEnv{bin: gwsyncBinary(t), dir: dir, broker: broker, env: env}
+}
+
+// outLines streams a running command's output lines; all keeps them.
+type outLines struct {
+	ch  chan string
+	all []string
+}
+
+// streamLines starts reading r line by line.
+func streamLines(r io.Reader) *outLines {
+	o := &outLines{ch: make(chan string, 1024)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			o.ch <- sc.Text()
+		}
+		close(o.ch)
+	}()
+	return o
+}
+
+// waitLine reads lines until one contains want; it fails the test when the
+// output ends first, or when nothing comes for a minute (a hang).
+func (o *outLines) waitLine(t *testing.T, want string) {
+	t.Helper()
+	for {
+		select {
+		case l, ok := <-o.ch:
+			if !ok {
+				t.Fatalf("the output ended without %q:\n%s", want, strings.Join(o.all, "\n"))
+			}
+			o.all = append(o.all, l)
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("no %q after a minute: it hangs:\n%s", want, strings.Join(o.all, "\n"))
+		}
+	}
+}
+
+// rest reads the remaining lines until the output ends, or nothing comes
+// for a minute (then waitExit reports the hang).
+func (o *outLines) rest() string {
+	for {
+		select {
+		case l, ok := <-o.ch:
+			if !ok {
+				return strings.Join(o.all, "\n")
+			}
+			o.all = append(o.all, l)
+		case <-time.After(time.Minute):
+			return strings.Join(o.all, "\n")
+		}
+	}
+}
+
+// waitExit waits for cmd and returns its exit code; a process still running
+// after a minute is killed and fails the test (it hangs).
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("gwsync still running a minute later: it hangs")
+		return -1
+	}
+}
+
+// TestInterruptAtThePrompt: Ctrl-C while apply waits for "yes" cancels it
+// at once (exit 1, nothing written), without the user pressing Enter.
+func TestInterruptAtThePrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	g, srv := startSim(t, dir)
+	s := newSubEnv(t, dir, srv.URL())
+	writeKillSite(t, filepath.Join(dir, "site.yaml"), 2, "first")
+	cmd := s.cmd("apply", "site.yaml")
+	stdin, err := cmd.StdinPipe() // open, and never answered
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := streamLines(stdout)
+	before := g.Writes()
+	out.waitLine(t, "Only 'yes' will be accepted")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	text := out.rest()
+	code := waitExit(t, cmd)
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, text)
+	}
+	if !strings.Contains(text, "Apply cancelled.") {
+		t.Errorf("the output does not say the apply was cancelled:\n%s", text)
+	}
+	if n := g.Writes() - before; n != 0 {
+		t.Errorf("%d writes after a cancelled prompt, want 0", n)
+	}
+}
+
+// TestSecondInterruptStopsTheRollback: a first Ctrl-C mid-apply rolls back;
+// a second one, while the rollback waits on a slow gateway, stops at once
+// with exit 4 and the journal kept, and gwsync rollback then restores the
+// gateway.
+func TestSecondInterruptStopsTheRollback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	g, srv := startSim(t, dir)
+	s := newSubEnv(t, dir, srv.URL())
+	sitePath := filepath.Join(dir, "site.yaml")
+	writeKillSite(t, sitePath, 4, "first")
+	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	cl, err := nsapi.Dial(context.Background(), nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
+		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	before, err := cl.ReadState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	writeKillSite(t, sitePath, 40, "second")
+	g.Faults().SetDelay(20*time.Millisecond, 0)
+	cmd := s.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1", "--timeout", "30s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := streamLines(stdout)
+	for i := 0; i < 5; i++ {
+		lines.waitLine(t, "… done")
+	}
+	// Every answer now takes 20 s: the rollback's first undo waits.
+	g.Faults().SetDelay(20*time.Second, 0)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	lines.waitLine(t, "Interrupted")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	out := lines.rest()
+	code := waitExit(t, cmd)
+	if code != 4 {
+		t.Fatalf("exit %d, want 4\n%s", code, out)
+	}
+	if !strings.Contains(out, "gwsync rollback") {
+		t.Errorf("the output does not say to run gwsync rollback:\n%s", out)
+	}
+	if !applierHasJournal(dir) {
+		t.Fatalf("no journal after the second interrupt")
+	}
+	g.Faults().SetDelay(0, 0)
+	s.run(t, 0, "rollback", ".")
+	after, err := cl.ReadState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := canonDiff(before, after); d != "" {
+		t.Errorf("gateway after rollback differs from before the apply (-before +after):\n%s", d)
+	}
+}
+
+func applierHasJournal(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl"))
+	return err == nil
+}

@@ -281,6 +281,8 @@ type runner struct {
 	stopped error
 	done    int
 	total   int
+	// unanswered counts a rollback's undos in a row that got no answer.
+	unanswered int
 }
 
 func (r *runner) logf(format string, args ...any) {

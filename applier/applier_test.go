@@ -669,20 +669,33 @@ type crashWriter struct {
 	nth         int
 	afterWrite  bool
 
-	mu    sync.Mutex
-	n     int
-	dead  bool
-	t     testing.TB
-	wrote bool
+	// silence, when set, is what every call fails with from the nth write
+	// on (a gateway that stopped answering), instead of errDead.
+	silence error
+
+	mu     sync.Mutex
+	n      int
+	dead   bool
+	t      testing.TB
+	wrote  bool
+	called int // calls made after the nth write
 }
 
 var errDead = errors.New("process killed")
+
+func (w *crashWriter) deadErr() error {
+	w.called++
+	if w.silence != nil {
+		return w.silence
+	}
+	return errDead
+}
 
 func (w *crashWriter) write(call func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.dead {
-		return errDead
+		return w.deadErr()
 	}
 	w.n++
 	if w.n != w.nth {
@@ -695,16 +708,16 @@ func (w *crashWriter) write(call func() error) error {
 	}
 	copyDir(w.t, w.dir, w.copyTo)
 	w.dead = true
-	return errors.Join(errDead, err)
+	return errors.Join(w.deadErr(), err)
 }
 
 func (w *crashWriter) read(call func() error) error {
 	w.mu.Lock()
-	dead := w.dead
-	w.mu.Unlock()
-	if dead {
-		return errDead
+	if w.dead {
+		defer w.mu.Unlock()
+		return w.deadErr()
 	}
+	w.mu.Unlock()
 	return call()
 }
 
@@ -850,6 +863,46 @@ func TestRollbackFromJournal(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRollbackStopsWhenTheGatewayGoesSilent: a gateway that stops
+// answering half-way (switched off, broker gone) ends the apply's rollback
+// after the first undos that get no answer, instead of waiting out a
+// timeout for every completed step; the journal keeps every write, and a
+// later rollback, once the gateway answers again, restores it all.
+func TestRollbackStopsWhenTheGatewayGoesSilent(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	silence := &nsapi.OutcomeError{Method: "GET", URL: "/api/urprofiles", Cause: errors.New("timeout after 10s")}
+	w := &crashWriter{Writer: f.c, dir: dir, copyTo: t.TempDir(), nth: 17, silence: silence, t: t}
+	res, err := applier.Apply(context.Background(), w, f.fullPlan(t), applier.Options{Parallelism: 1, JournalDir: dir})
+	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("apply error %v, want an unknown outcome", err)
+	}
+	if len(res.Applied) < 10 {
+		t.Fatalf("%d steps applied before the gateway went silent, want at least 10: the test proves nothing", len(res.Applied))
+	}
+	if res.Restored || !res.JournalKept || !applier.HasJournal(dir) {
+		t.Fatalf("restored=%v journalKept=%v: want an incomplete rollback with the journal kept", res.Restored, res.JournalKept)
+	}
+	if len(res.Undone) > 3 {
+		t.Errorf("%d undos tried on a silent gateway, want at most 3 (it stops at the second unanswered one)", len(res.Undone))
+	}
+	if w.called > 12 {
+		t.Errorf("%d calls on a silent gateway, want at most 12", w.called)
+	}
+	if !strings.Contains(res.Remaining, "stopped answering") {
+		t.Errorf("Remaining does not say the gateway stopped answering:\n%s", res.Remaining)
+	}
+	// The gateway answers again: every completed step is undone.
+	res, err = applier.Rollback(context.Background(), f.c, dir, applier.Options{})
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, res.Remaining)
+	}
+	if d := canonDiff(f.live, must(f.c.ReadState(context.Background()))(t)); d != "" {
+		t.Errorf("(-before +after):\n%s", d)
 	}
 }
 

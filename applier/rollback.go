@@ -128,6 +128,9 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		sem := make(chan struct{}, parallelism(r.opts))
 		var wg sync.WaitGroup
 		for _, u := range us {
+			if r.silent() {
+				break
+			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func(u *undoUnit) {
@@ -138,29 +141,69 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		}
 		wg.Wait()
 	}
-	r.event(Event{Type: EventVerify})
-	after, err := r.w.ReadState(ctx)
 	r.mu.Lock()
 	res.Undone = append(res.Undone, r.undone...)
 	res.Notes = append(res.Notes, r.notes...)
+	unanswered := r.unanswered
 	r.mu.Unlock()
+	if unanswered >= silentUndos {
+		left := 0
+		for _, u := range units {
+			for _, e := range u.effects {
+				if e.state != effUndone {
+					left++
+				}
+			}
+		}
+		res.Remaining = fmt.Sprintf("the gateway stopped answering: %d undos in a row got no answer, so the rollback stopped; %d writes are not undone yet (the journal keeps them)", unanswered, left)
+		return
+	}
+	r.event(Event{Type: EventVerify})
+	after, err := r.w.ReadState(ctx)
 	if err != nil {
 		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
 		return
 	}
 	diff := cmp.Diff(before.Canonical(), after.Canonical(), cmpopts.EquateEmpty())
 	res.Restored = diff == ""
-	res.Remaining = diff
+	if !res.Restored {
+		res.Remaining = describeDiff(before, after)
+		if res.Remaining == "" {
+			res.Remaining = diff
+		}
+	}
+}
+
+// silentUndos is how many undos in a row may get no answer before a
+// rollback stops: the gateway has gone (switched off, broker down), and
+// each further undo would only wait out its timeout. The journal keeps
+// what is left for gwsync rollback.
+const silentUndos = 2
+
+// silent says the gateway stopped answering the rollback.
+func (r *runner) silent() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unanswered >= silentUndos
 }
 
 func (r *runner) undoUnit(ctx context.Context, u *undoUnit) {
 	for _, e := range u.effects {
+		if r.silent() {
+			return
+		}
 		start := time.Now()
 		r.event(Event{Type: EventUndoStart, Address: e.Address, Action: undoAction(e.Op)})
 		did, err := r.undo(ctx, e)
 		rec := UndoRecord{Address: e.Address, Did: did, Err: err}
 		r.mu.Lock()
 		r.undone = append(r.undone, rec)
+		switch {
+		case err == nil:
+			r.unanswered = 0
+		case errors.Is(err, nsapi.ErrUnknownOutcome):
+			r.unanswered++
+		}
 		r.mu.Unlock()
 		if err != nil {
 			r.logf("rollback: %s: %v", e.Address, err)

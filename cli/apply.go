@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/plan"
@@ -81,8 +83,37 @@ func (c *ApplyCmd) Run(env *Env) error {
 	if c.Parallelism < 1 || c.Parallelism > applier.MaxParallelism {
 		return withExit(ExitError, fmt.Errorf("--parallelism %d: want 1–%d", c.Parallelism, applier.MaxParallelism))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// A first Ctrl-C (or SIGTERM) starts no new step: the writes in flight
+	// finish and the completed ones are rolled back. A second one stops at
+	// once: the journal, fsynced before every write, is kept for
+	// gwsync rollback.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	abandon := make(chan struct{})
+	running := make(chan struct{}) // closed when the writes start
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-sigs:
+		case <-finished:
+			return
+		}
+		cancel()
+		select {
+		case <-running:
+			fmt.Fprintln(env.Stderr, "\nInterrupted: no new step starts; the writes in flight finish and the completed ones are rolled back. Interrupt again to stop at once (the journal is kept for gwsync rollback).")
+		default:
+		}
+		select {
+		case <-sigs:
+			close(abandon)
+		case <-finished:
+		}
+	}()
 
 	siteArgs := []string{c.Target}
 	siteDir := c.Target
@@ -146,7 +177,16 @@ func (c *ApplyCmd) Run(env *Env) error {
 	}
 	if !c.AutoApprove {
 		fmt.Fprint(env.Stdout, "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-		line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
+		answer := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
+			answer <- line
+		}()
+		var line string
+		select {
+		case line = <-answer:
+		case <-ctx.Done(): // Ctrl-C at the prompt
+		}
 		fmt.Fprintln(env.Stdout)
 		if strings.TrimSpace(line) != "yes" {
 			fmt.Fprintln(env.Stdout, "Apply cancelled.")
@@ -166,9 +206,34 @@ func (c *ApplyCmd) Run(env *Env) error {
 		opts.Logf = func(format string, args ...any) { prog.logf(format, args...) }
 	}
 	fmt.Fprintln(env.Stdout)
-	res, err := applier.Apply(ctx, run.Client, p, opts)
-	prog.finish()
-	return reportApply(ctx, env, run, res, err, siteDir, color)
+	if ctx.Err() != nil {
+		fmt.Fprintln(env.Stdout, "Apply cancelled.")
+		return withExit(ExitError, nil)
+	}
+	close(running)
+	type outcome struct {
+		res *applier.Result
+		err error
+	}
+	ended := make(chan outcome, 1)
+	go func() {
+		res, err := applier.Apply(ctx, run.Client, p, opts)
+		ended <- outcome{res, err}
+	}()
+	select {
+	case o := <-ended:
+		prog.finish()
+		return reportApply(ctx, env, run, o.res, o.err, siteDir, color)
+	case <-abandon:
+		prog.finish()
+		if !applier.HasJournal(journalDir) {
+			fmt.Fprintln(env.Stdout, "\nStopped before the first write: nothing changed.")
+			return withExit(ExitError, nil)
+		}
+		fmt.Fprintf(env.Stdout, "\nStopped at once: the gateway may be half-way between its old state and the site.\n"+
+			"The journal is kept in %s. Run: gwsync rollback %s\n", journalDir, siteDir)
+		return withExit(ExitPartial, nil)
+	}
 }
 
 // checkSaved refuses a saved plan that no longer describes what would run.
@@ -241,7 +306,7 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 	default:
 		fmt.Fprintf(out, "\nError: %v\n\n", err)
 		printUndo(out, res)
-		fmt.Fprintln(out, "Rollback INCOMPLETE: the gateway differs from its state before the apply:")
+		fmt.Fprintln(out, "Rollback INCOMPLETE: the gateway is not verified back in its state before the apply:")
 		fmt.Fprintln(out, indent(res.Remaining))
 		if res.JournalKept {
 			fmt.Fprintf(out, "The journal is kept in %s. When the gateway answers again, run: gwsync rollback %s\n", res.JournalDir, siteDir)
@@ -362,12 +427,36 @@ func (p *progress) drawBar(ev applier.Event, undo bool) {
 		what = "Rolling back"
 	}
 	line := fmt.Sprintf("%s [%s%s] %d/%d %s", what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), ev.Done, ev.Total, ev.Address)
+	// A line that wraps cannot be redrawn with \r: keep it within the
+	// terminal's width.
+	if r, max := []rune(line), p.columns()-1; len(r) > max {
+		line = string(r[:max-1]) + "…"
+	}
+	n := len([]rune(line))
 	pad := ""
-	if n := p.last - len(line); n > 0 {
-		pad = strings.Repeat(" ", n)
+	if d := p.last - n; d > 0 {
+		pad = strings.Repeat(" ", d)
 	}
 	fmt.Fprintf(p.env.Stdout, "\r%s%s", line, pad)
-	p.last = len(line)
+	p.last = n
+}
+
+// columns is the terminal's width: asked of the terminal, else $COLUMNS,
+// else 80.
+func (p *progress) columns() int {
+	if f, ok := p.env.Stdout.(*os.File); ok {
+		var ws struct{ Row, Col, X, Y uint16 }
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), uintptr(syscall.TIOCGWINSZ), uintptr(unsafe.Pointer(&ws)))
+		if errno == 0 && ws.Col >= 20 {
+			return int(ws.Col)
+		}
+	}
+	if p.env.Getenv != nil {
+		if n, err := strconv.Atoi(p.env.Getenv("COLUMNS")); err == nil && n >= 20 {
+			return n
+		}
+	}
+	return 80
 }
 
 func (p *progress) clearBar() {

@@ -68,3 +68,37 @@ func TestSiteDirOf(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBarFitsTheTerminal: a bar line longer than the terminal
+// wraps, and the \r that redraws it then only returns to the start of the
+// last row, leaving a trail of old bars; every bar line fits in COLUMNS-1.
+func TestProgressBarFitsTheTerminal(t *testing.T) {
+	for _, cols := range []string{"", "60"} {
+		t.Run("COLUMNS="+cols, func(t *testing.T) {
+			var out bytes.Buffer
+			env := &Env{Stdout: &out, IsTerminal: true, Getenv: func(k string) string {
+				if k == "COLUMNS" {
+					return cols
+				}
+				return ""
+			}}
+			width := 80
+			if cols != "" {
+				width = 60
+			}
+			p := newProgress(env)
+			addr := "multicast_member.thermostats-on-the-second-floor-east-wing (12 devices)"
+			p.event(applier.Event{Type: applier.EventStart, Address: addr, Action: plan.Create, Total: 120})
+			p.event(applier.Event{Type: applier.EventDone, Address: addr, Action: plan.Create, Done: 1, Total: 120})
+			p.finish()
+			for _, seg := range strings.FieldsFunc(out.String(), func(r rune) bool { return r == '\r' || r == '\n' }) {
+				if n := len([]rune(seg)); n > width-1 {
+					t.Errorf("a bar line of %d characters on a %d-column terminal: %q", n, width, seg)
+				}
+			}
+			if !strings.Contains(out.String(), "1/120") {
+				t.Errorf("the bar lost its count: %q", out.String())
+			}
+		})
+	}
+}

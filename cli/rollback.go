@@ -46,12 +46,9 @@ func (c *RollbackCmd) Run(env *Env) error {
 		return withExit(ExitError, err)
 	}
 	defer closer()
-	key := gw.EUI
-	if key == "" {
-		cn := resolve(env, c.ConnFlags, conn, gw)
-		key = cn.broker + " " + cn.requestTopic
-	}
-	lock, err := applier.AcquireLock("", key)
+	// The same lock as gwsync apply's: --gateway-eui, else the site's
+	// EUI, else broker and request topic.
+	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, []string{c.Site}))
 	if err != nil {
 		return withExit(ExitError, err)
 	}
@@ -68,10 +65,15 @@ func (c *RollbackCmd) Run(env *Env) error {
 	var inc *applier.RollbackIncompleteError
 	switch {
 	case err == nil:
-		fmt.Fprintf(env.Stdout, "Rollback complete: %d writes undone; the gateway was re-read and equals its state before the apply.\n", countUndone(res))
+		n := countUndone(res)
+		writes := "writes"
+		if n == 1 {
+			writes = "write"
+		}
+		fmt.Fprintf(env.Stdout, "Rollback complete: %d %s undone; the gateway was re-read and equals its state before the apply.\n", n, writes)
 		return nil
 	case errors.As(err, &inc):
-		fmt.Fprintln(env.Stdout, "Rollback INCOMPLETE: the gateway differs from its state before the apply:")
+		fmt.Fprintln(env.Stdout, "Rollback INCOMPLETE: the gateway is not verified back in its state before the apply:")
 		fmt.Fprintln(env.Stdout, indent(res.Remaining))
 		return withExit(ExitError, fmt.Errorf("%w; run gwsync rollback %s again when the gateway answers", err, c.Site))
 	default:

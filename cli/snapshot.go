@@ -61,9 +61,10 @@ func (c *SnapshotCmd) Run(env *Env) error {
 	if err := writeSnapshotFile(c.Out, b); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "Snapshot of gateway %s (%s) written to %s: %d profiles, %d devices, %d codecs, %d multicast groups, %d FUOTA tasks.\n",
+	fmt.Fprintf(env.Stderr, "Snapshot of gateway %s (%s) written to %s: %s, %s, %s, %s, %s.\n",
 		snapshotOrUnknown(state.GatewayEUI), snapshotOrUnknown(state.ChannelPlan), c.Out,
-		len(state.Profiles), len(state.Devices), len(state.Codecs), len(state.Groups), len(state.Tasks))
+		count(len(state.Profiles), "profile"), count(len(state.Devices), "device"), count(len(state.Codecs), "codec"),
+		count(len(state.Groups), "multicast group"), count(len(state.Tasks), "FUOTA task"))
 	if c.Verbose {
 		fmt.Fprintf(env.Stderr, "%d ns-api requests.\n", client.Requests())
 	}

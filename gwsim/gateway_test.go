@@ -342,3 +342,13 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 		t.Errorf("errors %s, %s: want them to name the field", b1, b2)
 	}
 }
+
+// TestOpenInAMissingFolder fails at once, naming the folder, instead of
+// after the caller's reads when the first write cannot be saved.
+func TestOpenInAMissingFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nowhere")
+	_, err := Open(filepath.Join(dir, "gw.json"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "folder "+dir+" does not exist") {
+		t.Fatalf("Open in a missing folder: %v", err)
+	}
+}

@@ -160,6 +160,12 @@ func Open(path string, opts Options) (*Gateway, error) {
 	if path == "" {
 		return nil, errors.New("gateway state file: empty path")
 	}
+	// The state is written beside the file (temporary file + rename): a
+	// folder that is missing would only fail at the first write, after the
+	// caller has done its reads.
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("gateway state file %s: folder %s does not exist", path, filepath.Dir(path))
+	}
 	opts.StatePath = path
 	return New(opts)
 }

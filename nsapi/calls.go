@@ -441,21 +441,41 @@ func (c *Client) OfficialFirmware(ctx context.Context, model, search string) ([]
 // run concurrently within the window; every slice is sorted by identity.
 func (c *Client) ReadState(ctx context.Context) (*State, error) {
 	s := &State{FormatVersion: StateFormatVersion}
+	// A read that goes unanswered ends the others: a gateway that does not
+	// answer costs one timeout, not one per read. Error answers are all
+	// reported.
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		profiles *ProfileList
 		devices  *DeviceList
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		errs     []error
+		silent   bool
 	)
 	run := func(what string, f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(); err != nil {
-				mu.Lock()
+			err := f()
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, context.Canceled) && parent.Err() == nil:
+				// Ended by another read's silence.
+			case errors.Is(err, ErrUnknownOutcome):
+				if !silent {
+					silent = true
+					errs = append(errs, fmt.Errorf("read %s: %w", what, err))
+					cancel()
+				}
+			default:
 				errs = append(errs, fmt.Errorf("read %s: %w", what, err))
-				mu.Unlock()
 			}
 		}()
 	}
@@ -471,7 +491,11 @@ func (c *Client) ReadState(ctx context.Context) (*State, error) {
 	wg.Wait()
 	if len(errs) > 0 {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return nil, errors.Join(errs...)
+		err := errors.Join(errs...)
+		if silent && c.answers.Load() == 0 {
+			err = fmt.Errorf("%w: %s", err, c.silenceHint())
+		}
+		return nil, err
 	}
 	s.Profiles = profiles.Result
 	s.Devices = devices.DeviceResult

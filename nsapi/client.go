@@ -46,6 +46,7 @@ type Client struct {
 	closed  bool
 
 	requests atomic.Int64
+	answers  atomic.Int64 // answers matched to a request
 	seenEUI  atomic.Value // string: the gatewayEUI of the last matched response
 
 	// Spec fallbacks learnt in this session (NOTES.md).
@@ -118,6 +119,18 @@ func (c *Client) Close() error {
 // Requests reports how many requests the client has sent.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
+// Answers reports how many answers to its requests the client has had.
+func (c *Client) Answers() int64 { return c.answers.Load() }
+
+// silenceHint says what to check when the gateway never answered.
+func (c *Client) silenceHint() string {
+	if c.cfg.RequestTopic == "" {
+		return "the gateway never answered: is it online?"
+	}
+	return fmt.Sprintf("the gateway never answered: is it online, does it take requests on %s and answer on %s?",
+		c.cfg.RequestTopic, c.cfg.ResponseTopic)
+}
+
 // GatewayEUI is the configured gateway EUI or, when none was configured, the
 // one the last answer came from (upper case; "" before any answer).
 func (c *Client) GatewayEUI() string {
@@ -170,6 +183,7 @@ func (c *Client) deliver(payload []byte) {
 	if r.GatewayEUI != "" {
 		c.seenEUI.Store(r.GatewayEUI)
 	}
+	c.answers.Add(1)
 	w.ch <- result{resp: &r}
 }
 

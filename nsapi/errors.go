@@ -110,12 +110,13 @@ type OutcomeError struct {
 	Cause  error // context deadline, connection lost, …
 }
 
+// Error names the request and why no answer came; for a write it says
+// that nobody knows whether it took effect (a read changes nothing).
 func (e *OutcomeError) Error() string {
-	what := "request"
-	if e.Method != "GET" {
-		what = "write"
+	if e.Method == "GET" {
+		return fmt.Sprintf("%s %s: no answer (%v)", e.Method, e.URL, e.Cause)
 	}
-	return fmt.Sprintf("%s %s: no answer (%v): the outcome of the %s is unknown", e.Method, e.URL, e.Cause, what)
+	return fmt.Sprintf("%s %s: no answer (%v): the outcome of the write is unknown", e.Method, e.URL, e.Cause)
 }
 
 // Unwrap lets errors.Is(err, ErrUnknownOutcome) and the cause both match.

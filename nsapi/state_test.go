@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -181,5 +183,33 @@ func TestMaskSecrets(t *testing.T) {
 	again.MaskSecrets()
 	if d := cmp.Diff(masked.Devices, again.Devices); d != "" {
 		t.Errorf("second MaskSecrets (-once +twice):\n%s", d)
+	}
+}
+
+// TestReadStateStopsAtTheFirstUnansweredRead: a gateway that answers
+// nothing (offline, or wrong topics) makes ReadState fail with one error
+// that says so, without waiting out every other read's timeout in turn.
+func TestReadStateStopsAtTheFirstUnansweredRead(t *testing.T) {
+	f := &fakeGW{handle: func(nsapi.Request, []byte) [][]byte { return nil }}
+	c := newClient(t, f, nsapi.Config{Window: 1, RequestTimeout: 50 * time.Millisecond})
+	_, err := c.ReadState(context.Background())
+	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("ReadState: got %v, want an unknown-outcome error", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("the error has several lines, want the first unanswered read only:\n%s", msg)
+	}
+	for _, want := range []string{"no answer", "the gateway never answered"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "outcome of the request is unknown") {
+		t.Errorf("a read's error %q speaks of an unknown outcome, which only matters for writes", msg)
+	}
+	// The reads waiting for a slot were not sent once one went unanswered.
+	if n := len(f.urls()); n > 2 {
+		t.Errorf("%d requests sent, want at most 2 (the one that went unanswered, and one that took its slot)", n)
 	}
 }
