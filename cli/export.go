@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gwsync/gwsync/export"
+	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -64,31 +65,9 @@ func (c *ExportCmd) Run(env *Env) error {
 	if c.EnvFile != "" && c.Out != "-" && filepath.Clean(c.EnvFile) == filepath.Clean(c.Out) {
 		return fmt.Errorf("export: --env-file and --out are the same file %s", c.Out)
 	}
-	var (
-		conn *site.Connection
-		gw   site.Gateway
-	)
-	if c.Site != "" {
-		s, err := loadSiteConnection(env, c.Site)
-		if err != nil {
-			return err
-		}
-		conn, gw = &s.Connection, s.Gateway
-	}
-	client, closeClient, err := connect(ctx, env, c.ConnFlags, conn, gw)
+	state, conn, gw, err := readLive(ctx, env, c.Site, c.ConnFlags, "export")
 	if err != nil {
 		return err
-	}
-	state, err := client.ReadState(ctx)
-	if err != nil {
-		_ = closeClient()
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := closeClient(); err != nil {
-		return fmt.Errorf("export: close: %w", err)
-	}
-	if gw.ChannelPlan != "" && !strings.EqualFold(gw.ChannelPlan, state.ChannelPlan) {
-		fmt.Fprintf(env.Stderr, "Warning: the site says channel plan %s, the gateway reports %s.\n", gw.ChannelPlan, state.ChannelPlan)
 	}
 
 	dir := ""
@@ -114,8 +93,8 @@ func (c *ExportCmd) Run(env *Env) error {
 		if err := res.WriteFiles(dir); err != nil {
 			return err
 		}
-		if err := writeSnapshotFile(c.Out, res.YAML); err != nil {
-			return fmt.Errorf("export: %w", err)
+		if err := atomicfile.Write(c.Out, res.YAML, 0o644); err != nil {
+			return fmt.Errorf("export: write %s: %w", c.Out, err)
 		}
 	}
 	if c.EnvFile != "" {
@@ -124,9 +103,6 @@ func (c *ExportCmd) Run(env *Env) error {
 		}
 	}
 	c.report(env, res, state.GatewayEUI, state.ChannelPlan)
-	if c.Verbose {
-		fmt.Fprintf(env.Stderr, "%d ns-api requests.\n", client.Requests())
-	}
 	return nil
 }
 

@@ -2,12 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/gwsync/gwsync/internal/atomicfile"
+	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -22,32 +21,9 @@ type SnapshotCmd struct {
 
 // Run reads the gateway and writes the snapshot.
 func (c *SnapshotCmd) Run(env *Env) error {
-	ctx := context.Background()
-	var (
-		conn *site.Connection
-		gw   site.Gateway
-	)
-	if c.Site != "" {
-		s, err := loadSiteConnection(env, c.Site)
-		if err != nil {
-			return err
-		}
-		conn, gw = &s.Connection, s.Gateway
-	}
-	client, closeClient, err := connect(ctx, env, c.ConnFlags, conn, gw)
+	state, _, _, err := readLive(context.Background(), env, c.Site, c.ConnFlags, "snapshot")
 	if err != nil {
 		return err
-	}
-	state, err := client.ReadState(ctx)
-	if err != nil {
-		_ = closeClient()
-		return fmt.Errorf("snapshot: %w", err)
-	}
-	if err := closeClient(); err != nil {
-		return fmt.Errorf("snapshot: close: %w", err)
-	}
-	if gw.ChannelPlan != "" && !strings.EqualFold(gw.ChannelPlan, state.ChannelPlan) {
-		fmt.Fprintf(env.Stderr, "Warning: the site says channel plan %s, the gateway reports %s.\n", gw.ChannelPlan, state.ChannelPlan)
 	}
 	state.MaskSecrets()
 	b, err := state.MarshalIndent()
@@ -58,16 +34,13 @@ func (c *SnapshotCmd) Run(env *Env) error {
 		_, err := env.Stdout.Write(b)
 		return err
 	}
-	if err := writeSnapshotFile(c.Out, b); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+	if err := atomicfile.Write(c.Out, b, 0o644); err != nil {
+		return fmt.Errorf("snapshot: write %s: %w", c.Out, err)
 	}
 	fmt.Fprintf(env.Stderr, "Snapshot of gateway %s (%s) written to %s: %s, %s, %s, %s, %s.\n",
 		snapshotOrUnknown(state.GatewayEUI), snapshotOrUnknown(state.ChannelPlan), c.Out,
 		count(len(state.Profiles), "profile"), count(len(state.Devices), "device"), count(len(state.Codecs), "codec"),
 		count(len(state.Groups), "multicast group"), count(len(state.Tasks), "FUOTA task"))
-	if c.Verbose {
-		fmt.Fprintf(env.Stderr, "%d ns-api requests.\n", client.Requests())
-	}
 	return nil
 }
 
@@ -97,28 +70,41 @@ func loadSiteConnection(env *Env, path string) (*site.Site, error) {
 	return s, nil
 }
 
-// writeSnapshotFile writes b to path through a temporary file in the same
-// folder, so a reader never sees half a file.
-func writeSnapshotFile(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+// readLive reads the gateway's state for snapshot and export: the
+// connection comes from the site siteArg when given (else flags and
+// environment alone), and a channel plan the site names but the gateway
+// does not report is a warning. what names the command in errors. It
+// returns the site's connection and gateway blocks too (nil and zero
+// without a site).
+func readLive(ctx context.Context, env *Env, siteArg string, flags ConnFlags, what string) (*nsapi.State, *site.Connection, site.Gateway, error) {
+	var (
+		conn *site.Connection
+		gw   site.Gateway
+	)
+	if siteArg != "" {
+		s, err := loadSiteConnection(env, siteArg)
+		if err != nil {
+			return nil, nil, gw, err
+		}
+		conn, gw = &s.Connection, s.Gateway
+	}
+	client, closeClient, err := connect(ctx, env, flags, conn, gw)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, nil, gw, err
 	}
-	tmp := f.Name()
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+	state, err := client.ReadState(ctx)
+	if err != nil {
+		_ = closeClient()
+		return nil, nil, gw, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+	if flags.Verbose {
+		fmt.Fprintf(env.Stderr, "Read the gateway's state in %d ns-api requests.\n", client.Requests())
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := closeClient(); err != nil {
+		return nil, nil, gw, fmt.Errorf("%s: close: %w", what, err)
 	}
-	return nil
+	if gw.ChannelPlan != "" && !strings.EqualFold(gw.ChannelPlan, state.ChannelPlan) {
+		fmt.Fprintf(env.Stderr, "Warning: the site says channel plan %s, the gateway reports %s.\n", gw.ChannelPlan, state.ChannelPlan)
+	}
+	return state, conn, gw, nil
 }

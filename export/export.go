@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/site"
 )
@@ -127,7 +128,8 @@ func (r *Result) WriteFiles(dir string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-		if err := writeAtomic(p, f.Data, 0o644); err != nil {
+		if err := atomicfile.Write(p, f.Data, 0o644); err != nil {
+			err = fmt.Errorf("write %s: %w", p, err)
 			return fmt.Errorf("export: %w", err)
 		}
 	}
@@ -167,33 +169,9 @@ func shellQuote(v string) string {
 // temporary file in the same folder so that no reader sees half a file and
 // the keys are never readable by others, even for a moment.
 func (r *Result) WriteEnvFile(path string) error {
-	if err := writeAtomic(path, r.EnvFile(), 0o600); err != nil {
+	if err := atomicfile.Write(path, r.EnvFile(), 0o600); err != nil {
+		err = fmt.Errorf("write %s: %w", path, err)
 		return fmt.Errorf("export: env file: %w", err)
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a temporary file (created 0600)
-// that is given mode and renamed into place.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

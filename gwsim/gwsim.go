@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
 )
 
@@ -244,26 +245,8 @@ func (g *Gateway) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
 	}
-	dir := filepath.Dir(g.opts.StatePath)
-	f, err := os.CreateTemp(dir, ".gwsim-state-*")
-	if err != nil {
+	if err := atomicfile.Write(g.opts.StatePath, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(append(b, '\n'))
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o600)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, g.opts.StatePath)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("state file %s: %w", g.opts.StatePath, werr)
 	}
 	return nil
 }
