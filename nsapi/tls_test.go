@@ -154,3 +154,59 @@ func TestDialTLS(t *testing.T) {
 		})
 	}
 }
+
+// startWSSMochi runs a broker with a websocket listener over TLS (wss://).
+func startWSSMochi(t *testing.T, ca *testCA) string {
+	t.Helper()
+	certPEM, keyPEM := ca.issue(t, 4)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	_ = free.Close()
+	s := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if err := s.AddListener(listeners.NewWebsocket(listeners.Config{ID: "wss", Address: addr, TLSConfig: tc})); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	t.Cleanup(func() { _ = s.Close() })
+	return addr
+}
+
+// TestDialWSS connects over MQTT on a TLS websocket, verifying the broker
+// with the CA file, and refuses a broker it cannot verify.
+func TestDialWSS(t *testing.T) {
+	ca := newCA(t)
+	caFile := writeFile(t, t.TempDir(), "ca.pem", ca.pem)
+	addr := startWSSMochi(t, ca)
+	cfg := nsapi.Config{Broker: "wss://" + addr, CAFile: caFile, RequestTopic: "req", ResponseTopic: "resp", ConnectTimeout: 5 * time.Second}
+	var c *nsapi.Client
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if c, err = nsapi.Dial(context.Background(), cfg); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the listener starts in the background
+	}
+	if err != nil {
+		t.Fatalf("Dial %s: %v", cfg.Broker, err)
+	}
+	_ = c.Close()
+
+	cfg.CAFile = ""
+	if c, err := nsapi.Dial(context.Background(), cfg); err == nil {
+		_ = c.Close()
+		t.Fatal("Dial without the CA succeeded, want a certificate error")
+	} else if !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), cfg.Broker) {
+		t.Errorf("error %q: want it to name %s and the certificate", err, cfg.Broker)
+	}
+}
