@@ -332,6 +332,21 @@ type outLines struct {
 	all []string
 }
 
+// startStreaming starts cmd with its stdout and stderr as one stream of
+// lines, read as they come.
+func startStreaming(t *testing.T, cmd *exec.Cmd) *outLines {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return streamLines(stdout)
+}
+
 // streamLines starts reading r line by line.
 func streamLines(r io.Reader) *outLines {
 	o := &outLines{ch: make(chan string, 1024)}
@@ -421,15 +436,7 @@ func TestInterruptAtThePrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := streamLines(stdout)
+	out := startStreaming(t, cmd)
 	before := g.Writes()
 	out.waitLine(t, "Only 'yes' will be accepted")
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -476,15 +483,7 @@ func TestSecondInterruptStopsTheRollback(t *testing.T) {
 	writeKillSite(t, sitePath, 40, "second")
 	g.Faults().SetDelay(20*time.Millisecond, 0)
 	cmd := s.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1", "--timeout", "30s")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := streamLines(stdout)
+	lines := startStreaming(t, cmd)
 	for i := 0; i < 5; i++ {
 		lines.waitLine(t, "… done")
 	}

@@ -25,15 +25,8 @@ const (
 func seedExport(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
-	cl, closer, err := connect(ctx, envOf(nil), ConnFlags{Broker: "sim://" + path}, nil, site.Gateway{})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer func() {
-		if err := closer(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	}()
+	cl, done := simClient(t, path)
+	defer done()
 	if err := cl.CreateDevice(ctx, nsapi.DeviceWrite{DevEUI: "24E124136A456465", Name: "em300", ApplicationID: "1", AppKey: exportAppKey}); err != nil {
 		t.Fatalf("CreateDevice: %v", err)
 	}

@@ -22,15 +22,8 @@ const snapKey = "0F1E2D3C4B5A69788796A5B4C3D2E1F0"
 func seedSim(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
-	cl, closer, err := connect(ctx, envOf(nil), ConnFlags{Broker: "sim://" + path}, nil, site.Gateway{})
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer func() {
-		if err := closer(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	}()
+	cl, done := simClient(t, path)
+	defer done()
 	profiles, err := cl.ListProfiles(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +172,20 @@ func TestSnapshotUsesTheSiteConnection(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "site.yaml") {
 		t.Errorf("invalid site: stderr %q does not name the file", stderr.String())
+	}
+}
+
+// simClient connects to the simulated gateway in state file path the way
+// the commands do (a sim:// broker); done closes it, saving the state.
+func simClient(t *testing.T, path string) (cl *nsapi.Client, done func()) {
+	t.Helper()
+	cl, closer, err := connect(context.Background(), envOf(nil), ConnFlags{Broker: "sim://" + path}, nil, site.Gateway{})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return cl, func() {
+		if err := closer(); err != nil {
+			t.Errorf("close: %v", err)
+		}
 	}
 }
