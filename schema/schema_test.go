@@ -146,6 +146,21 @@ func TestValidateYAML(t *testing.T) {
 			},
 		},
 		{
+			name: "startAt only as the spec's examples write it",
+			src: "version: 1\nfirmwareUpdates:\n  - name: t\n    startAt: 2026-12-01 02:00:00Z\n" +
+				"  - name: u\n    startAt: 2026-12-01t02:00:00z\n  - name: v\n    startAt: 2026-12-01T02:00:00.000+01:00\n",
+			want: []string{
+				`3:5: firmwareUpdates[0]: missing required field "devices"`,
+				`3:5: firmwareUpdates[0]: missing required field "fragment"`,
+				`4:14: firmwareUpdates[0].startAt: "2026-12-01 02:00:00Z" is not an RFC 3339 time (2026-12-01T02:00:00Z)`,
+				`5:5: firmwareUpdates[1]: missing required field "devices"`,
+				`5:5: firmwareUpdates[1]: missing required field "fragment"`,
+				`6:14: firmwareUpdates[1].startAt: "2026-12-01t02:00:00z" is not an RFC 3339 time (2026-12-01T02:00:00Z)`,
+				`7:5: firmwareUpdates[2]: missing required field "devices"`,
+				`7:5: firmwareUpdates[2]: missing required field "fragment"`,
+			},
+		},
+		{
 			name: "required and empty",
 			src:  "version: 1\nfirmwareUpdates:\n  - name: ''\n    devices: []\n",
 			want: []string{

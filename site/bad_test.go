@@ -389,6 +389,12 @@ func TestBadInputs(t *testing.T) {
 			want: []string{`site.yaml:8:14: firmwareUpdates[0].startAt: "tomorrow" is not an RFC 3339 time (2026-12-01T02:00:00Z)`},
 		},
 		{
+			name: "FUOTA startAt with a space",
+			files: map[string]string{"site.yaml": with(dev, "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01 02:00:00Z",
+				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 40, intervalMs: 5000, redundancy: 10}")},
+			want: []string{`site.yaml:8:14: firmwareUpdates[0].startAt: "2026-12-01 02:00:00Z" is not an RFC 3339 time (2026-12-01T02:00:00Z)`},
+		},
+		{
 			name: "FUOTA startAt month 13",
 			files: map[string]string{"site.yaml": with(dev, "firmwareUpdates:", "  - name: t", "    startAt: 2026-13-01T02:00:00Z",
 				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 50, intervalMs: 5000, redundancy: 10}")},

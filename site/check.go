@@ -430,7 +430,10 @@ func (l *loader) checkTasks(plan *band.Plan) {
 		objs[i] = it.named(t.Name, t.RenamedFrom)
 		l.members(m, t.Devices, "be updated")
 		if t.StartAt != "" && m.has("startAt") {
-			if _, err := time.Parse(time.RFC3339Nano, t.StartAt); err != nil && rfc3339Shape.MatchString(t.StartAt) {
+			if !rfc3339Shape.MatchString(t.StartAt) {
+				// the schema's message, so that the two report it once
+				l.add(m.pos("startAt"), m.sub("startAt"), "%q is not an RFC 3339 time (2026-12-01T02:00:00Z)", t.StartAt)
+			} else if _, err := time.Parse(time.RFC3339Nano, t.StartAt); err != nil {
 				l.add(m.pos("startAt"), m.sub("startAt"), "%q is not an RFC 3339 time: %s", t.StartAt, timeReason(err))
 			}
 		}
@@ -492,9 +495,12 @@ func (l *loader) checkTasks(plan *band.Plan) {
 	l.checkNames("FUOTA task", objs)
 }
 
-// rfc3339Shape is the schema's startAt pattern: times the schema accepts
-// but time.Parse refuses (month 13) are reported here, once.
-var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$`)
+// rfc3339Shape is the schema's startAt pattern: RFC 3339 as the spec's
+// examples write it (6.1, 6.3: "2025-04-15T00:50:00.000Z",
+// "2025-04-15T01:13:00+01:00"). The gateway answers 10310004 to other forms,
+// such as a space for the T. Times of this shape that time.Parse refuses
+// (month 13) are reported too.
+var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
 
 func timeReason(err error) string {
 	if pe, ok := err.(*time.ParseError); ok && pe.Message != "" {
