@@ -54,3 +54,45 @@ func BenchmarkLoadCSV10k(b *testing.B) {
 	}
 	benchLoad(b, map[string]string{"site.yaml": benchHead + "devicesFrom: devices.csv\n", "devices.csv": sb.String()}, "site.yaml")
 }
+
+// BenchmarkLoadSharedKeys10k loads a site of 10,000 devices where every
+// hundred devices share one key: the shared-key lint warns once a device
+// and must stay linear in the number of devices sharing a key.
+func BenchmarkLoadSharedKeys10k(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(benchHead + "devices:\n")
+	for i := 0; i < benchDevices; i++ {
+		fmt.Fprintf(&sb, "  - devEUI: 24E1241%09X\n    name: em300-th-%05d\n    appKey: ${env:K%05d}\n", i, i, i%100)
+	}
+	dir := b.TempDir()
+	writeTree(b, dir, map[string]string{"site.yaml": sb.String()})
+	opts := Options{LookupEnv: lookup(benchKeys())}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, problems := Load(opts, filepath.Join(dir, "site.yaml"))
+		if s == nil || len(problems.Warnings()) != benchDevices {
+			b.Fatalf("site loaded %v, %d warnings, want one a device", s != nil, len(problems.Warnings()))
+		}
+	}
+}
+
+// BenchmarkLoadOneKey10k: all 10,000 devices share one key.
+func BenchmarkLoadOneKey10k(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(benchHead + "devices:\n")
+	for i := 0; i < benchDevices; i++ {
+		fmt.Fprintf(&sb, "  - devEUI: 24E1241%09X\n    name: em300-th-%05d\n    appKey: ${env:K00000}\n", i, i)
+	}
+	dir := b.TempDir()
+	writeTree(b, dir, map[string]string{"site.yaml": sb.String()})
+	opts := Options{LookupEnv: lookup(benchKeys())}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, problems := Load(opts, filepath.Join(dir, "site.yaml"))
+		if s == nil || len(problems.Warnings()) != benchDevices {
+			b.Fatalf("site loaded %v, %d warnings, want one a device", s != nil, len(problems.Warnings()))
+		}
+	}
+}

@@ -543,17 +543,22 @@ func (l *loader) lintKeys() {
 		if len(users) < 2 {
 			continue
 		}
+		// Each user names at most three others, the first ones other than
+		// itself: the lint stays linear however many share a key.
+		label := make([]string, min(len(users), 4))
+		for j := range label {
+			label[j] = fmt.Sprintf("%s (%s)", users[j].owner, users[j].field)
+		}
 		for i, u := range users {
-			var others []string
-			for j, o := range users {
+			others := make([]string, 0, 3)
+			for j := 0; j < len(label) && len(others) < 3; j++ {
 				if j != i {
-					others = append(others, fmt.Sprintf("%s (%s)", o.owner, o.field))
+					others = append(others, label[j])
 				}
 			}
 			more := ""
-			if len(others) > 3 {
-				more = fmt.Sprintf(" and %d more", len(others)-3)
-				others = others[:3]
+			if n := len(users) - 1; n > 3 {
+				more = fmt.Sprintf(" and %d more", n-3)
 			}
 			l.secWarn(u.s.Pos, u.path, "same key as %s%s; give every device and group its own key", strings.Join(others, ", "), more)
 		}
