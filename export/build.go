@@ -346,8 +346,8 @@ func (b *builder) profile(p *nsapi.Profile) *yaml.Node {
 		set(m, "enableUplinkChannels", ints(sortedInts(s.EnableUplinkChannels)))
 	}
 	intOpt("maxEIRP", s.MaxEIRP, 0, true)
-	if s.Supports32bitFCnt {
-		set(m, "supports32bitFCnt", boolean(true))
+	if s.Supports32bitFCnt != nsapi.DefaultSupports32bitFCnt {
+		set(m, "supports32bitFCnt", boolean(s.Supports32bitFCnt))
 	}
 	intOpt("pingSlotPeriod", s.PingSlotPeriod, nsapi.DefaultPingSlotPeriod, true)
 	intOpt("pingSlotDR", s.PingSlotDR, pingDR, known)

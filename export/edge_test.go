@@ -276,16 +276,21 @@ func TestExportHandMadeGateway(t *testing.T) {
 // plan's defaults.
 func TestExportChannelPlanDefaults(t *testing.T) {
 	eu := nsapi.ProfileSettings{SupportsJoin: true, MacVersion: "1.0.2", RegParamsRevision: "B", RxDataRate2: 0, RxFreq2: 869525000,
-		PingSlotPeriod: 128, PingSlotDR: 3, PingSlotFreq: 869525000, ClassBTimeout: 10, ClassCTimeout: 10}
+		Supports32bitFCnt: true, PingSlotPeriod: 128, PingSlotDR: 3, PingSlotFreq: 869525000, ClassBTimeout: 10, ClassCTimeout: 10}
+	no32 := eu
+	no32.Supports32bitFCnt = false
 	for _, tc := range []struct {
-		plan string
-		want []string
+		name, plan string
+		prof       nsapi.ProfileSettings
+		want       []string
 	}{
-		{"EU868", []string{"name: p", "supportsJoin: true"}},
-		{"US915", []string{"name: p", "supportsJoin: true", "rxDataRate2: 0", "rxFreq2: 869525000", "pingSlotDR: 3", "pingSlotFreq: 869525000"}},
+		{"EU868", "EU868", eu, []string{"name: p", "supportsJoin: true"}},
+		{"US915", "US915", eu, []string{"name: p", "supportsJoin: true", "rxDataRate2: 0", "rxFreq2: 869525000", "pingSlotDR: 3", "pingSlotFreq: 869525000"}},
+		// true is the default (every profile example of the spec): only false is written
+		{"16-bit frame counters", "EU868", no32, []string{"name: p", "supportsJoin: true", "supports32bitFCnt: false"}},
 	} {
-		t.Run(tc.plan, func(t *testing.T) {
-			st := &nsapi.State{ChannelPlan: tc.plan, Profiles: []nsapi.Profile{{Name: "p", Profile: eu}}}
+		t.Run(tc.name, func(t *testing.T) {
+			st := &nsapi.State{ChannelPlan: tc.plan, Profiles: []nsapi.Profile{{Name: "p", Profile: tc.prof}}}
 			r, err := export.Export(st, export.Options{})
 			if err != nil {
 				t.Fatal(err)

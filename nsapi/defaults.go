@@ -13,6 +13,9 @@ const (
 	DefaultFPort             = 1             // a device's fPort (3.1)
 	DefaultMcAddr            = "11111111"    // 4.1
 	DefaultGroupType         = "CLASS_C"     // 4.1
+	// DefaultSupports32bitFCnt: every profile example of the spec (2.1,
+	// 2.3, 2.4) carries true, and the table gives no other default.
+	DefaultSupports32bitFCnt = true
 	// DefaultKey is the spec's published default key (appKey, session keys,
 	// multicast keys). It is public: a site that relies on it is insecure.
 	DefaultKey = "5572404c696e6b4c6f52613230313823"

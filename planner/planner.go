@@ -346,7 +346,7 @@ func (b *builder) desiredProfile(sp *site.Profile) nsapi.Profile {
 		FactoryPresetFreqs:   sortedInts(sp.FactoryPresetFreqs),
 		EnableUplinkChannels: sortedInts(sp.EnableUplinkChannels),
 		MaxEIRP:              nsapi.FlexInt(deref(sp.MaxEIRP, 0)),
-		Supports32bitFCnt:    deref(sp.Supports32bitFCnt, false),
+		Supports32bitFCnt:    deref(sp.Supports32bitFCnt, nsapi.DefaultSupports32bitFCnt),
 		PingSlotPeriod:       nsapi.FlexInt(deref(sp.PingSlotPeriod, nsapi.DefaultPingSlotPeriod)),
 		PingSlotDR:           nsapi.FlexInt(deref(sp.PingSlotDR, bp.PingSlotDR)),
 		PingSlotFreq:         nsapi.FlexInt(deref(sp.PingSlotFreq, bp.PingSlotFreq)),

@@ -57,6 +57,7 @@ func TestDefaultsFollowTheChannelPlan(t *testing.T) {
 	type got struct {
 		RxFreq2, RxDR2, PingDR, PingFreq, PingPeriod, ClassB, ClassC int64
 		Mac, Rev                                                     string
+		FCnt32                                                       bool
 		BDR, BFreq, CDR, CFreq                                       int64
 		CAddr, CType, CKey                                           string
 		TaskDR, TaskFreq                                             int64
@@ -68,6 +69,7 @@ func TestDefaultsFollowTheChannelPlan(t *testing.T) {
 			ps := c.After.Profile.Profile
 			g.RxFreq2, g.RxDR2, g.PingDR, g.PingFreq = int64(ps.RxFreq2), int64(ps.RxDataRate2), int64(ps.PingSlotDR), int64(ps.PingSlotFreq)
 			g.PingPeriod, g.ClassB, g.ClassC, g.Mac, g.Rev = int64(ps.PingSlotPeriod), int64(ps.ClassBTimeout), int64(ps.ClassCTimeout), ps.MacVersion, ps.RegParamsRevision
+			g.FCnt32 = ps.Supports32bitFCnt
 		case c.After.Group != nil && c.Name == "b":
 			g.BDR, g.BFreq = int64(c.After.Group.DR), int64(c.After.Group.Frequency)
 		case c.After.Group != nil:
@@ -76,7 +78,7 @@ func TestDefaultsFollowTheChannelPlan(t *testing.T) {
 			g.TaskDR, g.TaskFreq = int64(c.After.Task.TmpMcInfo.DR), int64(c.After.Task.TmpMcInfo.Frequency)
 		}
 	}
-	want := got{RxFreq2: 923300000, RxDR2: 8, PingDR: 8, PingFreq: 923300000, PingPeriod: 128, ClassB: 10, ClassC: 10, Mac: "1.0.2", Rev: "B",
+	want := got{RxFreq2: 923300000, RxDR2: 8, PingDR: 8, PingFreq: 923300000, PingPeriod: 128, ClassB: 10, ClassC: 10, Mac: "1.0.2", Rev: "B", FCnt32: true,
 		BDR: 8, BFreq: 923300000, CDR: 8, CFreq: 923300000, CAddr: "11111111", CType: "CLASS_C", CKey: nsapi.DefaultKey,
 		TaskDR: 8, TaskFreq: 923300000}
 	if diff := cmp.Diff(want, g); diff != "" {
