@@ -1004,7 +1004,7 @@ func (b *builder) prune() {
 	deletedProfiles := map[string]string{}
 	for i := range l.Profiles {
 		p := &l.Profiles[i]
-		if b.usedProfiles[p.Name] || p.IsDefault || !b.prunes(pr.Profiles, plan.KindProfile, p.Name, p.Name) || b.inUse(plan.KindProfile, p.Name, "profiles") {
+		if b.usedProfiles[p.Name] || builtinProfile(p) || !b.prunes(pr.Profiles, plan.KindProfile, p.Name, p.Name) || b.inUse(plan.KindProfile, p.Name, "profiles") {
 			continue
 		}
 		deletedProfiles[p.ID()] = p.Name
@@ -1014,7 +1014,7 @@ func (b *builder) prune() {
 	}
 	for i := range l.Codecs {
 		c := &l.Codecs[i]
-		if b.usedCodecs[c.Name] || !b.prunes(pr.Codecs, plan.KindCodec, c.Name, c.Name) || b.inUse(plan.KindCodec, c.Name, "codecs") {
+		if b.usedCodecs[c.Name] || b.builtinCodec(c) || !b.prunes(pr.Codecs, plan.KindCodec, c.Name, c.Name) || b.inUse(plan.KindCodec, c.Name, "codecs") {
 			continue
 		}
 		before := *c
@@ -1066,6 +1066,30 @@ func (b *builder) prune() {
 		b.add(plan.Change{Address: address(plan.KindTask, t.Name), Kind: plan.KindTask, Name: t.Name, ID: fmt.Sprint(int64(t.ID)),
 			Action: plan.Delete, Reason: reason, Before: &plan.Object{Task: &before}})
 	}
+}
+
+// builtinProfile reports whether p is one the gateway ships: by name
+// (ClassA-OTAA, ClassB-OTAA, ClassC-OTAA), since the spec's profile list
+// (2.3) does not carry isDefault, or by isDefault where the list has it.
+// Prune never deletes one.
+func builtinProfile(p *nsapi.Profile) bool {
+	return p.IsDefault || slices.Contains(site.BuiltinProfiles, p.Name)
+}
+
+// builtinCodec reports whether a codec of the custom list is one the
+// gateway ships (type=default, by name or id): prune never deletes one,
+// whatever the custom list carries.
+func (b *builder) builtinCodec(c *nsapi.Codec) bool {
+	if _, ok := b.builtin[c.Name]; ok {
+		return true
+	}
+	id := strings.TrimSpace(string(c.ID))
+	for _, bc := range b.live.BuiltinCodecs {
+		if id != "" && strings.TrimSpace(string(bc.ID)) == id {
+			return true
+		}
+	}
+	return false
 }
 
 // inUse reports, as a problem, that prune would delete a gateway's profile

@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,30 @@ func TestPrune(t *testing.T) {
 	var pe *planner.Error
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `profile "Legacy" would be deleted but device 24E1240000000001`) {
 		t.Errorf("err = %v, want the profile still in use", err)
+	}
+}
+
+// TestPruneKeepsBuiltins: prune never deletes what the gateway ships,
+// whatever its lists carry: the built-in profiles by name (the spec's
+// profile list, 2.3, has no isDefault) and the built-in codecs even when
+// the custom list returns them.
+func TestPruneKeepsBuiltins(t *testing.T) {
+	live := factory("EU868")
+	live.Profiles = nil
+	for i, n := range site.BuiltinProfiles {
+		live.Profiles = append(live.Profiles, nsapi.Profile{Name: n, Profile: nsapi.ProfileSettings{ProfileID: fmt.Sprint(i), SupportsJoin: true}})
+	}
+	live.Profiles = append(live.Profiles, nsapi.Profile{Name: "Custom", Profile: nsapi.ProfileSettings{ProfileID: "c"}})
+	live.BuiltinCodecs = []nsapi.CodecShort{{ID: "1", Name: "Milesight EM300"}, {ID: "2", Name: "Milesight WT201"}}
+	live.Codecs = []nsapi.Codec{{ID: "1", Name: "Milesight EM300"}, {ID: "2", Name: "WT201 (renamed by hand)"}, {ID: "9", Name: "mine"}}
+	all := site.Prune{Devices: true, Profiles: true, Codecs: true, MulticastGroups: true, FirmwareUpdates: true}
+	p, err := planner.Plan(&site.Site{Version: 1, Prune: all}, live, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"delete profile.Custom", "delete codec.mine"}
+	if diff := cmp.Diff(want, summaryOf(p, true)); diff != "" {
+		t.Errorf("prune everything (-want +got):\n%s", diff)
 	}
 }
 
