@@ -281,7 +281,7 @@ func nonNil[T any](s []T) []T {
 
 // ListCodecs reads payload codecs in full (GET /api/payloadcodecs, paged).
 func (c *Client) ListCodecs(ctx context.Context, typ, search string) ([]Codec, error) {
-	return listAll(ctx, c, c.codecFallback(),
+	return listAll(ctx, c, c.codecFallback("GET"),
 		func(limit, offset int) pageRequest {
 			return get(query("/api/payloadcodecs", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset)))
 		},
@@ -305,7 +305,7 @@ func (c *Client) CreateCodec(ctx context.Context, w CodecWrite) (string, error) 
 		ID FlexString `json:"id"`
 	}
 	const u = "/api/payloadcodecs"
-	if err := c.call(ctx, c.codecFallback(), "POST", u, w, &out); err != nil {
+	if err := c.call(ctx, c.codecFallback("POST"), "POST", u, w, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
@@ -319,7 +319,7 @@ func (c *Client) UpdateCodec(ctx context.Context, id string, w CodecWrite) error
 	if id == "" {
 		return errors.New("update payload codec: empty id")
 	}
-	return c.call(ctx, c.codecFallback(), "PUT", "/api/payloadcodecs/"+url.PathEscape(id), w, nil)
+	return c.call(ctx, c.codecFallback("PUT"), "PUT", "/api/payloadcodecs/"+url.PathEscape(id), w, nil)
 }
 
 // DeleteCodec deletes a custom payload codec (DELETE /api/payloadcodecs/{id}).
@@ -327,25 +327,71 @@ func (c *Client) DeleteCodec(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("delete payload codec: empty id")
 	}
-	return c.call(ctx, c.codecFallback(), "DELETE", "/api/payloadcodecs/"+url.PathEscape(id), nil, nil)
+	return c.call(ctx, c.codecFallback("DELETE"), "DELETE", "/api/payloadcodecs/"+url.PathEscape(id), nil, nil)
 }
 
 // ---- FUOTA ----
 
 type taskBody struct {
-	FuotaTask FuotaTask `json:"fuotaTask"`
+	FuotaTask taskWrite `json:"fuotaTask"`
+}
+
+// taskWrite is the body of POST and PUT /api/fuota/task (6.1, 6.3): the
+// writable fields only, each clearable one sent even when empty (a
+// firmware's description and officialFirmwareUrl included), as the
+// examples send them.
+type taskWrite struct {
+	ID                   FlexInt            `json:"id,omitempty"` // PUT only
+	Name                 string             `json:"name"`
+	StartedAt            string             `json:"startedAt"`
+	Description          string             `json:"description"`
+	DevEUIs              []string           `json:"deveui"`
+	FirmwareInfo         *firmwareInfoWrite `json:"firmwareInfo,omitempty"` // local firmware only
+	IsOfficialFirmware   bool               `json:"isOfficialFirmware"`
+	OfficialFirmwareInfo *OfficialFirmware  `json:"officialFirmwareInfo,omitempty"` // official firmware only
+	FragmentInfo         FragmentInfo       `json:"fragmentInfo"`
+	TmpMcInfo            tmpMcWrite         `json:"tmpMcInfo"`
+}
+
+type firmwareInfoWrite struct {
+	FirmwareName        string `json:"firmwareName"`
+	Description         string `json:"description"`
+	FileContent         string `json:"fileContent"`
+	OfficialFirmwareURL string `json:"officialFirmwareUrl"`
+}
+
+type tmpMcWrite struct {
+	GroupType FlexInt `json:"groupType"`
+	DR        FlexInt `json:"dr"`
+	Frequency FlexInt `json:"frequency"`
+}
+
+// taskBodyOf is the request body for t (its Write form).
+func taskBodyOf(t FuotaTask) taskBody {
+	w := t.Write()
+	b := taskWrite{
+		ID: w.ID, Name: w.Name, StartedAt: w.StartedAt, Description: w.Description,
+		DevEUIs: nonNil(w.DevEUIs), IsOfficialFirmware: w.IsOfficialFirmware,
+		OfficialFirmwareInfo: w.OfficialFirmwareInfo, FragmentInfo: w.FragmentInfo,
+		TmpMcInfo: tmpMcWrite{GroupType: w.TmpMcInfo.GroupType, DR: w.TmpMcInfo.DR, Frequency: w.TmpMcInfo.Frequency},
+	}
+	if fi := w.FirmwareInfo; fi != nil {
+		b.FirmwareInfo = &firmwareInfoWrite{FirmwareName: fi.FirmwareName, Description: fi.Description,
+			FileContent: fi.FileContent, OfficialFirmwareURL: fi.OfficialFirmwareURL}
+	}
+	return taskBody{b}
 }
 
 // CreateTask adds a FUOTA task (POST /api/fuota/task) and returns its id.
 // The body is t.Write() without an id.
 func (c *Client) CreateTask(ctx context.Context, t FuotaTask) (int64, error) {
-	w := t.Write()
-	w.ID = 0
+	body := taskBodyOf(t)
+	body.FuotaTask.ID = 0
 	var out struct {
 		ID FlexInt `json:"id"`
 	}
 	const u = "/api/fuota/task"
-	if err := c.do(ctx, "POST", u, taskBody{w}, &out); err != nil {
+	if err := c.do(ctx, "POST", u, body, &out); err != nil {
 		return 0, err
 	}
 	if out.ID == 0 {
@@ -369,7 +415,7 @@ func (c *Client) UpdateTask(ctx context.Context, t FuotaTask) error {
 	if t.ID == 0 {
 		return errors.New("update FUOTA task: no task id")
 	}
-	return c.do(ctx, "PUT", "/api/fuota/task", taskBody{t.Write()}, nil)
+	return c.do(ctx, "PUT", "/api/fuota/task", taskBodyOf(t), nil)
 }
 
 // DeleteTasks deletes FUOTA tasks (POST /api/fuota/task/delete).

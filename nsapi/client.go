@@ -51,7 +51,10 @@ type Client struct {
 
 	// Spec fallbacks learnt in this session (NOTES.md).
 	deletedDevices atomic.Bool // .../deleteddevices instead of .../deletedevices
-	singularCodec  atomic.Bool // /api/payloadcodec instead of /api/payloadcodecs
+	// /api/payloadcodec instead of /api/payloadcodecs, per method: the
+	// spec's examples write on the singular and read and delete on the
+	// plural (5.1–5.4), so what one method learns says nothing of another.
+	singularCodec methodFlags
 }
 
 var _ API = (*Client)(nil)
@@ -164,10 +167,14 @@ func (c *Client) deliver(payload []byte) {
 		c.logf("ns-api: ignored a message that is not a response (%d bytes)", len(payload))
 		return
 	}
-	if c.cfg.GatewayEUI != "" && r.GatewayEUI != "" && !strings.EqualFold(r.GatewayEUI, c.cfg.GatewayEUI) {
+	otherGateway := c.cfg.GatewayEUI != "" && r.GatewayEUI != "" && !strings.EqualFold(r.GatewayEUI, c.cfg.GatewayEUI)
+	if otherGateway && bodyCode(r.Body) != CodeGatewayMismatch {
 		c.logf("ns-api: ignored the answer to id=%s from gateway %s", r.ID, r.GatewayEUI)
 		return
 	}
+	// A code 25 answer to our id ends the request whichever gateway sent
+	// it: the gateway on our request topic is not the one we named (a
+	// mistyped EUI), and waiting would only end in a timeout.
 	c.mu.Lock()
 	w, ok := c.pending[r.ID]
 	if ok && bytes.Equal(bytes.TrimSpace(payload), w.sent) {
@@ -180,7 +187,7 @@ func (c *Client) deliver(payload []byte) {
 	if !ok {
 		return
 	}
-	if r.GatewayEUI != "" {
+	if r.GatewayEUI != "" && !otherGateway {
 		c.seenEUI.Store(r.GatewayEUI)
 	}
 	c.answers.Add(1)
@@ -290,7 +297,48 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 	}
 	code, err := decodeBody(method, url, res.resp.Body, out)
 	c.logf("ns-api %s %s id=%s %s code=%d", method, url, id, time.Since(start).Round(time.Microsecond), code)
+	if code == CodeGatewayMismatch {
+		c.explainMismatch(err, res.resp.GatewayEUI)
+	}
 	return err
+}
+
+// explainMismatch words a code 25 error so that it names the gateway EUI
+// the request carried and, when known, the one that answered.
+func (c *Client) explainMismatch(err error, answeredBy string) {
+	var re *RemoteError
+	if !errors.As(err, &re) {
+		return
+	}
+	sent := strings.ToUpper(c.cfg.GatewayEUI)
+	if sent == "" {
+		sent = "(none)"
+	}
+	msg := "the request named gateway " + sent
+	if answeredBy != "" && !strings.EqualFold(answeredBy, c.cfg.GatewayEUI) {
+		msg += " but gateway " + strings.ToUpper(answeredBy) + " answered"
+	}
+	msg += ": check the configured gateway EUI"
+	if re.Message != "" && re.Message != CodeText(re.Code) {
+		msg += " (" + re.Message + ")"
+	}
+	re.Message = msg
+}
+
+// bodyCode is the ns-api code a response body carries: 200 when it
+// carries none.
+func bodyCode(body json.RawMessage) int {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] != '{' {
+		return CodeSuccess
+	}
+	var probe struct {
+		Code *FlexInt `json:"code"`
+	}
+	if json.Unmarshal(b, &probe) != nil || probe.Code == nil || *probe.Code == 0 {
+		return CodeSuccess
+	}
+	return int(*probe.Code)
 }
 
 // decodeBody turns a response body into out, or into a *RemoteError when it
@@ -336,10 +384,32 @@ func (c *Client) deleteDevicesFallback() *fallback {
 	}
 }
 
-func (c *Client) codecFallback() *fallback {
+// methodFlags is one flag per request method.
+type methodFlags struct {
+	get, post, put, del, other atomic.Bool
+}
+
+// of is the flag of method.
+func (m *methodFlags) of(method string) *atomic.Bool {
+	switch strings.ToUpper(method) {
+	case "GET":
+		return &m.get
+	case "POST":
+		return &m.post
+	case "PUT":
+		return &m.put
+	case "DELETE":
+		return &m.del
+	}
+	return &m.other
+}
+
+// codecFallback is the payload codec URL fallback of method: learnt, and
+// remembered, for that method alone.
+func (c *Client) codecFallback(method string) *fallback {
 	const plural = "/api/payloadcodecs"
 	return &fallback{
-		learnt: &c.singularCodec,
+		learnt: c.singularCodec.of(method),
 		applies: func(u string) bool {
 			rest, ok := strings.CutPrefix(u, plural)
 			return ok && (rest == "" || rest[0] == '/' || rest[0] == '?')

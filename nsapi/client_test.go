@@ -354,14 +354,14 @@ func TestFallbacksOnCode21(t *testing.T) {
 	unsupported := map[string]any{"code": 21, "error": "type or url not supported"}
 	cases := []struct {
 		name   string
-		refuse func(url string) bool
+		refuse func(method, url string) bool
 		run    func(c *nsapi.Client) error
 		want   []string
 		code   int
 	}{
 		{
 			name:   "deletedevices falls back to deleteddevices, remembered",
-			refuse: func(u string) bool { return strings.HasSuffix(u, "/deletedevices") },
+			refuse: func(_, u string) bool { return strings.HasSuffix(u, "/deletedevices") },
 			run: func(c *nsapi.Client) error {
 				for range 2 {
 					if err := c.RemoveGroupDevices(context.Background(), "g-1", []string{"24E124136A456467"}); err != nil {
@@ -378,29 +378,41 @@ func TestFallbacksOnCode21(t *testing.T) {
 		},
 		{
 			name:   "the canonical URL is kept when it works",
-			refuse: func(u string) bool { return false },
+			refuse: func(_, u string) bool { return false },
 			run: func(c *nsapi.Client) error {
 				return c.RemoveGroupDevices(context.Background(), "g-1", []string{"24E124136A456467"})
 			},
 			want: []string{"POST /api/multicast-groups/g-1/deletedevices"},
 		},
 		{
-			name:   "payloadcodecs falls back to payloadcodec for every codec call",
-			refuse: func(u string) bool { return strings.HasPrefix(u, "/api/payloadcodecs") },
+			name:   "payloadcodecs falls back to payloadcodec, remembered per method",
+			refuse: func(_, u string) bool { return strings.HasPrefix(u, "/api/payloadcodecs") },
 			run: func(c *nsapi.Client) error {
-				if _, err := c.CreateCodec(context.Background(), nsapi.CodecWrite{Name: "k"}); err != nil {
-					return err
+				for range 2 {
+					if _, err := c.CreateCodec(context.Background(), nsapi.CodecWrite{Name: "k"}); err != nil {
+						return err
+					}
+					if err := c.UpdateCodec(context.Background(), "285", nsapi.CodecWrite{Name: "k"}); err != nil {
+						return err
+					}
+					if _, err := c.ListCodecs(context.Background(), nsapi.CodecTypeCustom, ""); err != nil {
+						return err
+					}
+					if err := c.DeleteCodec(context.Background(), "285"); err != nil {
+						return err
+					}
 				}
-				if err := c.UpdateCodec(context.Background(), "285", nsapi.CodecWrite{Name: "k"}); err != nil {
-					return err
-				}
-				if _, err := c.ListCodecs(context.Background(), nsapi.CodecTypeCustom, ""); err != nil {
-					return err
-				}
-				return c.DeleteCodec(context.Background(), "285")
+				return nil
 			},
 			want: []string{
 				"POST /api/payloadcodecs",
+				"POST /api/payloadcodec",
+				"PUT /api/payloadcodecs/285",
+				"PUT /api/payloadcodec/285",
+				"GET /api/payloadcodecs?type=custom&search=&limit=500&offset=0",
+				"GET /api/payloadcodec?type=custom&search=&limit=500&offset=0",
+				"DELETE /api/payloadcodecs/285",
+				"DELETE /api/payloadcodec/285",
 				"POST /api/payloadcodec",
 				"PUT /api/payloadcodec/285",
 				"GET /api/payloadcodec?type=custom&search=&limit=500&offset=0",
@@ -408,8 +420,50 @@ func TestFallbacksOnCode21(t *testing.T) {
 			},
 		},
 		{
+			// Spec 5.1–5.4 examples: singular for POST and PUT, plural for
+			// GET and DELETE. A POST that learnt the singular must not send
+			// the list and the delete there.
+			name: "the spec examples' spellings: writes singular, reads and deletes plural",
+			refuse: func(m, u string) bool {
+				singular := strings.HasPrefix(u, "/api/payloadcodec") && !strings.HasPrefix(u, "/api/payloadcodecs")
+				if m == "POST" || m == "PUT" {
+					return !singular
+				}
+				return singular
+			},
+			run: func(c *nsapi.Client) error {
+				for range 2 {
+					if _, err := c.CreateCodec(context.Background(), nsapi.CodecWrite{Name: "k"}); err != nil {
+						return err
+					}
+					if _, err := c.ListCodecs(context.Background(), nsapi.CodecTypeCustom, ""); err != nil {
+						return err
+					}
+					if err := c.UpdateCodec(context.Background(), "285", nsapi.CodecWrite{Name: "k"}); err != nil {
+						return err
+					}
+					if err := c.DeleteCodec(context.Background(), "285"); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			want: []string{
+				"POST /api/payloadcodecs",
+				"POST /api/payloadcodec",
+				"GET /api/payloadcodecs?type=custom&search=&limit=500&offset=0",
+				"PUT /api/payloadcodecs/285",
+				"PUT /api/payloadcodec/285",
+				"DELETE /api/payloadcodecs/285",
+				"POST /api/payloadcodec",
+				"GET /api/payloadcodecs?type=custom&search=&limit=500&offset=0",
+				"PUT /api/payloadcodec/285",
+				"DELETE /api/payloadcodecs/285",
+			},
+		},
+		{
 			name:   "both spellings refused: code 21, nothing remembered",
-			refuse: func(u string) bool { return true },
+			refuse: func(_, u string) bool { return true },
 			run: func(c *nsapi.Client) error {
 				err := c.DeleteCodec(context.Background(), "285")
 				if !nsapi.IsCode(err, nsapi.CodeUnsupportedURL) {
@@ -429,7 +483,7 @@ func TestFallbacksOnCode21(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
-				if tc.refuse(req.URL) {
+				if tc.refuse(req.Method, req.URL) {
 					return [][]byte{answer(req, "", unsupported)}
 				}
 				if req.Method == "POST" && strings.HasPrefix(req.URL, "/api/payloadcodec") {
@@ -483,6 +537,9 @@ func TestRemoteErrors(t *testing.T) {
 					t.Fatalf("got %v, want a *RemoteError", err)
 				}
 				want := &nsapi.RemoteError{Method: "PUT", URL: "/api/urprofiles/p-1", Code: code, Message: "refused: " + strconv.Itoa(code)}
+				if code == nsapi.CodeGatewayMismatch {
+					want.Message = "the request named gateway (none): check the configured gateway EUI (refused: 25)"
+				}
 				if d := cmp.Diff(want, re); d != "" {
 					t.Errorf("error (-want +got):\n%s", d)
 				}

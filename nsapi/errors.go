@@ -121,3 +121,39 @@ func (e *OutcomeError) Error() string {
 
 // Unwrap lets errors.Is(err, ErrUnknownOutcome) and the cause both match.
 func (e *OutcomeError) Unwrap() []error { return []error{ErrUnknownOutcome, e.Cause} }
+
+// WriteRefused reports whether err says, by the spec, that the gateway did
+// NOT carry the request out, so that nothing needs undoing and a re-read
+// cannot find a change. It is true only for a *RemoteError (wrapped or not)
+// with one of these codes:
+//
+//   - 3 parameter exception, 20 parse json failed: the request was refused
+//     as written, before anything was changed;
+//   - 5 data not found, 6 already exists, 9 failed precondition: the
+//     gateway's state forbade the change, which was therefore not made;
+//   - 21 type or url not supported, 22 method not supported: no handler ran;
+//   - 25 gateway EUI not matched: the request was for another gateway;
+//   - 10310001–10310015 (FUOTA, 6.11): validation and task-status refusals
+//     (devices in a task, name, start time, missing or invalid fragment,
+//     multicast or firmware info, too many tasks, task status, official
+//     firmware not fetched), each given before the task is touched.
+//
+// It is false for 2 unknown error and 23 internal server error (the write
+// may have been partly or wholly done), 24 request timeout (the gateway's
+// own timeout: the outcome is unknown), any code the spec does not list, an
+// answer that never came (*OutcomeError) and every other error: those are
+// settled by a re-read.
+func WriteRefused(err error) bool {
+	var re *RemoteError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Code {
+	case CodeParameter, CodeNotFound, CodeAlreadyExists, CodeFailedPrecondition,
+		CodeBadJSON, CodeUnsupportedURL, CodeMethodNotSupported, CodeGatewayMismatch:
+		return true
+	case CodeUnknown, CodeInternal, CodeRequestTimeout:
+		return false
+	}
+	return re.Code >= CodeFuotaDeviceInTask && re.Code <= CodeFuotaOfficialFetch
+}

@@ -255,7 +255,15 @@ func (d *Device) UnmarshalJSON(b []byte) error {
 
 // DeviceWrite is the canonical body of POST /api/urdevices and PUT
 // /api/urdevices/{devEUI}: IDs as strings, ports and counters as numbers,
-// as the spec's examples send them. Empty optional fields are left out.
+// as the spec's examples send them. Every field that can be cleared is sent
+// with its empty value ("" or 0), as the 3.4 PUT example does: a field left
+// out keeps its value on the gateway, so leaving it out could never clear
+// it. Left out when empty: devEUI (the PUT names the device in its URL),
+// name, profileID and fPort (a device always has them; "" and 0 are not
+// values the gateway takes), and the frame counters (nil: not sent).
+// The network session key is sent under both of the spec's spellings
+// (nwkSKey of the tables, nwksKey of the 3.3 and 3.4 examples) with the
+// same value, so that the gateway reads it whichever one it takes.
 type DeviceWrite struct {
 	DevEUI         string `json:"devEUI,omitempty"` // POST only
 	Name           string `json:"name,omitempty"`
@@ -265,15 +273,24 @@ type DeviceWrite struct {
 	PayloadCodecID string `json:"payloadCodecID"` // "0": no codec
 	FPort          int64  `json:"fPort,omitempty"`
 	SkipFCntCheck  bool   `json:"skipFCntCheck"`
-	AppKey         string `json:"appKey,omitempty"`
-	DevAddr        string `json:"devAddr,omitempty"`
-	NwkSKey        string `json:"nwkSKey,omitempty"`
-	AppSKey        string `json:"appSKey,omitempty"`
+	AppKey         string `json:"appKey"`
+	DevAddr        string `json:"devAddr"`
+	NwkSKey        string `json:"nwkSKey"` // also sent as nwksKey
+	AppSKey        string `json:"appSKey"`
 	FCntUp         *int64 `json:"fCntUp,omitempty"`
 	FCntDown       *int64 `json:"fCntDown,omitempty"`
 	MbMode         string `json:"mbMode"`
-	MbFramePort    int64  `json:"mbFramePort,omitempty"`
-	MbTcpPort      int64  `json:"mbTcpPort,omitempty"`
+	MbFramePort    int64  `json:"mbFramePort"`
+	MbTcpPort      int64  `json:"mbTcpPort"`
+}
+
+// MarshalJSON writes w with the network session key under both spellings.
+func (w DeviceWrite) MarshalJSON() ([]byte, error) {
+	type plain DeviceWrite
+	return json.Marshal(struct {
+		plain
+		NwksKey string `json:"nwksKey"`
+	}{plain(w), w.NwkSKey})
 }
 
 // Application is an entry of the device list's appResult.
