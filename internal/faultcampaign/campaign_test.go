@@ -1,0 +1,161 @@
+package faultcampaign
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gwsync/gwsync/applier"
+)
+
+var (
+	flagTrials  = flag.Int("campaign.trials", 0, "trials to run (0: the short run)")
+	flagSeed    = flag.Uint64("campaign.seed", 0, "base seed: trial i runs seed BASE+i; with -campaign.trials unset, runs that one seed alone")
+	flagTimeout = flag.Duration("campaign.timeout", 300*time.Millisecond, "the client's request timeout in a trial")
+)
+
+// shortSeed is the short run's base seed, and shortTrials its size: every
+// kind at both parallelisms, the in-process kinds more often.
+const (
+	shortSeed   = 1
+	shortTrials = 90
+)
+
+// gwsyncBin is the gwsync binary TestMain builds for the SIGKILL kinds.
+var gwsyncBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "faultcampaign-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultcampaign:", err)
+		os.Exit(1)
+	}
+	gwsyncBin = filepath.Join(dir, "gwsync")
+	build := exec.Command("go", "build", "-o", gwsyncBin, "github.com/gwsync/gwsync")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "faultcampaign: build gwsync:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// trialOf is the kind and parallelism a seed runs: both come from the
+// seed, so that the seed alone replays a trial.
+func trialOf(seed uint64) (string, int) {
+	kind := Kinds[seed%uint64(len(Kinds))]
+	par := 1
+	if (seed/uint64(len(Kinds)))%2 == 1 {
+		par = applier.DefaultParallelism
+	}
+	return kind, par
+}
+
+// shortKeep says whether the short run keeps seed: every in-process seed,
+// and one SIGKILL trial in three (each starts two processes).
+func shortKeep(seed uint64) bool {
+	kind, _ := trialOf(seed)
+	if kind != KindKillApply && kind != KindKillRollback {
+		return true
+	}
+	return (seed/uint64(len(Kinds)*2))%3 == 0
+}
+
+func replay(seed uint64) string {
+	return fmt.Sprintf("go test ./internal/faultcampaign -run TestCampaign -campaign.seed=%d -v", seed)
+}
+
+// TestCampaign runs the fault campaign: the short run by default, one
+// seed with -campaign.seed, the long run with -campaign.trials. It fails
+// when any trial ends wrong or stuck.
+func TestCampaign(t *testing.T) {
+	var seeds []uint64
+	switch {
+	case *flagTrials > 0:
+		for i := range *flagTrials {
+			seeds = append(seeds, *flagSeed+uint64(i))
+		}
+	case *flagSeed != 0:
+		seeds = []uint64{*flagSeed}
+	default:
+		for s := uint64(shortSeed); len(seeds) < shortTrials; s++ {
+			if shortKeep(s) {
+				seeds = append(seeds, s)
+			}
+		}
+	}
+
+	tab := newTable()
+	started := time.Now()
+	for _, seed := range seeds {
+		kind, par := trialOf(seed)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		dir := t.TempDir()
+		rep := Run(ctx, Trial{Seed: seed, Kind: kind, Parallelism: par, Dir: dir, Bin: gwsyncBin, Timeout: *flagTimeout})
+		cancel()
+		tab.add(rep)
+		if rep.Outcome == Wrong || rep.Outcome == Stuck {
+			t.Errorf("seed %d: %s, parallelism %d: %s (apply exit %d)\n  edits: %s\n  faults: %s\n  %s\n  replay: %s",
+				seed, kind, par, strings.ToUpper(rep.Outcome), rep.Exit, strings.Join(rep.Edits, "; "),
+				strings.Join(rep.Faults, "; "), strings.Join(rep.Detail, "\n  "), replay(seed))
+		} else if len(seeds) == 1 {
+			t.Logf("seed %d: %s, parallelism %d: %s (apply exit %d)\n  edits: %s\n  faults: %s",
+				seed, kind, par, rep.Outcome, rep.Exit, strings.Join(rep.Edits, "; "), strings.Join(rep.Faults, "; "))
+		}
+	}
+	t.Logf("fault campaign, %d trials from seed %d in %s (%s/%s):\n%s", len(seeds), seeds[0],
+		time.Since(started).Round(time.Millisecond), runtime.GOOS, runtime.GOARCH, tab)
+}
+
+// table counts outcomes per fault kind and parallelism.
+type table struct {
+	rows map[string]map[string]int // "kind/par" → outcome → count
+}
+
+func newTable() *table { return &table{rows: map[string]map[string]int{}} }
+
+func (tb *table) add(r *Report) {
+	key := fmt.Sprintf("%s\x00%d", r.Kind, r.Parallelism)
+	if tb.rows[key] == nil {
+		tb.rows[key] = map[string]int{}
+	}
+	tb.rows[key][r.Outcome]++
+}
+
+func (tb *table) String() string {
+	var b strings.Builder
+	outcomes := []string{Restored, Converged, Wrong, Stuck, NoOp}
+	fmt.Fprintf(&b, "%-18s %4s %7s %9s %10s %6s %6s %6s\n", "fault kind", "par", "trials", Restored, Converged, Wrong, Stuck, NoOp)
+	total := map[string]int{}
+	all := 0
+	for _, kind := range Kinds {
+		for _, par := range []int{1, applier.DefaultParallelism} {
+			row := tb.rows[fmt.Sprintf("%s\x00%d", kind, par)]
+			n := 0
+			for _, o := range outcomes {
+				n += row[o]
+				total[o] += row[o]
+			}
+			if n == 0 {
+				continue
+			}
+			all += n
+			fmt.Fprintf(&b, "%-18s %4d %7d %9d %10d %6d %6d %6d\n", kind, par, n, row[Restored], row[Converged], row[Wrong], row[Stuck], row[NoOp])
+		}
+	}
+	fmt.Fprintf(&b, "%-18s %4s %7d %9d %10d %6d %6d %6d\n", "total", "", all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp])
+	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op.",
+		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp])
+	return b.String()
+}

@@ -1,0 +1,524 @@
+package faultcampaign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/gwsim"
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/planner"
+	"github.com/gwsync/gwsync/site"
+)
+
+// Outcomes of a trial.
+const (
+	Restored  = "restored"  // the gateway ended in its state before the apply
+	Converged = "converged" // the gateway ended in the state a fault-free apply reaches
+	Wrong     = "wrong"     // the gateway ended elsewhere than the reported outcome says
+	Stuck     = "stuck"     // the journal could not be finished by gwsync rollback
+	NoOp      = "no-op"     // the edit planned no write: nothing to inject a fault into
+)
+
+// Exit codes of gwsync apply, as cli/apply.go reports them.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitRolled  = 3
+	exitPartial = 4
+)
+
+// Trial is one trial's settings.
+type Trial struct {
+	Seed        uint64
+	Kind        string
+	Parallelism int
+	Dir         string        // an empty folder of its own
+	Bin         string        // the gwsync binary, for the SIGKILL kinds
+	Timeout     time.Duration // the client's request timeout
+}
+
+// Report is how a trial ended.
+type Report struct {
+	Seed        uint64
+	Kind        string
+	Parallelism int
+	Outcome     string
+	Exit        int      // apply's exit code (-1 killed)
+	Faults      []string // what fired
+	Edits       []string
+	Detail      []string // why a trial is wrong or stuck; never a key in clear
+}
+
+// secondApp is the application a replace moves devices to. gwsim ships
+// one ("cloud", id 1); the second is written into its state file.
+const secondApp = "hvac"
+
+// Run runs one trial: start site applied without faults, the edit applied
+// without faults on a copy (the wanted state), the edit applied with the
+// trial's fault, then judged.
+func Run(ctx context.Context, tr Trial) *Report {
+	rep := &Report{Seed: tr.Seed, Kind: tr.Kind, Parallelism: tr.Parallelism}
+	gen := NewGenerator(tr.Seed)
+	scrub := func(s string) string {
+		for _, v := range gen.Secrets() {
+			s = strings.ReplaceAll(s, v, "(sensitive value)")
+			s = strings.ReplaceAll(s, strings.ToUpper(v), "(sensitive value)")
+		}
+		return s
+	}
+	fail := func(outcome string, format string, args ...any) *Report {
+		rep.Outcome = outcome
+		for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+			rep.Detail = append(rep.Detail, scrub(l))
+		}
+		return rep
+	}
+
+	start := gen.Start([]string{"cloud", secondApp})
+	startEdits := len(gen.Edits)
+	edit := gen.Edit(start)
+	rep.Edits = gen.Edits[startEdits:]
+	startSite, err := gen.Write(start, filepath.Join(tr.Dir, "start"))
+	if err != nil {
+		return fail(Wrong, "harness: %v", err)
+	}
+	editSite, err := gen.Write(edit, filepath.Join(tr.Dir, "edit"))
+	if err != nil {
+		return fail(Wrong, "harness: %v", err)
+	}
+	lookup := func(k string) (string, bool) {
+		v, ok := gen.Secrets()[k]
+		return v, ok
+	}
+
+	// The starting state: factory, a second application, the start site.
+	beforePath := filepath.Join(tr.Dir, "before.json")
+	if err := factory(beforePath); err != nil {
+		return fail(Wrong, "harness: %v", err)
+	}
+	a := &applyRun{lookup: lookup, par: tr.Parallelism, timeout: tr.Timeout}
+	if out := a.apply(ctx, beforePath, startSite, filepath.Join(tr.Dir, "start", ".gwsync")); out.exit != exitOK {
+		return fail(Wrong, "starting apply without faults: exit %d: %v", out.exit, out.err)
+	}
+	if probs := CheckModel(start, mustRead(beforePath)); len(probs) > 0 {
+		return fail(Wrong, "starting apply without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
+	}
+	before := mustRead(beforePath)
+
+	// The wanted state: the edit applied without faults, on a copy.
+	wantPath := filepath.Join(tr.Dir, "want.json")
+	if err := copyFile(beforePath, wantPath); err != nil {
+		return fail(Wrong, "harness: %v", err)
+	}
+	clean := a.apply(ctx, wantPath, editSite, filepath.Join(tr.Dir, "want-journal"))
+	want := mustRead(wantPath)
+	if clean.exit != exitOK {
+		return fail(Wrong, "edit applied without faults: exit %d: %v\n%s", clean.exit, clean.err, strings.Join(Diff(before, want, 12), "\n"))
+	}
+	if probs := CheckModel(edit, want); len(probs) > 0 {
+		return fail(Wrong, "edit applied without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
+	}
+	writes, reads := clean.mitm.Writes(), clean.mitm.ReadsAfterFirstWrite()
+	if writes == 0 {
+		rep.Outcome = NoOp
+		return rep
+	}
+
+	// The trial: the edit applied with the fault, on another copy.
+	trialPath := filepath.Join(tr.Dir, "trial.json")
+	if err := copyFile(beforePath, trialPath); err != nil {
+		return fail(Wrong, "harness: %v", err)
+	}
+	fr := rand.New(rand.NewPCG(tr.Seed, 0x5eed))
+	var exit int
+	var forwarded int
+	var followUp func() (int, string) // the fault-free rollback after exit 4 or a kill
+	switch tr.Kind {
+	case KindKillApply, KindKillRollback:
+		ko := killRun(ctx, tr, fr, trialPath, editSite, writes, gen.Secrets())
+		exit, forwarded, rep.Faults = ko.exit, ko.performed, ko.fired
+		if ko.err != nil {
+			return fail(Wrong, "harness: %v", ko.err)
+		}
+		followUp = func() (int, string) { return cliRollback(ctx, tr, trialPath, editSite, gen.Secrets()) }
+	default:
+		faults := chooseFaults(fr, tr.Kind, writes, reads)
+		jdir := filepath.Join(tr.Dir, "edit", ".gwsync")
+		out := a.apply(ctx, trialPath, editSite, jdir, faults...)
+		exit, forwarded, rep.Faults = out.exit, out.mitm.Forwarded(), out.mitm.Fired()
+		if len(rep.Faults) == 0 {
+			rep.Faults = []string{"(no fault fired)"}
+		}
+		followUp = func() (int, string) { return a.rollback(ctx, trialPath, jdir) }
+	}
+	rep.Exit = exit
+	got := mustRead(trialPath)
+
+	switch exit {
+	case exitOK:
+		if d := Diff(want, got, 12); len(d) > 0 {
+			return fail(Wrong, "exit 0 (applied), but the gateway differs from a fault-free apply:\n%s", strings.Join(d, "\n"))
+		}
+		rep.Outcome = Converged
+	case exitRolled:
+		if d := Diff(before, got, 12); len(d) > 0 {
+			return fail(Wrong, "exit 3 (rolled back), but the gateway differs from its state before:\n%s", strings.Join(d, "\n"))
+		}
+		rep.Outcome = Restored
+	case exitError:
+		if forwarded > 0 {
+			return fail(Wrong, "exit 1 (nothing written), but %d writes reached the gateway:\n%s", forwarded, strings.Join(Diff(before, got, 12), "\n"))
+		}
+		if d := Diff(before, got, 12); len(d) > 0 {
+			return fail(Wrong, "exit 1 (nothing written), but the gateway differs from its state before:\n%s", strings.Join(d, "\n"))
+		}
+		rep.Outcome = Restored
+	default: // exit 4, or killed
+		code, msg := followUp()
+		got = mustRead(trialPath)
+		if code != 0 {
+			return fail(Stuck, "apply exit %d; gwsync rollback (no fault) then failed: %s\n%s", exit, msg, strings.Join(Diff(before, got, 12), "\n"))
+		}
+		if d := Diff(before, got, 12); len(d) > 0 {
+			return fail(Wrong, "apply exit %d; gwsync rollback (no fault) succeeded, but the gateway differs from its state before:\n%s", exit, strings.Join(d, "\n"))
+		}
+		rep.Outcome = Restored
+	}
+	return rep
+}
+
+// chooseFaults picks the fault of kind from the seed's fault stream:
+// writes and reads are what the fault-free apply of the edit sent.
+func chooseFaults(r *rand.Rand, kind string, writes, reads int) []*Fault {
+	noWrite := []int{nsapi.CodeParameter, nsapi.CodeNotFound, nsapi.CodeAlreadyExists, nsapi.CodeFailedPrecondition, nsapi.CodeInternal}
+	afterWrite := []int{nsapi.CodeUnknown, nsapi.CodeInternal, nsapi.CodeRequestTimeout}
+	at := 1 + r.IntN(writes)
+	switch kind {
+	case KindCodeNoWrite:
+		return []*Fault{{Kind: kind, At: at, Code: noWrite[r.IntN(len(noWrite))]}}
+	case KindCodeAfterWrite:
+		return []*Fault{{Kind: kind, At: at, Code: afterWrite[r.IntN(len(afterWrite))]}}
+	case KindLostRead:
+		return []*Fault{{Kind: kind, At: 1 + r.IntN(max(reads, 1))}}
+	case KindDisconnect:
+		return []*Fault{{Kind: kind, At: at, Performed: r.IntN(2) == 0}}
+	case KindRollbackFault:
+		first := &Fault{Kind: kind, At: at, Code: noWrite[r.IntN(len(noWrite))]}
+		second := chooseFaults(r, []string{KindCodeNoWrite, KindCodeAfterWrite, KindLostAnswer, KindLostRequest, KindDisconnect}[r.IntN(5)], 3, 0)[0]
+		second.After = first
+		return []*Fault{first, second}
+	}
+	return []*Fault{{Kind: kind, At: at}}
+}
+
+// applyRun applies sites in-process over a MITM transport.
+type applyRun struct {
+	lookup  func(string) (string, bool)
+	par     int
+	timeout time.Duration
+}
+
+type applyOut struct {
+	exit int
+	err  error
+	mitm *MITM
+}
+
+// connect opens the gateway kept in statePath and a client through a MITM.
+func (a *applyRun) connect(ctx context.Context, statePath string, faults ...*Fault) (*nsapi.Client, *MITM, func(), error) {
+	g, err := gwsim.Open(statePath, gwsim.Options{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m := NewMITM(g.Transport(), faults...)
+	cl, err := nsapi.New(ctx, m, nsapi.Config{RequestTimeout: a.timeout, ConnectTimeout: a.timeout, Window: max(nsapi.DefaultWindow, a.par)})
+	if err != nil {
+		_ = g.Close()
+		return nil, nil, nil, err
+	}
+	return cl, m, func() { _ = cl.Close(); _ = g.Close() }, nil
+}
+
+// apply plans sitePath against the gateway in statePath and applies the
+// plan with faults, returning the exit code gwsync apply gives for that
+// ending (cli/apply.go: reportApply, then the final re-read).
+func (a *applyRun) apply(ctx context.Context, statePath, sitePath, journalDir string, faults ...*Fault) applyOut {
+	cl, m, done, err := a.connect(ctx, statePath, faults...)
+	if err != nil {
+		return applyOut{exit: exitError, err: err, mitm: NewMITM(nil)}
+	}
+	defer done()
+	out := applyOut{mitm: m}
+	s, probs := site.Load(site.Options{LookupEnv: a.lookup}, sitePath)
+	if probs.HasErrors() {
+		out.exit, out.err = exitError, fmt.Errorf("site: %w", probs.Errors())
+		return out
+	}
+	live, err := cl.ReadState(ctx)
+	if err != nil {
+		out.exit, out.err = exitError, err
+		return out
+	}
+	p, err := planner.Plan(s, live, planner.Options{})
+	if err != nil {
+		out.exit, out.err = exitError, err
+		return out
+	}
+	res, err := applier.Apply(ctx, cl, p, applier.Options{Parallelism: a.par, JournalDir: journalDir, ExpectFingerprint: live.Fingerprint()})
+	out.err = err
+	out.exit = exitOf(res, err)
+	if out.exit == exitOK {
+		// gwsync apply re-reads the gateway after a complete apply; a
+		// failed read there ends it with exit 1.
+		if _, rerr := cl.ReadState(ctx); rerr != nil {
+			out.exit, out.err = exitError, fmt.Errorf("verify: re-reading the gateway: %w", rerr)
+		}
+	}
+	return out
+}
+
+// exitOf is the exit code gwsync apply reports for an Apply ending.
+func exitOf(res *applier.Result, err error) int {
+	if res == nil {
+		res = &applier.Result{}
+	}
+	var se *applier.StepError
+	errors.As(err, &se)
+	switch {
+	case err == nil:
+		return exitOK
+	case !res.RolledBack && !res.Kept && len(res.Applied) == 0 && se == nil:
+		return exitError
+	case res.Restored:
+		return exitRolled
+	}
+	return exitPartial
+}
+
+// rollback runs a fault-free rollback from the journal: 0 when it
+// completes, else 1 and its message.
+func (a *applyRun) rollback(ctx context.Context, statePath, journalDir string) (int, string) {
+	cl, _, done, err := a.connect(ctx, statePath)
+	if err != nil {
+		return 1, err.Error()
+	}
+	defer done()
+	res, err := applier.Rollback(ctx, cl, journalDir, applier.Options{Parallelism: a.par})
+	if err != nil {
+		msg := err.Error()
+		if res != nil && res.Remaining != "" {
+			msg += "\n" + res.Remaining
+		}
+		return 1, msg
+	}
+	return 0, ""
+}
+
+// factory writes a factory gateway's state file with a second application.
+func factory(path string) error {
+	g, err := gwsim.Open(path, gwsim.Options{})
+	if err != nil {
+		return err
+	}
+	if err := g.Close(); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	apps, _ := raw["applications"].([]any)
+	raw["applications"] = append(apps, map[string]any{"id": "2", "name": secondApp})
+	b, err = json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o600)
+}
+
+// mustRead reads a state file; an unreadable one is an empty state, which
+// differs from every real one.
+func mustRead(path string) State {
+	st, err := ReadState(path)
+	if err != nil {
+		return State{"error": {"": {"read": err.Error()}}}
+	}
+	return st
+}
+
+// ---- the gwsync binary, for the SIGKILL kinds ----
+
+type killOut struct {
+	exit      int // -1 when killed
+	performed int // writes the gateway performed
+	fired     []string
+	err       error
+}
+
+// logLine is gwsim's request log line: "gwsim: METHOD URL: ok|code N|fault: …".
+var logLine = regexp.MustCompile(`^gwsim: (POST|PUT|DELETE) (\S+): (.*)$`)
+
+// killRun serves the gateway in trialPath on an embedded broker, runs
+// gwsync apply as a subprocess and SIGKILLs it when the gateway has
+// performed the chosen write: the At-th write of the apply
+// (KindKillApply), or the At-th write after an injected code 3 that
+// starts the rollback (KindKillRollback).
+func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath string, writes int, secrets map[string]string) killOut {
+	var out killOut
+	killAt := 1 + r.IntN(writes)
+	failAt := 0
+	if tr.Kind == KindKillRollback {
+		failAt = 1 + r.IntN(writes)
+		killAt = 1 + r.IntN(max(failAt-1, 1)) // the rollback undoes at most the writes before
+	}
+	var mu sync.Mutex
+	var cmd *exec.Cmd
+	performed, afterFault, faulted, killed := 0, 0, false, false
+	kill := func(why string) {
+		if !killed && cmd != nil && cmd.Process != nil {
+			killed = true
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			out.fired = append(out.fired, why)
+		}
+	}
+	logf := func(format string, args ...any) {
+		m := logLine.FindStringSubmatch(fmt.Sprintf(format, args...))
+		if m == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasPrefix(m[3], "fault:"):
+			faulted = true
+			out.fired = append(out.fired, fmt.Sprintf("code 3 at write #%d: %s %s", failAt, m[1], m[2]))
+		case m[3] == "ok":
+			performed++
+			if faulted {
+				afterFault++
+			}
+			if tr.Kind == KindKillApply && performed == killAt {
+				kill(fmt.Sprintf("SIGKILL after write #%d: %s %s", killAt, m[1], m[2]))
+			}
+			if tr.Kind == KindKillRollback && faulted && afterFault == killAt {
+				kill(fmt.Sprintf("SIGKILL after rollback write #%d: %s %s", killAt, m[1], m[2]))
+			}
+		}
+	}
+	g, err := gwsim.Open(trialPath, gwsim.Options{Logf: logf})
+	if err != nil {
+		out.err = err
+		return out
+	}
+	defer g.Close()
+	if failAt > 0 {
+		g.Faults().Add(gwsim.Fault{Nth: failAt, Code: nsapi.CodeParameter})
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv, err := gwsim.ServeEmbedded(sctx, g, "127.0.0.1:0", "milesight-gateway/{eui}/request", "milesight-gateway/{eui}/response")
+	if err != nil {
+		out.err = err
+		return out
+	}
+	defer srv.Close()
+	var stdout bytes.Buffer
+	mu.Lock()
+	cmd = command(ctx, tr, secrets, &stdout, "apply", sitePath, "--auto-approve", "--broker", srv.URL(),
+		"--parallelism", fmt.Sprint(tr.Parallelism))
+	err = cmd.Start()
+	mu.Unlock()
+	if err != nil {
+		out.err = err
+		return out
+	}
+	werr := cmd.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	out.performed = performed
+	out.exit = cmd.ProcessState.ExitCode()
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		out.err = werr
+	}
+	if !killed {
+		out.fired = append(out.fired, "(not killed: the apply ended first)")
+	}
+	return out
+}
+
+// cliRollback runs gwsync rollback SITE on the gateway in trialPath,
+// without faults.
+func cliRollback(ctx context.Context, tr Trial, trialPath, sitePath string, secrets map[string]string) (int, string) {
+	g, err := gwsim.Open(trialPath, gwsim.Options{})
+	if err != nil {
+		return 1, err.Error()
+	}
+	defer g.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv, err := gwsim.ServeEmbedded(sctx, g, "127.0.0.1:0", "milesight-gateway/{eui}/request", "milesight-gateway/{eui}/response")
+	if err != nil {
+		return 1, err.Error()
+	}
+	defer srv.Close()
+	var stdout bytes.Buffer
+	cmd := command(ctx, tr, secrets, &stdout, "rollback", sitePath, "--broker", srv.URL())
+	err = cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if code != 0 {
+		return code, strings.TrimSpace(stdout.String())
+	}
+	if err != nil {
+		return 1, err.Error()
+	}
+	return 0, ""
+}
+
+// command is a gwsync subprocess with the trial's keys in its environment
+// and its own temporary folder (the apply lock lives there).
+func command(ctx context.Context, tr Trial, secrets map[string]string, out *bytes.Buffer, args ...string) *exec.Cmd {
+	args = append(args, "--timeout", tr.Timeout.String())
+	cmd := exec.CommandContext(ctx, tr.Bin, args...)
+	tmp := filepath.Join(tr.Dir, "tmp")
+	_ = os.MkdirAll(tmp, 0o700)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tr.Dir, "TMPDIR=" + tmp, "NO_COLOR=1"}
+	names := make([]string, 0, len(secrets))
+	for k := range secrets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		env = append(env, k+"="+secrets[k])
+	}
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = tr.Dir
+	return cmd
+}
