@@ -36,6 +36,8 @@ type ConnFlags struct {
 	Timeout       time.Duration `name:"timeout" default:"10s" help:"Time allowed to connect and for each answer."`
 	Window        int           `name:"window" default:"4" help:"Requests in flight at once."`
 	Verbose       bool          `name:"verbose" short:"v" help:"Log every request (method, URL, duration, code) to stderr."`
+	// StopTask is read by plan and apply only (makePlan).
+	StopTask []string `name:"stop-task" sep:"none" placeholder:"NAME" help:"plan, apply: allow the plan to stop (delete or replace) the running FUOTA task NAME; repeatable. Without it a running task is never changed."`
 }
 
 // connection is the resolved connection settings: what connect dials.

@@ -57,7 +57,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was read from the gateway", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
-	popts := planner.Options{}
+	popts := planner.Options{StopTasks: flags.StopTask}
 	if stateFile != "" {
 		st, err := readSnapshot(stateFile)
 		if err != nil {

@@ -88,10 +88,27 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	}
 }
 
+// caseOptions are the planner options of a case: the file stop-tasks, when
+// there is one, lists the tasks --stop-task names, one a line.
+func caseOptions(t *testing.T, dir string) planner.Options {
+	t.Helper()
+	var o planner.Options
+	b, err := os.ReadFile(filepath.Join(dir, "stop-tasks"))
+	if errors.Is(err, os.ErrNotExist) {
+		return o
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.StopTasks = strings.Fields(string(b))
+	return o
+}
+
 // TestGolden plans every case under testdata/plan (site.yaml against the
 // state.json snapshot) and compares the text, markdown and JSON renderings
 // with the golden files. Cases named error-* must fail to plan; their
 // problems are compared with error.txt. No output may contain a key.
+// A case's stop-tasks file lists the tasks --stop-task names.
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join(goldenDir, "*", "site.yaml"))
 	if err != nil {
@@ -104,7 +121,7 @@ func TestGolden(t *testing.T) {
 		dir := filepath.Dir(f)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			s, st := loadCase(t, dir)
-			p, err := planner.Plan(s, st, planner.Options{})
+			p, err := planner.Plan(s, st, caseOptions(t, dir))
 			if strings.HasPrefix(filepath.Base(dir), "error-") {
 				var pe *planner.Error
 				if !errors.As(err, &pe) {

@@ -38,6 +38,11 @@ type Options struct {
 	// (model, version and optional id) with the catalogue entry the task
 	// body needs. When nil, the task carries model, version and id only.
 	OfficialFirmware func(model, version, id string) (*nsapi.OfficialFirmware, error)
+	// StopTasks names FUOTA tasks (by their name on the gateway or in the
+	// site) that the plan may stop: a task the gateway is running (waiting
+	// or executing) is deleted or replaced only when named here; otherwise
+	// its difference is a Note and nothing is planned for it.
+	StopTasks []string
 }
 
 // Problem is one reason a plan cannot be made, at its place in a site file.
@@ -99,6 +104,7 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		return nil, &Error{Problems: b.problems}
 	}
 	b.index()
+	b.checkStopTasks()
 	b.profiles()
 	b.codecs()
 	b.devices()
@@ -972,6 +978,10 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	if !tasksDiffer(&want, lt) && from == "" {
 		return
 	}
+	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
+		b.note(addr, "task %s is %s; its change waits; pass --stop-task %s to stop and replace it", lt.Name, statusName(status), lt.Name)
+		return
+	}
 	if !b.complete(st, path, &want) { // reads the firmware only for a write
 		return
 	}
@@ -982,8 +992,11 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	}
 	id := fmt.Sprint(int64(lt.ID))
 	status := int64(lt.Status)
-	if status == nsapi.TaskExecuting || status == nsapi.TaskSucceeded || status == nsapi.TaskFailed {
-		reason := fmt.Sprintf("the task is %s: the gateway cannot update it in place (code %d); it is deleted and created again", taskStatus[status], nsapi.CodeFuotaTaskStatus)
+	if status != nsapi.TaskPending {
+		reason := fmt.Sprintf("the task has %s: the gateway cannot update it in place (code %d); it is deleted and created again", taskStatus[status], nsapi.CodeFuotaTaskStatus)
+		if taskRunning(status) {
+			reason = fmt.Sprintf("the task is %s and --stop-task names it: it is stopped (deleted, its progress is lost) and created again", statusName(status))
+		}
 		if from != "" {
 			reason = renameReason(from) + "; " + reason
 		}
@@ -994,6 +1007,43 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	want.ID = lt.ID
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
 		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+}
+
+// taskRunning reports whether the gateway is running a task of this status
+// (6.2: 1 waiting, 2 executing): it refuses to change it (10310014), and
+// deleting it stops a firmware update under way. A status the spec does not
+// list counts as running.
+func taskRunning(status int64) bool {
+	return status != nsapi.TaskPending && status != nsapi.TaskSucceeded && status != nsapi.TaskFailed
+}
+
+func statusName(status int64) string {
+	if n, ok := taskStatus[status]; ok {
+		return n
+	}
+	return fmt.Sprintf("in status %d", status)
+}
+
+// stops reports whether Options.StopTasks names the task (live or site
+// name).
+func (b *builder) stops(names ...string) bool {
+	for _, n := range names {
+		if n != "" && slices.Contains(b.opts.StopTasks, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStopTasks reports a --stop-task name that neither the gateway nor
+// the site has: a mistyped name would otherwise stop nothing, silently.
+func (b *builder) checkStopTasks() {
+	for _, n := range b.opts.StopTasks {
+		if b.liveTasks[n] != nil || slices.ContainsFunc(b.site.FirmwareUpdates, func(t site.FirmwareUpdate) bool { return t.Name == n }) {
+			continue
+		}
+		b.problem(site.Pos{}, "--stop-task", "%q is neither a FUOTA task on the gateway nor one in the site", n)
+	}
 }
 
 // ---- what the gateway holds and the site does not ----
@@ -1021,6 +1071,42 @@ func (b *builder) prune() {
 		b.add(plan.Change{Address: address(plan.KindCodec, c.Name), Kind: plan.KindCodec, Name: c.Name, ID: string(c.ID),
 			Action: plan.Delete, Reason: "the codec's scripts are lost; devices using it stop decoding", Before: &plan.Object{Codec: &before}})
 	}
+	// Tasks first: a device a remaining task lists cannot be deleted.
+	deletedTasks := map[string]bool{}
+	for i := range l.Tasks {
+		t := &l.Tasks[i]
+		if b.usedTasks[t.Name] || !b.prunes(pr.FirmwareUpdates, plan.KindTask, t.Name, t.Name) {
+			continue
+		}
+		addr := address(plan.KindTask, t.Name)
+		status := int64(t.Status)
+		reason := "the task and its progress are lost"
+		if taskRunning(status) {
+			if !b.stops(t.Name) {
+				b.note(addr, "task %s is %s and not in the site; prune waits; pass --stop-task %s to stop and delete it", t.Name, statusName(status), t.Name)
+				continue
+			}
+			reason = fmt.Sprintf("the task is %s and --stop-task names it: its update stops and its progress is lost", statusName(status))
+		}
+		deletedTasks[t.Name] = true
+		before := *t
+		before.DevEUIs = upperSorted(t.DevEUIs)
+		b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: t.Name, ID: fmt.Sprint(int64(t.ID)),
+			Action: plan.Delete, Reason: reason, Before: &plan.Object{Task: &before}})
+	}
+	// The tasks that still list a device after the task deletes, which run
+	// first (plan.PhaseTaskDelete), by upper-case EUI.
+	listedBy := map[string][]string{}
+	for i := range l.Tasks {
+		t := &l.Tasks[i]
+		if deletedTasks[t.Name] {
+			continue
+		}
+		for _, e := range t.DevEUIs {
+			e = strings.ToUpper(e)
+			listedBy[e] = append(listedBy[e], t.Name)
+		}
+	}
 	for i := range l.Devices {
 		d := &l.Devices[i]
 		eui := strings.ToUpper(d.DevEUI)
@@ -1030,6 +1116,15 @@ func (b *builder) prune() {
 		if !b.prunes(pr.Devices, plan.KindDevice, eui, d.Name) {
 			if n, ok := deletedProfiles[d.ProfileID]; ok {
 				b.problem(pr.Pos, "prune.profiles", "profile %q would be deleted but device %s, not in the site, still uses it", n, eui)
+			}
+			continue
+		}
+		if tasks := listedBy[eui]; len(tasks) > 0 {
+			slices.Sort(tasks)
+			b.note(address(plan.KindDevice, eui), "not deleted: FUOTA task %s still lists it (the gateway refuses, code %d); it is deleted by a plan after the task no longer lists it",
+				strings.Join(slices.Compact(tasks), ", "), nsapi.CodeFuotaDeviceInTask)
+			if n, ok := deletedProfiles[d.ProfileID]; ok {
+				b.problem(pr.Pos, "prune.profiles", "profile %q would be deleted but device %s, which FUOTA task %s keeps, still uses it", n, eui, tasks[0])
 			}
 			continue
 		}
@@ -1051,20 +1146,6 @@ func (b *builder) prune() {
 		for _, m := range g.Devices {
 			b.removeMember(g.Name, g.ID, strings.ToUpper(m.DevEUI), "the group is deleted")
 		}
-	}
-	for i := range l.Tasks {
-		t := &l.Tasks[i]
-		if b.usedTasks[t.Name] || !b.prunes(pr.FirmwareUpdates, plan.KindTask, t.Name, t.Name) {
-			continue
-		}
-		before := *t
-		before.DevEUIs = upperSorted(t.DevEUIs)
-		reason := "the task and its progress are lost"
-		if int64(t.Status) == nsapi.TaskExecuting {
-			reason = "the task is executing: its update stops and its progress is lost"
-		}
-		b.add(plan.Change{Address: address(plan.KindTask, t.Name), Kind: plan.KindTask, Name: t.Name, ID: fmt.Sprint(int64(t.ID)),
-			Action: plan.Delete, Reason: reason, Before: &plan.Object{Task: &before}})
 	}
 }
 

@@ -267,16 +267,22 @@ func TestTasks(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		live  *nsapi.State
+		stop  []string
 		want  []string
 		reads int
 	}{
-		{"same", task(nsapi.TaskExecuting, "a.bin"), nil, 0},
-		{"pending, other firmware", task(nsapi.TaskPending, "b.bin"), []string{"update fuota_task.fw"}, 1},
-		{"executing, other firmware", task(nsapi.TaskExecuting, "b.bin"), []string{"replace fuota_task.fw"}, 1},
-		{"succeeded, other firmware", task(nsapi.TaskSucceeded, "b.bin"), []string{"replace fuota_task.fw"}, 1},
+		{"same", task(nsapi.TaskExecuting, "a.bin"), nil, nil, 0},
+		{"pending, other firmware", task(nsapi.TaskPending, "b.bin"), nil, []string{"update fuota_task.fw"}, 1},
+		// running: never touched unless --stop-task names it (6.2, 10310014)
+		{"waiting, other firmware", task(nsapi.TaskWaiting, "b.bin"), nil, []string{"note fuota_task.fw"}, 0},
+		{"executing, other firmware", task(nsapi.TaskExecuting, "b.bin"), nil, []string{"note fuota_task.fw"}, 0},
+		{"waiting, stopped", task(nsapi.TaskWaiting, "b.bin"), []string{"fw"}, []string{"replace fuota_task.fw"}, 1},
+		{"executing, stopped", task(nsapi.TaskExecuting, "b.bin"), []string{"fw"}, []string{"replace fuota_task.fw"}, 1},
+		{"succeeded, other firmware", task(nsapi.TaskSucceeded, "b.bin"), nil, []string{"replace fuota_task.fw"}, 1},
+		{"failed, other firmware", task(nsapi.TaskFailed, "b.bin"), nil, []string{"replace fuota_task.fw"}, 1},
 	} {
 		reads = 0
-		p, err := planner.Plan(s, tc.live, planner.Options{ReadFile: read})
+		p, err := planner.Plan(s, tc.live, planner.Options{ReadFile: read, StopTasks: tc.stop})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -287,11 +293,83 @@ func TestTasks(t *testing.T) {
 			t.Errorf("%s: read the firmware %d times, want %d", tc.name, reads, tc.reads)
 		}
 		for _, c := range p.Changes {
-			if c.Action == plan.Replace && !strings.Contains(c.Reason, "10310014") {
+			if c.Action == plan.Replace && tc.stop == nil && !strings.Contains(c.Reason, "10310014") {
 				t.Errorf("%s: replace reason %q does not name code 10310014", tc.name, c.Reason)
+			}
+			if c.Action == plan.Replace && tc.stop != nil && !strings.Contains(c.Reason, "--stop-task names it") {
+				t.Errorf("%s: replace reason %q does not say --stop-task asked for it", tc.name, c.Reason)
 			}
 			if got := c.After.Task.FirmwareInfo.FileContent; got != "AQID" {
 				t.Errorf("%s: fileContent = %q", tc.name, got)
+			}
+		}
+	}
+}
+
+// TestPruneRunningTasks: prune deletes a running task only when
+// --stop-task names it; a finished or pending one it deletes.
+func TestPruneRunningTasks(t *testing.T) {
+	live := factory("EU868")
+	for i, st := range []int64{nsapi.TaskPending, nsapi.TaskWaiting, nsapi.TaskExecuting, nsapi.TaskSucceeded, nsapi.TaskFailed} {
+		live.Tasks = append(live.Tasks, nsapi.FuotaTask{ID: nsapi.FlexInt(i + 1), Name: fmt.Sprintf("t%d", st), Status: nsapi.FlexInt(st)})
+	}
+	s := &site.Site{Version: 1, Prune: site.Prune{FirmwareUpdates: true}}
+	p, err := planner.Plan(s, live, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"delete fuota_task.t0", "delete fuota_task.t3", "delete fuota_task.t4", "note fuota_task.t1", "note fuota_task.t2"}
+	if diff := cmp.Diff(want, summary(p)); diff != "" {
+		t.Errorf("prune (-want +got):\n%s", diff)
+	}
+	if len(p.Notes) == 2 && !strings.Contains(p.Notes[1].Text, "pass --stop-task t2") {
+		t.Errorf("note %q does not say how to stop the task", p.Notes[1].Text)
+	}
+	p, err = planner.Plan(s, live, planner.Options{StopTasks: []string{"t2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"delete fuota_task.t0", "delete fuota_task.t2", "delete fuota_task.t3", "delete fuota_task.t4", "note fuota_task.t1"}
+	if diff := cmp.Diff(want, summary(p)); diff != "" {
+		t.Errorf("prune with --stop-task t2 (-want +got):\n%s", diff)
+	}
+	_, err = planner.Plan(s, live, planner.Options{StopTasks: []string{"t9"}})
+	if err == nil || !strings.Contains(err.Error(), `--stop-task: "t9" is neither a FUOTA task on the gateway nor one in the site`) {
+		t.Errorf("a mistyped --stop-task: err = %v", err)
+	}
+}
+
+// TestPruneKeepsDevicesOfTasks: prune does not delete a device that a FUOTA
+// task still lists (the gateway answers 10310001), unless that task is
+// deleted first in the same plan.
+func TestPruneKeepsDevicesOfTasks(t *testing.T) {
+	live := factory("EU868")
+	live.Devices = []nsapi.Device{{DevEUI: "24E1240000000001", Name: "a", ProfileID: "a", ApplicationID: "1"},
+		{DevEUI: "24E1240000000002", Name: "b", ProfileID: "a", ApplicationID: "1"}}
+	live.Tasks = []nsapi.FuotaTask{{ID: 1, Name: "old", Status: nsapi.TaskSucceeded, DevEUIs: []string{"24e1240000000001"}},
+		{ID: 2, Name: "busy", Status: nsapi.TaskExecuting, DevEUIs: []string{"24e1240000000002"}}}
+	for _, tc := range []struct {
+		name  string
+		prune site.Prune
+		stop  []string
+		want  []string
+	}{
+		{"tasks unmanaged", site.Prune{Devices: true}, nil, []string{"note device.24E1240000000001", "note device.24E1240000000002"}},
+		{"running task kept", site.Prune{Devices: true, FirmwareUpdates: true}, nil,
+			[]string{"delete fuota_task.old", "delete device.24E1240000000001", "note device.24E1240000000002", "note fuota_task.busy"}},
+		{"running task stopped", site.Prune{Devices: true, FirmwareUpdates: true}, []string{"busy"},
+			[]string{"delete fuota_task.busy", "delete fuota_task.old", "delete device.24E1240000000001", "delete device.24E1240000000002"}},
+	} {
+		p, err := planner.Plan(&site.Site{Version: 1, Prune: tc.prune}, live, planner.Options{StopTasks: tc.stop})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, summary(p)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+		for _, n := range p.Notes {
+			if strings.HasPrefix(n.Address, "device.") && !strings.Contains(n.Text, "FUOTA task") {
+				t.Errorf("%s: note %q does not name the task", tc.name, n.Text)
 			}
 		}
 	}
