@@ -158,6 +158,7 @@ func (p *Plan) Digest() string {
 		After     *Object  `json:"after,omitempty"`
 		Refs      []Ref    `json:"refs,omitempty"`
 		Sensitive []string `json:"sensitive,omitempty"`
+		FreesName bool     `json:"frees_name,omitempty"`
 	}
 	body := struct {
 		FormatVersion int         `json:"format_version"`
@@ -179,7 +180,7 @@ func (p *Plan) Digest() string {
 				c.After.Group.FCnt = 0
 			}
 		}
-		body.Changes = append(body.Changes, change{c.Address, c.Kind, c.ID, c.Action, c.Reason, c.After, c.Refs, c.Sensitive})
+		body.Changes = append(body.Changes, change{c.Address, c.Kind, c.ID, c.Action, c.Reason, c.After, c.Refs, c.Sensitive, c.FreesName})
 	}
 	b, err := json.Marshal(body)
 	if err != nil { // cannot happen: a plan is plain data

@@ -6,10 +6,16 @@ import "sort"
 // in the reverse order of creates: dependents go first, dependencies last.
 // A replace is one change placed in the phase of its create; the applier
 // deletes the old resource and then creates the new one in that phase.
+//
+// Names that the gateway keeps unique (device names) are freed before they
+// are taken: a delete of a resource whose name another change takes, and an
+// update that moves a resource to a temporary name (a swap of two names),
+// run in PhaseFreeNames, before every create and update.
 const (
 	PhaseTaskDelete    = iota // FUOTA task deletes
 	PhaseMemberRemove         // membership removals
 	PhaseGroupDelete          // multicast group deletes
+	PhaseFreeNames            // changes that free a unique name another change takes (Change.FreesName)
 	PhaseCodecWrite           // codec creates/updates
 	PhaseProfileWrite         // profile creates/updates
 	PhaseDeviceWrite          // device creates/updates (moves devices off old profiles)
@@ -25,6 +31,9 @@ const (
 // Phase is the phase a change runs in; changes of a lower phase run first.
 // Changes of one phase do not depend on each other.
 func Phase(c Change) int {
+	if c.FreesName && (c.Action == Delete || c.Action == Update) {
+		return PhaseFreeNames
+	}
 	del := c.Action == Delete
 	switch c.Kind {
 	case KindTask:

@@ -99,6 +99,9 @@ type Change struct {
 	// Sensitive lists the fields of After/Before that are secrets (JSON
 	// names, e.g. "appKey"); every output masks them.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// FreesName marks a delete or update that frees a unique name another
+	// change of the plan takes: it runs early, in PhaseFreeNames.
+	FreesName bool `json:"frees_name,omitempty"`
 }
 
 // Unmanaged is a resource the gateway holds and the site does not name,

@@ -37,6 +37,10 @@ func TestSortOrdersByPhase(t *testing.T) {
 		change(plan.KindTask, plan.Replace, "t1"),
 		change(plan.KindTask, plan.Delete, "t0"),
 	}
+	frees := func(c plan.Change) plan.Change { c.FreesName = true; return c }
+	// a device's name freed for another: its delete, or a move to a
+	// temporary name, runs before every create and update
+	in = append(in, frees(change(plan.KindDevice, plan.Delete, "D4")), frees(change(plan.KindDevice, plan.Update, "D5")))
 	plan.Sort(in)
 	var got []string
 	for _, c := range in {
@@ -46,6 +50,8 @@ func TestSortOrdersByPhase(t *testing.T) {
 		"delete fuota_task.t0",
 		"delete multicast_member.g.A",
 		"delete multicast_group.g-old",
+		"delete device.D4",
+		"update device.D5",
 		"update codec.c",
 		"create profile.p",
 		"create device.D1",

@@ -192,3 +192,112 @@ func hasYAML(dir string) bool {
 	m, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	return len(m) > 0
 }
+
+// TestNameReuseApplies applies, on a simulated gateway that holds the
+// golden "steady" site, the plans that reuse a device name: a device
+// replaced by one with a new devEUI and the same name, and two devices
+// swapping names. The gateway keeps device names unique, so these plans
+// apply only when the name is freed first; the plan after is empty.
+func TestNameReuseApplies(t *testing.T) {
+	ctx := context.Background()
+	load := func(t *testing.T, c string) *site.Site {
+		t.Helper()
+		s, problems := site.Load(site.Options{LookupEnv: fakeEnv}, filepath.Join(goldenDir, c, "site.yaml"))
+		if s == nil || len(problems.Errors()) > 0 {
+			t.Fatalf("site.Load: %v", problems)
+		}
+		return s
+	}
+	apply := func(t *testing.T, cl *nsapi.Client, s *site.Site, parallelism int) *nsapi.State {
+		t.Helper()
+		live, err := cl.ReadState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planner.Plan(s, live, planner.Options{})
+		if err != nil {
+			t.Fatalf("Plan: %v", err)
+		}
+		if _, err := applier.Apply(ctx, cl, p, applier.Options{Parallelism: parallelism, JournalDir: t.TempDir()}); err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		after, err := cl.ReadState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := planner.Plan(s, after, planner.Options{})
+		if err != nil {
+			t.Fatalf("Plan after apply: %v", err)
+		}
+		for _, c := range again.Changes {
+			t.Errorf("after apply, the plan still has %s %s (reason %q)", c.Action, c.Address, c.Reason)
+		}
+		return after
+	}
+	names := func(st *nsapi.State) map[string]string {
+		m := map[string]string{}
+		for _, d := range st.Devices {
+			m[strings.ToUpper(d.DevEUI)] = d.Name
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		want map[string]string
+	}{
+		{"device-name-swap", map[string]string{"24E124136A456465": "wt201-01", "24E1247151234568": "em300-th-01", "24E124535B312345": "am307-lobby"}},
+		{"device-name-reuse", map[string]string{"24E124136A456466": "em300-th-01", "24E1247151234568": "wt201-01", "24E124535B312345": "am307-lobby"}},
+	} {
+		for _, par := range []int{1, applier.DefaultParallelism} {
+			t.Run(fmt.Sprintf("%s/parallelism-%d", tc.name, par), func(t *testing.T) {
+				_, cl := newSim(t)
+				apply(t, cl, load(t, "steady"), par)
+				got := names(apply(t, cl, load(t, tc.name), par))
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("device names on the gateway (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestNameSwapRollsBack: when the last write of a name swap fails, the
+// rollback undoes the temporary names too and the gateway ends as before.
+func TestNameSwapRollsBack(t *testing.T) {
+	ctx := context.Background()
+	g, cl := newSim(t)
+	var before *nsapi.State
+	for i, c := range []string{"steady", "device-name-swap"} {
+		s, problems := site.Load(site.Options{LookupEnv: fakeEnv}, filepath.Join(goldenDir, c, "site.yaml"))
+		if s == nil || len(problems.Errors()) > 0 {
+			t.Fatalf("site.Load: %v", problems)
+		}
+		live, err := cl.ReadState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planner.Plan(s, live, planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			before = live
+			// the two temporary names, then the first final name, then this
+			g.Faults().Add(gwsim.Fault{Method: "PUT", URLContains: "/api/urdevices", Nth: 4, Code: nsapi.CodeParameter})
+		}
+		res, err := applier.Apply(ctx, cl, p, applier.Options{Parallelism: 1, JournalDir: t.TempDir()})
+		if i == 0 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 && (err == nil || !res.Restored) {
+			t.Fatalf("apply with a failing write: err %v, restored %v (%s)", err, res.Restored, res.Remaining)
+		}
+	}
+	after, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before.Canonical(), after.Canonical()); diff != "" {
+		t.Errorf("the gateway after the rollback differs from before (-before +after):\n%s", diff)
+	}
+}

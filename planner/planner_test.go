@@ -496,3 +496,25 @@ func abpCounters(up, down int64) site.Device {
 	return site.Device{DevEUI: "24E124136A456465", Application: "1", Profile: "Legacy", DevAddr: "01020304",
 		NwkSKey: site.Secret{Value: key1}, AppSKey: site.Secret{Value: key1}, FCntUp: &up, FCntDown: &down}
 }
+
+// TestNameHeldByUnmanagedDevice: a device name that a device the plan
+// leaves in place holds is a problem at plan time, not a failed apply.
+func TestNameHeldByUnmanagedDevice(t *testing.T) {
+	live := factory("EU868")
+	live.Devices = []nsapi.Device{{DevEUI: "24E1240000000001", Name: "boiler", ProfileID: "a", ApplicationID: "1"}}
+	d := otaa("24E1240000000002", key1)
+	d.Name = "boiler"
+	_, err := planner.Plan(&site.Site{Version: 1, Devices: []site.Device{d}}, live, planner.Options{})
+	if err == nil || !strings.Contains(err.Error(), `device name "boiler" is held on the gateway by device 24E1240000000001, which the site does not declare and prune.devices keeps`) {
+		t.Errorf("err = %v, want the name held by an unmanaged device", err)
+	}
+	p, err := planner.Plan(&site.Site{Version: 1, Devices: []site.Device{d}, Prune: site.Prune{Devices: true}}, live, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Changes {
+		if c.Action == plan.Delete && !c.FreesName {
+			t.Errorf("the delete of the name's holder does not run first: %+v", c)
+		}
+	}
+}
