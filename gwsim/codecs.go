@@ -21,9 +21,33 @@ type codecOut struct {
 	FPort         int64  `json:"fPort"`
 }
 
+// codecOutTables is a codec list entry with the 5.3 table's types
+// (templateID a number).
+type codecOutTables struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Description   string `json:"description"`
+	TemplateID    int64  `json:"templateID"`
+	DevEUIPrefix  string `json:"devEUIPrefix"`
+	EncoderScript string `json:"encoderScript"`
+	DecoderScript string `json:"decoderScript"`
+	TestEnabled   bool   `json:"testEnabled"`
+	FPort         int64  `json:"fPort"`
+}
+
+// codecList is the codec list: totalCount a string (example) or a number
+// (table), entries codecOut or codecOutTables.
 type codecList struct {
-	TotalCount string     `json:"totalCount"`
-	Result     []codecOut `json:"result"`
+	TotalCount any   `json:"totalCount"`
+	Result     []any `json:"result"`
+}
+
+// total is n as the gateway gives a codec list's totalCount.
+func (g *Gateway) total(n int) any {
+	if g.examples() {
+		return itoa(n)
+	}
+	return n
 }
 
 type codecShortOut struct {
@@ -32,7 +56,7 @@ type codecShortOut struct {
 }
 
 type codecShortList struct {
-	TotalCount string          `json:"totalCount"`
+	TotalCount any             `json:"totalCount"`
 	Result     []codecShortOut `json:"result"`
 }
 
@@ -64,10 +88,16 @@ func (g *Gateway) listCodecs(req *request, _ string) any {
 	if e != nil {
 		return e
 	}
-	out := codecList{TotalCount: itoa(n), Result: []codecOut{}}
+	out := codecList{TotalCount: g.total(n), Result: []any{}}
 	for _, c := range found {
-		out.Result = append(out.Result, codecOut{ID: c.ID, Name: c.Name, Description: c.Description,
-			TemplateID: itoa(c.TemplateID), DevEUIPrefix: c.DevEUIPrefix, EncoderScript: c.EncoderScript,
+		if g.examples() {
+			out.Result = append(out.Result, codecOut{ID: c.ID, Name: c.Name, Description: c.Description,
+				TemplateID: itoa(c.TemplateID), DevEUIPrefix: c.DevEUIPrefix, EncoderScript: c.EncoderScript,
+				DecoderScript: c.DecoderScript, TestEnabled: c.TestEnabled, FPort: c.FPort})
+			continue
+		}
+		out.Result = append(out.Result, codecOutTables{ID: c.ID, Name: c.Name, Description: c.Description,
+			TemplateID: c.TemplateID, DevEUIPrefix: c.DevEUIPrefix, EncoderScript: c.EncoderScript,
 			DecoderScript: c.DecoderScript, TestEnabled: c.TestEnabled, FPort: c.FPort})
 	}
 	return out
@@ -78,7 +108,7 @@ func (g *Gateway) listCodecsShort(req *request, _ string) any {
 	if e != nil {
 		return e
 	}
-	out := codecShortList{TotalCount: itoa(n), Result: []codecShortOut{}}
+	out := codecShortList{TotalCount: g.total(n), Result: []codecShortOut{}}
 	for _, c := range found {
 		out.Result = append(out.Result, codecShortOut{ID: c.ID, Name: c.Name})
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/gwsync/gwsync/nsapi"
 )
 
-// deviceOut is a device list entry with the example's field names and
+// deviceOut is a device list entry with the 3.3 example's field names and
 // types (nwksKey, payloadCodeID, ports as strings).
 type deviceOut struct {
 	DevEUI         string `json:"devEUI"`
@@ -37,6 +37,47 @@ type deviceOut struct {
 	PayloadName    string `json:"payloadName"`
 }
 
+// deviceOutTables is a device list entry with the response table's names
+// and types (3.3): nwkSKey, payloadCodecID, ports as numbers.
+type deviceOutTables struct {
+	DevEUI         string `json:"devEUI"`
+	Name           string `json:"name"`
+	ApplicationID  string `json:"applicationID"`
+	AppName        string `json:"appName"`
+	Description    string `json:"description"`
+	ProfileID      string `json:"profileID"`
+	ProfileName    string `json:"profileName"`
+	FCntUp         int64  `json:"fCntUp"`
+	FCntDown       int64  `json:"fCntDown"`
+	SkipFCntCheck  bool   `json:"skipFCntCheck"`
+	AppKey         string `json:"appKey"`
+	DevAddr        string `json:"devAddr"`
+	NwkSKey        string `json:"nwkSKey"`
+	AppSKey        string `json:"appSKey"`
+	SupportsJoin   bool   `json:"supportsJoin"`
+	Active         bool   `json:"active"`
+	LastSeenAt     string `json:"lastSeenAt"`
+	MbMode         string `json:"mbMode"`
+	MbFramePort    int64  `json:"mbFramePort"`
+	MbTcpPort      int64  `json:"mbTcpPort"`
+	LastSeenAtTime string `json:"lastSeenAtTime"`
+	FPort          int64  `json:"fPort"`
+	PayloadCodecID string `json:"payloadCodecID"`
+	PayloadName    string `json:"payloadName"`
+}
+
+// tables is o with the table's names and types.
+func (o deviceOut) tables() deviceOutTables {
+	fp, _ := strconv.ParseInt(o.MbFramePort, 10, 64)
+	tp, _ := strconv.ParseInt(o.MbTcpPort, 10, 64)
+	return deviceOutTables{DevEUI: o.DevEUI, Name: o.Name, ApplicationID: o.ApplicationID, AppName: o.AppName,
+		Description: o.Description, ProfileID: o.ProfileID, ProfileName: o.ProfileName, FCntUp: o.FCntUp,
+		FCntDown: o.FCntDown, SkipFCntCheck: o.SkipFCntCheck, AppKey: o.AppKey, DevAddr: o.DevAddr,
+		NwkSKey: o.NwksKey, AppSKey: o.AppSKey, SupportsJoin: o.SupportsJoin, Active: o.Active,
+		LastSeenAt: o.LastSeenAt, MbMode: o.MbMode, MbFramePort: fp, MbTcpPort: tp,
+		LastSeenAtTime: o.LastSeenAtTime, FPort: o.FPort, PayloadCodecID: o.PayloadCodeID, PayloadName: o.PayloadName}
+}
+
 type appOut struct {
 	AppName       string `json:"appName"`
 	ApplicationID string `json:"applicationID"`
@@ -50,7 +91,7 @@ type profileRefOut struct {
 
 type deviceList struct {
 	DevTotalCount string          `json:"devTotalCount"`
-	DeviceResult  []deviceOut     `json:"deviceResult"`
+	DeviceResult  []any           `json:"deviceResult"` // deviceOut or deviceOutTables
 	AppTotalCount string          `json:"appTotalCount"`
 	AppResult     []appOut        `json:"appResult"`
 	PfTotalCount  string          `json:"pfTotalCount"`
@@ -86,14 +127,18 @@ func (g *Gateway) listDevices(req *request, _ string) any {
 		}
 	}
 	out := deviceList{
-		DevTotalCount: itoa(len(found)), DeviceResult: []deviceOut{},
+		DevTotalCount: itoa(len(found)), DeviceResult: []any{},
 		AppTotalCount: itoa(len(g.st.Applications)), AppResult: []appOut{},
 		PfTotalCount: itoa(len(g.st.Profiles)), ProfileResult: []profileRefOut{},
 		ChannelPlan: g.plan.Name,
 	}
 	lo, hi := page(len(found), limit, offset)
 	for _, d := range found[lo:hi] {
-		out.DeviceResult = append(out.DeviceResult, g.deviceOut(d))
+		if o := g.deviceOut(d); g.examples() {
+			out.DeviceResult = append(out.DeviceResult, o)
+		} else {
+			out.DeviceResult = append(out.DeviceResult, o.tables())
+		}
 	}
 	for _, a := range g.st.Applications {
 		out.AppResult = append(out.AppResult, appOut{AppName: a.Name, ApplicationID: a.ID})
@@ -147,10 +192,12 @@ func (g *Gateway) readDevice(f *fields, d *devRec, create bool) *apiError {
 	d.SkipFCntCheck = f.boolean("skipFCntCheck", d.SkipFCntCheck)
 	d.AppKey = f.hexField("appKey", 32, d.AppKey, true)
 	d.DevAddr = f.hexField("devAddr", 8, d.DevAddr, true)
-	if f.has("nwkSKey") || !f.has("nwksKey") {
-		d.NwkSKey = f.hexField("nwkSKey", 32, d.NwkSKey, true)
+	// One spelling is read and the other ignored, as a gateway would:
+	// nwkSKey of the tables, or nwksKey of the 3.3 and 3.4 examples.
+	if g.examples() {
+		d.NwkSKey = f.hexField("nwksKey", 32, d.NwkSKey, true)
 	} else {
-		d.NwkSKey = f.hexField("nwksKey", 32, d.NwkSKey, true) // the spelling of the 3.4 example
+		d.NwkSKey = f.hexField("nwkSKey", 32, d.NwkSKey, true)
 	}
 	d.AppSKey = f.hexField("appSKey", 32, d.AppSKey, true)
 	d.FCntUp = f.integer("fCntUp", d.FCntUp, false)

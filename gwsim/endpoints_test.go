@@ -162,20 +162,33 @@ func TestDevices(t *testing.T) {
 }
 
 func TestDeviceDefaults(t *testing.T) {
-	g := newGateway(t, Options{})
-	mustOK(t, g, "POST", "/api/urdevices", `{"devEUI":"24e124136a456465","applicationID":"1"}`)
-	b := mustOK(t, g, "GET", "/api/urdevices?search=24E124136A456465", nil)
-	l := decode[map[string]any](t, b)
-	got := l["deviceResult"].([]any)[0]
-	want := map[string]any{
+	// The device list of the 3.3 table (default) and of its example.
+	tables := map[string]any{
+		"devEUI": "24E124136A456465", "name": "24E124136A456465", "applicationID": "1", "appName": "cloud",
+		"description": "24E124136A456465", "profileID": profileIDClassA, "profileName": "ClassA-OTAA",
+		"fCntUp": 0.0, "fCntDown": 0.0, "skipFCntCheck": false, "appKey": DefaultKey, "devAddr": "", "appSKey": "",
+		"nwkSKey": "", "supportsJoin": true, "active": false, "lastSeenAt": "-", "mbMode": "", "mbFramePort": 0.0,
+		"mbTcpPort": 0.0, "lastSeenAtTime": "-", "fPort": 1.0, "payloadCodecID": "0", "payloadName": "",
+	}
+	examples := map[string]any{
 		"devEUI": "24E124136A456465", "name": "24E124136A456465", "applicationID": "1", "appName": "cloud",
 		"description": "24E124136A456465", "profileID": profileIDClassA, "profileName": "ClassA-OTAA",
 		"fCntUp": 0.0, "fCntDown": 0.0, "skipFCntCheck": false, "appKey": DefaultKey, "devAddr": "", "appSKey": "",
 		"nwksKey": "", "supportsJoin": true, "active": false, "lastSeenAt": "-", "mbMode": "", "mbFramePort": "0",
 		"mbTcpPort": "0", "lastSeenAtTime": "-", "fPort": 1.0, "payloadCodeID": "0", "payloadName": "",
 	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("device with defaults (-want +got):\n%s", d)
+	for mode, want := range map[Quirks]map[string]any{QuirksTables: tables, QuirksSpecExamples: examples} {
+		g := newGateway(t, Options{Quirks: mode})
+		mustOK(t, g, "POST", "/api/urdevices", `{"devEUI":"24e124136a456465","applicationID":"1"}`)
+		b := mustOK(t, g, "GET", "/api/urdevices?search=24E124136A456465", nil)
+		l := decode[map[string]any](t, b)
+		if l["devTotalCount"] != "1" {
+			t.Errorf("%s mode: devTotalCount %#v, want the string 1", mode, l["devTotalCount"])
+		}
+		got := l["deviceResult"].([]any)[0]
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s mode: device with defaults (-want +got):\n%s", mode, d)
+		}
 	}
 }
 
@@ -285,21 +298,21 @@ func TestCodecs(t *testing.T) {
 		{name: "delete unknown", method: "DELETE", url: "/api/payloadcodecs/999", want: 5},
 	})
 	b := mustOK(t, g, "GET", "/api/payloadcodecs?limit=10&offset=0&type=custom", nil)
-	want := map[string]any{"totalCount": "1", "result": []any{map[string]any{
-		"id": "100", "name": "em300-decoder", "description": "d", "templateID": "0", "devEUIPrefix": "",
+	want := map[string]any{"totalCount": 1.0, "result": []any{map[string]any{
+		"id": "100", "name": "em300-decoder", "description": "d", "templateID": 0.0, "devEUIPrefix": "",
 		"encoderScript": "e", "decoderScript": "y", "testEnabled": false, "fPort": 85.0,
 	}}}
 	if d := cmp.Diff(want, decode[map[string]any](t, b)); d != "" {
 		t.Errorf("custom codecs (-want +got):\n%s", d)
 	}
 	b = mustOK(t, g, "GET", "/api/payloadcodecs-short?type=default&search=wt", nil)
-	want = map[string]any{"totalCount": "1", "result": []any{map[string]any{"id": "2", "name": "Milesight WT201"}}}
+	want = map[string]any{"totalCount": 1.0, "result": []any{map[string]any{"id": "2", "name": "Milesight WT201"}}}
 	if d := cmp.Diff(want, decode[map[string]any](t, b)); d != "" {
 		t.Errorf("short built-in codecs (-want +got):\n%s", d)
 	}
 	mustOK(t, g, "DELETE", "/api/payloadcodecs/100", nil)
 	b = mustOK(t, g, "GET", "/api/payloadcodecs-short?type=custom", nil)
-	if d := cmp.Diff(map[string]any{"totalCount": "0", "result": []any{}}, decode[map[string]any](t, b)); d != "" {
+	if d := cmp.Diff(map[string]any{"totalCount": 0.0, "result": []any{}}, decode[map[string]any](t, b)); d != "" {
 		t.Errorf("custom codecs after delete (-want +got):\n%s", d)
 	}
 }

@@ -248,10 +248,21 @@ func (g *Gateway) progress(t *taskRec) runProgress {
 	return rp
 }
 
-// running reports whether t is waiting or executing.
-func (g *Gateway) running(t *taskRec) bool {
-	s := g.progress(t).status
-	return s == nsapi.TaskWaiting || s == nsapi.TaskExecuting
+// statusName is the 6.2 name of a task status.
+func statusName(s int) string {
+	switch s {
+	case nsapi.TaskPending:
+		return "pending"
+	case nsapi.TaskWaiting:
+		return "waiting"
+	case nsapi.TaskExecuting:
+		return "executing"
+	case nsapi.TaskSucceeded:
+		return "done (upgrade success)"
+	case nsapi.TaskFailed:
+		return "done (upgrade failed)"
+	}
+	return "status " + strconv.Itoa(s)
 }
 
 // ---- task list ----
@@ -287,7 +298,10 @@ func (g *Gateway) taskOut(t *taskRec) taskOut {
 	} else if t.Firmware != nil {
 		o.FirmwareName = t.Firmware.FirmwareName
 		o.FirmwareInfo = firmwareInfoOut{FirmwareName: t.Firmware.FirmwareName, Description: t.Firmware.Description,
-			FileContent: t.Firmware.FileContent, OfficialFirmwareURL: t.Firmware.OfficialFirmwareURL}
+			OfficialFirmwareURL: t.Firmware.OfficialFirmwareURL}
+		if g.opts.ListFileContent {
+			o.FirmwareInfo.FileContent = t.Firmware.FileContent // write-only on a gateway: "" in 6.2
+		}
 	}
 	return o
 }
@@ -314,9 +328,11 @@ func (g *Gateway) listTasks(req *request, _ string) any {
 
 // ---- create, update ----
 
-// parseStart reads a task start time.
+// parseStart reads a task start time: RFC 3339, as every example of the
+// spec gives it ("2025-04-15T00:50:00.000Z"); a space for the T is code
+// 10310004 on a gateway.
 func parseStart(s string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00", "2006-01-02 15:04:05"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
 		}
@@ -346,8 +362,10 @@ func (g *Gateway) readTask(req *request, put bool) (*taskRec, *apiError) {
 		if cur == nil {
 			return nil, errf(nsapi.CodeNotFound, "FUOTA task %d", t.ID)
 		}
-		if g.running(cur) {
-			return nil, errf(nsapi.CodeFuotaTaskStatus, "FUOTA task %d is running", t.ID)
+		// A task is changed only while it is pending (6.2 status 0): once
+		// it is waiting, executing or done, 10310014.
+		if st := g.progress(cur).status; st != nsapi.TaskPending {
+			return nil, errf(nsapi.CodeFuotaTaskStatus, "FUOTA task %d is %s, not pending", t.ID, statusName(st))
 		}
 	}
 	t.Name = f.str("name", "")
@@ -565,11 +583,7 @@ func (g *Gateway) deleteTasks(req *request, _ string) any {
 	if e != nil {
 		return e
 	}
-	for _, t := range ts {
-		if g.running(t) {
-			return errf(nsapi.CodeFuotaTaskStatus, "FUOTA task %d is running", t.ID)
-		}
-	}
+	// A delete is taken in any status: it stops a running task.
 	g.st.Tasks = slices.DeleteFunc(g.st.Tasks, func(x *taskRec) bool { return slices.Contains(ts, x) })
 	return okBody
 }

@@ -24,17 +24,17 @@ func TestHandleEnvelope(t *testing.T) {
 		{
 			name: "answer echoes id, method and url, with the gateway EUI",
 			in:   `{"type":"ns-api","id":"abc","method":"GET","url":"/api/payloadcodecs-short?type=custom"}`,
-			want: `{"id":"abc","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":"0","result":[]}}`,
+			want: `{"id":"abc","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":0,"result":[]}}`,
 		},
 		{
 			name: "numeric id",
 			in:   `{"type":"ns-api","id":7,"method":"GET","url":"/api/payloadcodecs-short?type=custom"}`,
-			want: `{"id":"7","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":"0","result":[]}}`,
+			want: `{"id":"7","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":0,"result":[]}}`,
 		},
 		{
 			name: "our own gateway EUI in lower case",
 			in:   `{"type":"ns-api","id":"1","method":"GET","url":"/api/payloadcodecs-short?type=custom","gatewayEUI":"24e124fffef5a6a8"}`,
-			want: `{"id":"1","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":"0","result":[]}}`,
+			want: `{"id":"1","gatewayEUI":"24E124FFFEF5A6A8","method":"GET","url":"/api/payloadcodecs-short?type=custom","body":{"totalCount":0,"result":[]}}`,
 		},
 		{
 			name:    "another gateway's EUI",

@@ -8,9 +8,11 @@
 // It is not a LoRaWAN network server: no radio, no uplinks, no joins. Device
 // activity (lastSeenAt, frame counters of running devices) never moves on
 // its own; only FUOTA tasks progress, computed from the clock at read time.
-// It answers with the shapes of the specification's own examples (string
-// totals, the example's field names), so clients are tested against what a
-// gateway really sends.
+// Where the specification contradicts itself (URL spellings, field names,
+// types), it follows the parameter tables by default and the examples with
+// QuirksSpecExamples, so that a client can be tested against either
+// reading; write-only fields (a codec's codecJson, a FUOTA firmware's
+// fileContent) are never listed, as the spec's lists show.
 package gwsim
 
 import (
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +70,124 @@ type Options struct {
 	LegacyURLs bool
 	// MaxTasks is the most FUOTA tasks the gateway holds, default DefaultMaxTasks.
 	MaxTasks int
+	// Quirks picks the reading of the points where the spec contradicts
+	// itself: QuirksTables (the default) or QuirksSpecExamples.
+	Quirks Quirks
+	// Applications are held besides the factory application "cloud" (id
+	// 1): added to a new gateway, and to a loaded one that lacks them.
+	// Applications cannot be made over the ns-api; a real gateway gets them
+	// from its web UI.
+	Applications []Application
+	// ListFileContent makes the FUOTA task list show a local firmware's
+	// fileContent. A gateway does not: its list shows "" (6.2), the field
+	// is write-only.
+	ListFileContent bool
+}
+
+// Application is an application the gateway holds (spec 3.3 appResult).
+type Application struct {
+	ID   string // a positive integer; "" takes the next free one
+	Name string
+}
+
+// Quirks is how a Gateway reads the places where the spec contradicts
+// itself (see nsapi/SPEC-NOTES.md).
+type Quirks string
+
+const (
+	// QuirksTables reads the spec's parameter tables and headings: codec
+	// calls on /api/payloadcodecs, membership removal on /deletedevices,
+	// the session key as nwkSKey, the device list with the tables' names
+	// and types (nwkSKey, payloadCodecID, ports as numbers), codec totals
+	// and templateID as numbers, isDefault in the profile list.
+	QuirksTables Quirks = ""
+	// QuirksSpecExamples behaves exactly as the spec's examples show:
+	// codec POST and PUT only on /api/payloadcodec and GET and DELETE only
+	// on /api/payloadcodecs (the other spelling answers code 21),
+	// membership removal only on /deleteddevices, the session key read only
+	// as nwksKey, the device list with nwksKey, payloadCodeID and ports as
+	// strings, every total and templateID as a string, no isDefault in the
+	// profile list, the response envelope with gatewayEUI twice (the second
+	// one blank), a numeric request id echoed as a number, and the FUOTA
+	// create answered with url /api/fuota/tasks.
+	QuirksSpecExamples Quirks = "spec-examples"
+)
+
+// ParseQuirks reads a Quirks name: "tables" (or "") or "spec-examples".
+func ParseQuirks(s string) (Quirks, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "tables":
+		return QuirksTables, nil
+	case string(QuirksSpecExamples):
+		return QuirksSpecExamples, nil
+	}
+	return "", fmt.Errorf("quirks %q: want tables or spec-examples", s)
+}
+
+// examples reports whether the gateway behaves as the spec's examples.
+func (g *Gateway) examples() bool { return g.opts.Quirks == QuirksSpecExamples }
+
+// ParseApplication reads "NAME" or "NAME=ID" (the flag form).
+func ParseApplication(s string) (Application, error) {
+	name, id, _ := strings.Cut(s, "=")
+	a := Application{Name: strings.TrimSpace(name), ID: strings.TrimSpace(id)}
+	if err := a.check(); err != nil {
+		return Application{}, fmt.Errorf("application %q: %w", s, err)
+	}
+	return a, nil
+}
+
+func (a Application) check() error {
+	if a.Name == "" {
+		return errors.New("empty name")
+	}
+	if a.ID != "" {
+		if n, err := strconv.ParseInt(a.ID, 10, 64); err != nil || n < 1 || strconv.FormatInt(n, 10) != a.ID {
+			return fmt.Errorf("id %q: want a positive integer", a.ID)
+		}
+	}
+	return nil
+}
+
+// addApplications adds apps that st lacks: an application of the same name
+// and id is already there; one that shares only its name or its id with a
+// held one is an error.
+func (st *state) addApplications(apps []Application) error {
+	for _, a := range apps {
+		if err := a.check(); err != nil {
+			return fmt.Errorf("application %q: %w", a.Name, err)
+		}
+		var byName, byID *appRec
+		for i := range st.Applications {
+			h := &st.Applications[i]
+			if h.Name == a.Name {
+				byName = h
+			}
+			if a.ID != "" && h.ID == a.ID {
+				byID = h
+			}
+		}
+		switch {
+		case byName != nil && (a.ID == "" || byName.ID == a.ID):
+			continue
+		case byName != nil:
+			return fmt.Errorf("application %q: the gateway holds it with id %s, not %s", a.Name, byName.ID, a.ID)
+		case byID != nil:
+			return fmt.Errorf("application %q: id %s is application %q", a.Name, a.ID, byID.Name)
+		}
+		id := a.ID
+		if id == "" {
+			var top int64
+			for _, h := range st.Applications {
+				if n, err := strconv.ParseInt(h.ID, 10, 64); err == nil && n > top {
+					top = n
+				}
+			}
+			id = strconv.FormatInt(top+1, 10)
+		}
+		st.Applications = append(st.Applications, appRec{ID: id, Name: a.Name})
+	}
+	return nil
 }
 
 // Gateway is a simulated gateway. Its methods are safe for concurrent use.
@@ -87,6 +208,9 @@ type Gateway struct {
 func New(opts Options) (*Gateway, error) {
 	if opts.EUI != "" && !isHex(opts.EUI, 16) {
 		return nil, fmt.Errorf("gateway EUI %q: want 16 hex digits", opts.EUI)
+	}
+	if _, err := ParseQuirks(string(opts.Quirks)); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{opts: opts}
 	if g.opts.Now == nil {
@@ -148,6 +272,9 @@ func New(opts Options) (*Gateway, error) {
 	p, err := band.Lookup(st.ChannelPlan)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", opts.StatePath, err)
+	}
+	if err := st.addApplications(opts.Applications); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.plan = p
 	g.st = st

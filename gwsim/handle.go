@@ -165,12 +165,32 @@ func (g *Gateway) answer(req *request, id string, body any) []byte {
 	if body == nil {
 		body = struct{}{}
 	}
-	b, err := json.Marshal(response{ID: id, GatewayEUI: g.EUI(), Method: req.Method, URL: req.URL, Body: body})
+	b, err := json.Marshal(body)
 	if err != nil {
-		b, _ = json.Marshal(response{ID: id, GatewayEUI: g.EUI(), Method: req.Method, URL: req.URL,
-			Body: nsapiError{Code: nsapi.CodeInternal, Error: nsapi.CodeText(nsapi.CodeInternal)}})
+		b, _ = json.Marshal(nsapiError{Code: nsapi.CodeInternal, Error: nsapi.CodeText(nsapi.CodeInternal)})
 	}
-	return b
+	if !g.examples() {
+		out, _ := json.Marshal(response{ID: id, GatewayEUI: g.EUI(), Method: req.Method, URL: req.URL, Body: json.RawMessage(b)})
+		return out
+	}
+	// The spec's response format (1): gatewayEUI twice, the second blank;
+	// the 6.2 example echoes a numeric id as a number; the 6.1 example
+	// answers the task create with url /api/fuota/tasks.
+	url := req.URL
+	if strings.EqualFold(req.Method, "POST") && strings.TrimRight(url, "/") == "/api/fuota/task" {
+		url = "/api/fuota/tasks"
+	}
+	idJSON, _ := json.Marshal(id)
+	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+		idJSON = []byte(id)
+	}
+	str := func(v string) string { q, _ := json.Marshal(v); return string(q) }
+	var out bytes.Buffer
+	out.WriteString(`{"id":` + string(idJSON) + `,"gatewayEUI":` + str(g.EUI()) + `,"method":` + str(req.Method) +
+		`,"gatewayEUI":"","url":` + str(url) + `,"body":`)
+	out.Write(b)
+	out.WriteByte('}')
+	return out.Bytes()
 }
 
 // nsapiError is an error body, and the spec's {"code":200,"error":""}.
@@ -233,11 +253,57 @@ func (g *Gateway) serve(req *request) any {
 
 type methods map[string]handler
 
+// unsupported is the code 21 answer of a URL spelling the gateway does not
+// take for that method.
+var unsupported = handler{fn: func(_ *Gateway, req *request, _ string) any {
+	return errf(nsapi.CodeUnsupportedURL, "%s %s", req.Method, req.path)
+}}
+
+// codecRoutes are the payload codec routes: every call on the heading's
+// /api/payloadcodecs (tables), every call on /api/payloadcodec
+// (LegacyURLs), or as the examples of 5.1–5.4 show them: POST and PUT on
+// the singular, GET and DELETE on the plural, code 21 otherwise.
+func (g *Gateway) codecRoutes(path string) (methods, string, bool) {
+	list := methods{"GET": {fn: (*Gateway).listCodecs}, "POST": {fn: (*Gateway).createCodec, write: true}}
+	one := methods{"PUT": {fn: (*Gateway).updateCodec, write: true}, "DELETE": {fn: (*Gateway).deleteCodec, write: true}}
+	for _, base := range []string{"/api/payloadcodecs", "/api/payloadcodec"} {
+		var ms methods
+		var arg string
+		if path == base {
+			ms = list
+		} else if id, ok := cutPrefix(path, base+"/"); ok {
+			ms, arg = one, id
+		} else {
+			continue
+		}
+		singular := base == "/api/payloadcodec"
+		switch {
+		case g.examples():
+			out := methods{}
+			for m, h := range ms {
+				if (m == "POST" || m == "PUT") == singular {
+					out[m] = h
+				} else {
+					out[m] = unsupported
+				}
+			}
+			return out, arg, true
+		case singular != g.opts.LegacyURLs:
+			return nil, "", true
+		}
+		return ms, arg, true
+	}
+	return nil, "", false
+}
+
 // routes finds the handlers for path, and the path's variable part.
 func (g *Gateway) routes(path string) (methods, string) {
-	codecs, deleteDevices := "/api/payloadcodecs", "deletedevices"
-	if g.opts.LegacyURLs {
-		codecs, deleteDevices = "/api/payloadcodec", "deleteddevices"
+	deleteDevices := "deletedevices"
+	if g.opts.LegacyURLs || g.examples() {
+		deleteDevices = "deleteddevices"
+	}
+	if ms, arg, ok := g.codecRoutes(path); ok {
+		return ms, arg
 	}
 	switch path {
 	case "/api/urprofiles":
@@ -246,8 +312,6 @@ func (g *Gateway) routes(path string) (methods, string) {
 		return methods{"GET": {fn: (*Gateway).listDevices}, "POST": {fn: (*Gateway).createDevice, write: true}}, ""
 	case "/api/multicast-groups":
 		return methods{"GET": {fn: (*Gateway).listGroups}, "POST": {fn: (*Gateway).createGroup, write: true}}, ""
-	case codecs:
-		return methods{"GET": {fn: (*Gateway).listCodecs}, "POST": {fn: (*Gateway).createCodec, write: true}}, ""
 	case "/api/payloadcodecs-short":
 		return methods{"GET": {fn: (*Gateway).listCodecsShort}}, ""
 	case "/api/fuota/task":
@@ -273,9 +337,6 @@ func (g *Gateway) routes(path string) (methods, string) {
 	}
 	if id, ok := cutPrefix(path, "/api/urdevices/"); ok {
 		return methods{"PUT": {fn: (*Gateway).updateDevice, write: true}, "DELETE": {fn: (*Gateway).deleteDevice, write: true}}, id
-	}
-	if id, ok := cutPrefix(path, codecs+"/"); ok {
-		return methods{"PUT": {fn: (*Gateway).updateCodec, write: true}, "DELETE": {fn: (*Gateway).deleteCodec, write: true}}, id
 	}
 	if rest, ok := strings.CutPrefix(path, "/api/multicast-groups/"); ok && rest != "" {
 		id, sub, _ := strings.Cut(rest, "/")

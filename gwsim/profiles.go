@@ -43,7 +43,7 @@ type profileOut struct {
 	OrganizationID  string             `json:"organizationID"`
 	NetworkServerID string             `json:"networkServerID"`
 	Using           bool               `json:"using"`
-	IsDefault       bool               `json:"isDefault"`
+	IsDefault       *bool              `json:"isDefault,omitempty"` // the table's; not in the 2.3 example
 }
 
 type profileList struct {
@@ -81,8 +81,12 @@ func (g *Gateway) listProfiles(req *request, _ string) any {
 				SupportsJoin: s.SupportsJoin, RfRegion: rfRegions[g.plan.Name], Supports32bitFCnt: s.Supports32bitFCnt,
 				EnableUplinkChannels: nonNil(s.EnableUplinkChannels),
 			},
-			Name: p.Name, OrganizationID: "1", NetworkServerID: "1", Using: g.profileUsed(p.ID), IsDefault: p.Builtin,
+			Name: p.Name, OrganizationID: "1", NetworkServerID: "1", Using: g.profileUsed(p.ID),
 		})
+		if !g.examples() {
+			isDefault := p.Builtin
+			out.Result[len(out.Result)-1].IsDefault = &isDefault
+		}
 	}
 	return out
 }

@@ -231,7 +231,7 @@ func TestServeEmbeddedSharedTopic(t *testing.T) {
 		t.Errorf("answer %s", r.Body)
 	}
 	r = m.roundTrip(t, "gw/24E124FFFEF5A6A8", "s2", "GET", "/api/payloadcodecs-short?type=custom", "")
-	if string(r.Body) != `{"totalCount":"0","result":[]}` {
+	if string(r.Body) != `{"totalCount":0,"result":[]}` {
 		t.Errorf("answer %s", r.Body)
 	}
 	if g.Writes() != 1 {

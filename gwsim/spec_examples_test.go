@@ -9,14 +9,29 @@ import (
 )
 
 // TestSpecExamples sends the request bodies of the spec's own examples (a
-// CN470 gateway, as the examples are) and expects them accepted. Only ids
-// that cannot exist on a fresh gateway are replaced, and the codec example's
-// blank name " " is given a name.
+// CN470 gateway, as the examples are) and expects them accepted, in both
+// readings of the spec: the tables' URLs by default, the examples' own URLs
+// (/deleteddevices, /api/payloadcodec for POST and PUT) in spec-examples
+// mode. Only ids that cannot exist on a fresh gateway are replaced, and the
+// codec example's blank name " " is given a name. The clock stands on the
+// eve of the tasks' start, so that they are pending (6.2 status 0) and can
+// be updated, as the 6.3 example does.
 func TestSpecExamples(t *testing.T) {
+	for _, mode := range []Quirks{QuirksTables, QuirksSpecExamples} {
+		t.Run(string(mode)+"-mode", func(t *testing.T) { specExamples(t, mode) })
+	}
+}
+
+func specExamples(t *testing.T, mode Quirks) {
 	clk := newClock()
-	g := newGateway(t, Options{ChannelPlan: "CN470", Now: clk.Now})
+	clk.now = time.Date(2025, 4, 14, 12, 0, 0, 0, time.UTC)
+	g := newGateway(t, Options{ChannelPlan: "CN470", Now: clk.Now, Quirks: mode})
 	for _, e := range []string{"24e1247151234568", "24e124715123456b", "24e1247151234569", "24e124715123456a", "24E124136A456467"} {
 		addDevice(t, g, e, "dev-"+e)
+	}
+	deleteDevices, codecWrite := "deletedevices", "/api/payloadcodecs"
+	if mode == QuirksSpecExamples {
+		deleteDevices, codecWrite = "deleteddevices", "/api/payloadcodec"
 	}
 	runSteps(t, g, []step{
 		{name: "2.1", method: "POST", url: "/api/urprofiles", want: 200, save: "profileID", saveAs: "p", body: `{
@@ -51,7 +66,7 @@ func TestSpecExamples(t *testing.T) {
       "mcAppSKey":"5572404c696e6b4c6f52613230313823", "groupType":"CLASS_C", "fCnt":0, "dr":0,
       "pingSlotPeriod":128, "frequency":505300000}}`},
 		{name: "4.2", method: "POST", url: "/api/multicast-groups/{g}/devices", want: 200, body: `{"devEUIs": ["24E124136A456467", "24E124136A456465"]}`},
-		{name: "4.4", method: "POST", url: "/api/multicast-groups/{g}/deletedevices", want: 200, body: `{"devEUIs":["24E124136A456467"]}`},
+		{name: "4.4", method: "POST", url: "/api/multicast-groups/{g}/" + deleteDevices, want: 200, body: `{"devEUIs":["24E124136A456467"]}`},
 		{name: "4.5 all", method: "GET", url: "/api/multicast-groups?search=&order=asc&offset=0&limit=9999", want: 200},
 		{name: "4.5 one", method: "GET", url: "/api/multicast-groups?search=group1&offset=0&limit=9999", want: 200},
 		{name: "4.6", method: "PUT", url: "/api/multicast-groups/{g}", want: 200, body: `{
@@ -59,12 +74,12 @@ func TestSpecExamples(t *testing.T) {
       "name":"group2", "mcAddr":"11111111", "mcNwkSKey":"5572404c696e6b4c6f52613230313823",
       "mcAppSKey":"5572404c696e6b4c6f52613230313823", "fCnt":0, "groupType":"CLASS_C", "dr":0,
       "frequency":505300000, "pingSlotPeriod":128}}`},
-		{name: "5.1", method: "POST", url: "/api/payloadcodecs", want: 200, save: "id", saveAs: "c", body: `{
+		{name: "5.1", method: "POST", url: codecWrite, want: 200, save: "id", saveAs: "c", body: `{
     "name": "test", "description": "", "templateID": 0, "encoderScript": "test", "decoderScript": "test",
     "testEnabled": false, "fPort": 85, "codecJson": ""}`},
 		{name: "5.3", method: "GET", url: "/api/payloadcodecs?limit=10&offset=0&type=custom", want: 200},
 		{name: "5.3 short", method: "GET", url: "/api/payloadcodecs-short?limit=10&offset=0&type=custom", want: 200},
-		{name: "5.4", method: "PUT", url: "/api/payloadcodecs/{c}", want: 200, body: `{
+		{name: "5.4", method: "PUT", url: codecWrite + "/{c}", want: 200, body: `{
     "name": "test", "description": "", "templateID": 0, "encoderScript": "test", "decoderScript": "test",
     "testEnabled": false, "fPort": 85, "codecJson": ""}`},
 		{name: "5.2", method: "DELETE", url: "/api/payloadcodecs/{c}", want: 200},
@@ -90,8 +105,7 @@ func TestSpecExamples(t *testing.T) {
       "fragmentInfo": {"fragmentSize": 88, "fragmentInterval": 5000, "fragmentRedundancy": 30},
       "tmpMcInfo": {"dr": 3, "frequency": 505300000}}}`},
 		{name: "6.2", method: "GET", url: "/api/fuota/task?limit=10&offset=0", want: 200},
-		{name: "6.3 while the task runs", method: "PUT", url: "/api/fuota/task", want: 10310014, body: `{"fuotaTask": {"id": 1, "name": "Test"}}`},
-		{name: "6.3 local", method: "PUT", url: "/api/fuota/task", want: 200, before: func() { clk.Add(24 * time.Hour) }, body: `{
+		{name: "6.3 local", method: "PUT", url: "/api/fuota/task", want: 200, body: `{
     "fuotaTask": {
       "id": 1, "name": "Test", "startedAt": "2025-04-15T00:50:00.000Z", "description": "test",
       "deveui": ["24e1247151234568", "24e124715123456b"],
@@ -99,6 +113,7 @@ func TestSpecExamples(t *testing.T) {
       "isOfficialFirmware": false,
       "fragmentInfo": {"fragmentSize": 88, "fragmentInterval": 5000, "fragmentRedundancy": 30},
       "tmpMcInfo": {"dr": 3, "frequency": 505300000}}}`},
+		{name: "6.3 once the task runs", method: "PUT", url: "/api/fuota/task", want: 10310014, before: func() { clk.Add(12*time.Hour + 51*time.Minute) }, body: `{"fuotaTask": {"id": 1, "name": "Test"}}`},
 		{name: "6.5 (the tasks have succeeded, not failed)", before: func() { clk.Add(24 * time.Hour) }, method: "POST", url: "/api/fuota/task/retry", want: 10310014, body: `{"ids": [1, 2]}`},
 		{name: "6.6", method: "GET", url: "/api/fuota/task/payloadsize", want: 200},
 		{name: "6.7", method: "GET", url: "/api/fuota/devices?taskId=1&limit=10&offset=0", want: 200},
