@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ var (
 // kind at both parallelisms, the in-process kinds more often.
 const (
 	shortSeed   = 1
-	shortTrials = 90
+	shortTrials = 72
 )
 
 // gwsyncBin is the gwsync binary TestMain builds for the SIGKILL kinds.
@@ -97,6 +98,7 @@ func TestCampaign(t *testing.T) {
 	}
 
 	tab := newTable()
+	hints := map[string]int{}
 	started := time.Now()
 	for _, seed := range seeds {
 		kind, par := trialOf(seed)
@@ -106,8 +108,10 @@ func TestCampaign(t *testing.T) {
 		cancel()
 		tab.add(rep)
 		if rep.Outcome == Wrong || rep.Outcome == Stuck {
-			t.Errorf("seed %d: %s, parallelism %d: %s (apply exit %d)\n  edits: %s\n  faults: %s\n  %s\n  replay: %s",
-				seed, kind, par, strings.ToUpper(rep.Outcome), rep.Exit, strings.Join(rep.Edits, "; "),
+			h := hint(rep)
+			hints[h]++
+			t.Errorf("seed %d: %s, parallelism %d: %s (apply exit %d), looks like %s\n  edits: %s\n  faults: %s\n  %s\n  replay: %s",
+				seed, kind, par, strings.ToUpper(rep.Outcome), rep.Exit, h, strings.Join(rep.Edits, "; "),
 				strings.Join(rep.Faults, "; "), strings.Join(rep.Detail, "\n  "), replay(seed))
 		} else if len(seeds) == 1 {
 			t.Logf("seed %d: %s, parallelism %d: %s (apply exit %d)\n  edits: %s\n  faults: %s",
@@ -116,6 +120,14 @@ func TestCampaign(t *testing.T) {
 	}
 	t.Logf("fault campaign, %d trials from seed %d in %s (%s/%s):\n%s", len(seeds), seeds[0],
 		time.Since(started).Round(time.Millisecond), runtime.GOOS, runtime.GOARCH, tab)
+	if len(hints) > 0 {
+		var lines []string
+		for h, n := range hints {
+			lines = append(lines, fmt.Sprintf("%5d  %s", n, h))
+		}
+		sort.Strings(lines)
+		t.Logf("wrong or stuck trials by the class they look like:\n%s", strings.Join(lines, "\n"))
+	}
 }
 
 // table counts outcomes per fault kind and parallelism.
@@ -158,4 +170,42 @@ func (tb *table) String() string {
 	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op.",
 		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp])
 	return b.String()
+}
+
+// hint names the class of issue 8 a failing trial looks like, from its
+// edits, faults and differences. It is a guess for the reader, not a
+// verdict: the replay command is the evidence.
+func hint(r *Report) string {
+	detail := strings.Join(r.Detail, "\n")
+	edits := strings.Join(r.Edits, "\n")
+	faults := strings.Join(r.Faults, "\n")
+	has := func(s, sub string) bool { return strings.Contains(s, sub) }
+	switch {
+	case has(detail, "a key appeared in clear") || has(detail, "printed a key"):
+		return "secret printed"
+	case has(detail, "without faults does not reach the site") || has(detail, "without faults: exit"):
+		if has(detail, ".mb") || has(detail, "appKey") || has(detail, "devAddr") || has(detail, "SKey") {
+			return "A (fault-free apply cannot clear a field)"
+		}
+		return "fault-free apply fails"
+	case has(detail, "exit 1 (nothing written), but"):
+		return "C (exit 1 after writes)"
+	case has(detail, "holds values this apply did not write"):
+		return "new: rollback refuses the apply's own writes as changed since"
+	case has(detail, "codecJson"):
+		return "D (write-only codecJson)"
+	case has(edits, "replace device") && has(detail, "].devices"):
+		return "B (replace loses membership)"
+	case has(edits, "rename group") && has(detail, "].devices"):
+		return "F (member of a renamed group)"
+	case has(detail, ".mb") || has(detail, "appKey") || has(detail, "devAddr") || has(detail, "SKey"):
+		return "A (rollback cannot clear a field)"
+	case has(faults, "code 5") && r.Kind == KindRollbackFault:
+		return "G (undo answered 5)"
+	case r.Kind == KindCodeAfterWrite || has(faults, "code-after-write") || has(faults, "(performed: true)") || r.Kind == KindLostAnswer:
+		return "E (write done, answered with an error or not at all)"
+	case r.Kind == KindLostRequest:
+		return "lost request"
+	}
+	return "unclassified"
 }

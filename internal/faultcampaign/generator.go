@@ -324,6 +324,7 @@ func (m *Model) clone() *Model {
 // join-type changes.
 func (g *Generator) Edit(start *Model) *Model {
 	m := start.clone()
+	g.Edits = nil
 	pinned := map[string]bool{} // devices in a task: not deleted or moved
 	for _, d := range m.Devices {
 		if inTask(start, d.EUI) {

@@ -69,6 +69,7 @@ type MITM struct {
 	readsAfter int             // reads after the first write
 	drop       map[string]bool // answers to drop, by request id
 	replace    map[string]int  // answers to replace by an error code, by request id
+	lostOn     map[string]bool // answers that drop the connection, by request id
 	fired      []string        // what fired, in order
 	closed     bool
 	wg         sync.WaitGroup
@@ -76,7 +77,7 @@ type MITM struct {
 
 // NewMITM wraps inner with the faults (none: it only counts).
 func NewMITM(inner nsapi.Transport, faults ...*Fault) *MITM {
-	return &MITM{inner: inner, faults: faults, drop: map[string]bool{}, replace: map[string]int{}}
+	return &MITM{inner: inner, faults: faults, drop: map[string]bool{}, replace: map[string]int{}, lostOn: map[string]bool{}}
 }
 
 // Writes is the number of writes the client sent.
@@ -191,6 +192,10 @@ func (m *MITM) Publish(ctx context.Context, payload []byte) error {
 		m.forwarded++
 	}
 	deliver, lost := m.deliver, m.lost
+	if act == disconnectAfter {
+		m.drop[req.ID] = true
+		m.lostOn[req.ID] = true
+	}
 	m.mu.Unlock()
 
 	switch act {
@@ -204,15 +209,6 @@ func (m *MITM) Publish(ctx context.Context, payload []byte) error {
 	case dropRequest:
 		return nil
 	case disconnectDrop:
-		m.later(func() { lost(errors.New("mitm: broker connection dropped")) })
-		return nil
-	case disconnectAfter:
-		m.mu.Lock()
-		m.drop[req.ID] = true
-		m.mu.Unlock()
-		if err := m.inner.Publish(ctx, payload); err != nil {
-			return err
-		}
 		m.later(func() { lost(errors.New("mitm: broker connection dropped")) })
 		return nil
 	}
@@ -240,10 +236,14 @@ func (m *MITM) answer(payload []byte) {
 	m.mu.Lock()
 	drop := m.drop[id]
 	code, rewrite := m.replace[id]
+	lostOn, lost := m.lostOn[id], m.lost
 	delete(m.drop, id)
 	delete(m.replace, id)
+	delete(m.lostOn, id)
 	m.mu.Unlock()
 	switch {
+	case lostOn:
+		lost(errors.New("mitm: broker connection dropped"))
 	case drop:
 		return
 	case rewrite:

@@ -82,16 +82,21 @@ func Run(ctx context.Context, tr Trial) *Report {
 	}
 	fail := func(outcome string, format string, args ...any) *Report {
 		rep.Outcome = outcome
-		for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		msg := fmt.Sprintf(format, args...)
+		if scrub(msg) != msg {
+			rep.Detail = append(rep.Detail, "a key appeared in clear in gwsync's output (shown here as (sensitive value))")
+		}
+		for _, l := range strings.Split(msg, "\n") {
 			rep.Detail = append(rep.Detail, scrub(l))
 		}
 		return rep
 	}
+	// leaked says whether gwsync printed a key in clear.
+	leaked := func(out string) bool { return out != "" && scrub(out) != out }
 
 	start := gen.Start([]string{"cloud", secondApp})
-	startEdits := len(gen.Edits)
 	edit := gen.Edit(start)
-	rep.Edits = gen.Edits[startEdits:]
+	rep.Edits = gen.Edits
 	startSite, err := gen.Write(start, filepath.Join(tr.Dir, "start"))
 	if err != nil {
 		return fail(Wrong, "harness: %v", err)
@@ -146,6 +151,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 	fr := rand.New(rand.NewPCG(tr.Seed, 0x5eed))
 	var exit int
 	var forwarded int
+	var applyErr error
 	var followUp func() (int, string) // the fault-free rollback after exit 4 or a kill
 	switch tr.Kind {
 	case KindKillApply, KindKillRollback:
@@ -154,12 +160,15 @@ func Run(ctx context.Context, tr Trial) *Report {
 		if ko.err != nil {
 			return fail(Wrong, "harness: %v", ko.err)
 		}
+		if leaked(ko.output) {
+			return fail(Wrong, "gwsync apply printed a key in clear:\n%s", ko.output)
+		}
 		followUp = func() (int, string) { return cliRollback(ctx, tr, trialPath, editSite, gen.Secrets()) }
 	default:
 		faults := chooseFaults(fr, tr.Kind, writes, reads)
 		jdir := filepath.Join(tr.Dir, "edit", ".gwsync")
 		out := a.apply(ctx, trialPath, editSite, jdir, faults...)
-		exit, forwarded, rep.Faults = out.exit, out.mitm.Forwarded(), out.mitm.Fired()
+		exit, forwarded, rep.Faults, applyErr = out.exit, out.mitm.Forwarded(), out.mitm.Fired(), out.err
 		if len(rep.Faults) == 0 {
 			rep.Faults = []string{"(no fault fired)"}
 		}
@@ -167,6 +176,9 @@ func Run(ctx context.Context, tr Trial) *Report {
 	}
 	rep.Exit = exit
 	got := mustRead(trialPath)
+	if applyErr != nil && leaked(applyErr.Error()) {
+		return fail(Wrong, "apply's error holds a key in clear:\n%v", applyErr)
+	}
 
 	switch exit {
 	case exitOK:
@@ -190,6 +202,9 @@ func Run(ctx context.Context, tr Trial) *Report {
 	default: // exit 4, or killed
 		code, msg := followUp()
 		got = mustRead(trialPath)
+		if leaked(msg) {
+			return fail(Wrong, "gwsync rollback printed a key in clear:\n%s", msg)
+		}
 		if code != 0 {
 			return fail(Stuck, "apply exit %d; gwsync rollback (no fault) then failed: %s\n%s", exit, msg, strings.Join(Diff(before, got, 12), "\n"))
 		}
@@ -378,6 +393,7 @@ type killOut struct {
 	exit      int // -1 when killed
 	performed int // writes the gateway performed
 	fired     []string
+	output    string // what gwsync apply printed
 	err       error
 }
 
@@ -389,8 +405,9 @@ var logLine = regexp.MustCompile(`^gwsim: (POST|PUT|DELETE) (\S+): (.*)$`)
 // performed the chosen write: the At-th write of the apply
 // (KindKillApply), or the At-th write after an injected code 3 that
 // starts the rollback (KindKillRollback).
-func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath string, writes int, secrets map[string]string) killOut {
-	var out killOut
+func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath string, writes int, secrets map[string]string) (out killOut) {
+	var stdout bytes.Buffer
+	defer func() { out.output = stdout.String() }()
 	killAt := 1 + r.IntN(writes)
 	failAt := 0
 	if tr.Kind == KindKillRollback {
@@ -448,7 +465,6 @@ func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath st
 		return out
 	}
 	defer srv.Close()
-	var stdout bytes.Buffer
 	mu.Lock()
 	cmd = command(ctx, tr, secrets, &stdout, "apply", sitePath, "--auto-approve", "--broker", srv.URL(),
 		"--parallelism", fmt.Sprint(tr.Parallelism))
@@ -492,13 +508,10 @@ func cliRollback(ctx context.Context, tr Trial, trialPath, sitePath string, secr
 	cmd := command(ctx, tr, secrets, &stdout, "rollback", sitePath, "--broker", srv.URL())
 	err = cmd.Run()
 	code := cmd.ProcessState.ExitCode()
-	if code != 0 {
-		return code, strings.TrimSpace(stdout.String())
+	if code == 0 && err != nil {
+		code = 1
 	}
-	if err != nil {
-		return 1, err.Error()
-	}
-	return 0, ""
+	return code, strings.TrimSpace(stdout.String())
 }
 
 // command is a gwsync subprocess with the trial's keys in its environment
