@@ -134,7 +134,8 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		if path == "" {
 			return nil, nil, errors.New("broker sim://: no state file (sim://gwsim-state.json)")
 		}
-		g, err := gwsim.Open(path, gwsim.Options{EUI: c.gatewayEUI, ChannelPlan: gw.ChannelPlan})
+		// PATH?applications=NAME[=ID],…&quirks=spec-examples: see gwsim.OpenURL.
+		g, err := gwsim.OpenURL(path, gwsim.Options{EUI: c.gatewayEUI, ChannelPlan: gw.ChannelPlan})
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker %s: %w", c.broker, err)
 		}

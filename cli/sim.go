@@ -33,6 +33,8 @@ type SimCmd struct {
 	Disconnect    []int         `placeholder:"N,..." help:"Drop the connection of the client that sends the Nth write, neither performing nor answering it (repeatable; embedded broker only)."`
 	TimeScale     float64       `default:"1" placeholder:"X" help:"Run FUOTA tasks X times faster."`
 	LegacyURLs    bool          `name:"legacy-urls" help:"Answer only the spec examples' URL spellings (/deleteddevices, /api/payloadcodec)."`
+	Quirks        string        `default:"tables" enum:"tables,spec-examples" placeholder:"MODE" help:"Where the spec contradicts itself, behave as its parameter tables say (tables) or as its examples show (spec-examples): URL spellings, field names, number or string types."`
+	Application   []string      `name:"application" placeholder:"NAME[=ID]" help:"Hold this application besides cloud (id 1); the id defaults to the next free one (repeatable)."`
 	Verbose       bool          `short:"v" help:"Log every request to stderr."`
 }
 
@@ -109,8 +111,19 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 	if c.TimeScale <= 0 {
 		return fmt.Errorf("--time-scale %v: want a positive number", c.TimeScale)
 	}
+	quirks, err := gwsim.ParseQuirks(c.Quirks)
+	if err != nil {
+		return fmt.Errorf("--quirks: %w", err)
+	}
 	opts := gwsim.Options{EUI: c.EUI, ChannelPlan: c.ChannelPlan, TimeScale: c.TimeScale,
-		Latency: c.Latency, Jitter: c.Jitter, LegacyURLs: c.LegacyURLs}
+		Latency: c.Latency, Jitter: c.Jitter, LegacyURLs: c.LegacyURLs, Quirks: quirks}
+	for _, s := range c.Application {
+		a, err := gwsim.ParseApplication(s)
+		if err != nil {
+			return fmt.Errorf("--application: %w", err)
+		}
+		opts.Applications = append(opts.Applications, a)
+	}
 	if c.Verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }
 	}

@@ -167,6 +167,9 @@ func TestSimFlagErrors(t *testing.T) {
 		{[]string{"--time-scale=-1"}, `--time-scale -1`},
 		{[]string{"--channel-plan", "XX1"}, `XX1`},
 		{[]string{"--listen", "256.1.1.1:1"}, `256.1.1.1:1`},
+		{[]string{"--application", "lab=0"}, `--application: application "lab=0": id "0"`},
+		{[]string{"--application", "=3"}, `--application: application "=3": empty name`},
+		{[]string{"--application", "cloud=2"}, `application "cloud": the gateway holds it with id 1, not 2`},
 	} {
 		cmd := parseSimArgs(t, append(tc.args, "--state", filepath.Join(t.TempDir(), "s.json"))...)
 		env := &Env{Stdout: &simBuffer{}, Stderr: &simBuffer{}, Getenv: func(string) string { return "" }}
@@ -285,4 +288,60 @@ func deviceEUIs(l *nsapi.DeviceList) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestSimApplicationsAndQuirks runs `gwsync sim --application building-b
+// --application lab=7 --quirks spec-examples`: the gateway holds the
+// applications (kept in its state file even when only read), and answers
+// the codec create on the plural spelling with code 21, as the examples'
+// gateway would.
+func TestSimApplicationsAndQuirks(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "gw.json")
+	re := regexp.MustCompile(`^gwsim: gateway \S+ \(\S+\) on (tcp://127\.0\.0\.1:\d+),`)
+	url, _, cancelSim, done := startSim(t, re, "--state", state, "--eui", "24E124FFFE00000B",
+		"--application", "building-b", "--application", "lab=7", "--quirks", "spec-examples")
+	var logMu sync.Mutex
+	var clientLog []string
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := nsapi.Dial(ctx, nsapi.Config{Broker: url, RequestTopic: "gw/24E124FFFE00000B/req",
+		ResponseTopic: "gw/24E124FFFE00000B/resp", GatewayEUI: "24E124FFFE00000B", RequestTimeout: 5 * time.Second,
+		Logf: func(format string, args ...any) {
+			logMu.Lock()
+			clientLog = append(clientLog, fmt.Sprintf(format, args...))
+			logMu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.ListDevices(ctx, nsapi.DeviceQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []nsapi.Application{{ApplicationID: "1", AppName: "cloud"}, {ApplicationID: "2", AppName: "building-b"}, {ApplicationID: "7", AppName: "lab"}}
+	if d := cmp.Diff(want, l.AppResult); d != "" {
+		t.Errorf("applications (-want +got):\n%s", d)
+	}
+	if _, err := c.CreateCodec(ctx, nsapi.CodecWrite{Name: "k", DecoderScript: "x"}); err != nil {
+		t.Fatalf("CreateCodec: %v", err)
+	}
+	logMu.Lock()
+	fellBack := strings.Contains(strings.Join(clientLog, "\n"), "code 21, retrying as /api/payloadcodec")
+	logMu.Unlock()
+	if !fellBack {
+		t.Errorf("the codec create was not refused on /api/payloadcodecs: --quirks spec-examples not in effect")
+	}
+	c.Close()
+	cancelSim()
+	if err := <-done; err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"building-b"`) {
+		t.Errorf("the state file does not hold application building-b")
+	}
 }

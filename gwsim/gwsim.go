@@ -22,7 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +203,7 @@ type Gateway struct {
 	st     *state
 	writes int
 	closed bool
+	dirty  bool // state changed since the state file was written
 }
 
 // New returns a gateway in factory state, or loaded from opts.StatePath
@@ -273,9 +276,11 @@ func New(opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", opts.StatePath, err)
 	}
+	held := len(st.Applications)
 	if err := st.addApplications(opts.Applications); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	g.dirty = len(st.Applications) != held
 	g.plan = p
 	g.st = st
 	g.eui = st.EUI
@@ -298,10 +303,58 @@ func Open(path string, opts Options) (*Gateway, error) {
 	return New(opts)
 }
 
+// OpenURL opens the gateway that a sim:// broker URL names: ref is what
+// follows "sim://", a state file path with an optional query,
+//
+//	PATH?applications=NAME[=ID],NAME[=ID]&quirks=spec-examples
+//
+// applications (repeatable, comma-separated) adds to opts.Applications and
+// quirks sets opts.Quirks ("tables" or "spec-examples"); any other
+// parameter is an error. The path is everything before the first "?".
+func OpenURL(ref string, opts Options) (*Gateway, error) {
+	path, rawQuery, _ := strings.Cut(ref, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("gateway URL query %q: %w", rawQuery, err)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case "applications", "application":
+			for _, v := range q[k] {
+				for _, one := range strings.Split(v, ",") {
+					if strings.TrimSpace(one) == "" {
+						continue
+					}
+					a, err := ParseApplication(one)
+					if err != nil {
+						return nil, fmt.Errorf("gateway URL: %w", err)
+					}
+					opts.Applications = append(opts.Applications, a)
+				}
+			}
+		case "quirks":
+			qk, err := ParseQuirks(q.Get(k))
+			if err != nil {
+				return nil, fmt.Errorf("gateway URL: %w", err)
+			}
+			opts.Quirks = qk
+		default:
+			return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications or quirks)", k)
+		}
+	}
+	return Open(path, opts)
+}
+
 // Close stops answering: later requests get no answer. Every write is
 // saved as it happens; Close writes the state file only when it does not
-// exist yet (a gateway that was only read leaves its factory state). It is
-// safe to call more than once.
+// exist yet (a gateway that was only read leaves its factory state) or
+// holds less than the gateway (applications added by Options). It is safe
+// to call more than once.
 func (g *Gateway) Close() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -312,7 +365,7 @@ func (g *Gateway) Close() error {
 	if g.opts.StatePath == "" {
 		return nil
 	}
-	if _, err := os.Stat(g.opts.StatePath); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(g.opts.StatePath); g.dirty || errors.Is(err, os.ErrNotExist) {
 		return g.saveLocked()
 	}
 	return nil
@@ -375,6 +428,7 @@ func (g *Gateway) saveLocked() error {
 	if err := atomicfile.Write(g.opts.StatePath, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
 	}
+	g.dirty = false
 	return nil
 }
 

@@ -2,6 +2,7 @@ package gwsim
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -147,6 +148,53 @@ func TestApplications(t *testing.T) {
 	for _, in := range []string{"", "=3", "x=-1", "x=y"} {
 		if _, err := ParseApplication(in); err == nil {
 			t.Errorf("ParseApplication(%q): no error", in)
+		}
+	}
+}
+
+// Applications added to a state file that exists are kept in it, even when
+// the gateway is only read.
+func TestApplicationsKeptInTheStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.json")
+	g, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = g.Close() // writes the factory state
+	g, err = Open(path, Options{Applications: []Application{{Name: "building-b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = g.Close()
+	g = newGateway(t, Options{StatePath: path})
+	l := decode[nsapi.DeviceList](t, mustOK(t, g, "GET", "/api/urdevices", nil))
+	if len(l.AppResult) != 2 || l.AppResult[1].AppName != "building-b" {
+		t.Errorf("applications after a reopen: %+v", l.AppResult)
+	}
+}
+
+func TestOpenURL(t *testing.T) {
+	dir := t.TempDir()
+	g, err := OpenURL(filepath.Join(dir, "gw.json")+"?applications=building-b,lab=7&applications=ops&quirks=spec-examples", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if g.opts.Quirks != QuirksSpecExamples || g.opts.StatePath != filepath.Join(dir, "gw.json") {
+		t.Errorf("quirks %q, state %q", g.opts.Quirks, g.opts.StatePath)
+	}
+	l := decode[nsapi.DeviceList](t, mustOK(t, g, "GET", "/api/urdevices", nil))
+	var names []string
+	for _, a := range l.AppResult {
+		names = append(names, string(a.ApplicationID)+"="+a.AppName)
+	}
+	if d := cmp.Diff([]string{"1=cloud", "2=building-b", "7=lab", "8=ops"}, names); d != "" {
+		t.Errorf("applications (-want +got):\n%s", d)
+	}
+	for _, bad := range []string{"?quirks=weird", "?colour=red", "?applications=x=y", "?%zz"} {
+		if g, err := OpenURL(filepath.Join(dir, "other.json")+bad, Options{}); err == nil {
+			_ = g.Close()
+			t.Errorf("OpenURL(%q): no error", bad)
 		}
 	}
 }
