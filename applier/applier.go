@@ -88,11 +88,48 @@ type Options struct {
 	Progress func(Event)
 	// Logf, when set, receives debug lines (never a secret).
 	Logf func(format string, args ...any)
+	// Force lets Rollback undo resources that changed since the journal's
+	// apply wrote them (see MovedError).
+	Force bool
 	// ExpectFingerprint, when set, is the live state's Fingerprint the plan
 	// was made against: Apply refuses with a *StaleError, before any write,
 	// when the state it reads first has another.
 	ExpectFingerprint string
+	// Verify, when set, judges the state re-read after the last write: an
+	// error means the gateway does not hold what the site says, and the
+	// apply is rolled back. Without it Apply does not re-read at the end.
+	Verify func(ctx context.Context, st *nsapi.State) error
 }
+
+// VerifyError says the gateway, re-read after every write was confirmed,
+// does not match the site.
+type VerifyError struct {
+	Err error
+}
+
+// Error says what still differs.
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("verify: the gateway was re-read after the last write and does not match the site: %v", e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// UnverifiedError says every write was confirmed but the gateway could not
+// be re-read at the end to verify the whole; the journal is kept, so that
+// gwsync rollback can undo the apply or --abandon can keep it.
+type UnverifiedError struct {
+	JournalDir string
+	Err        error
+}
+
+// Error says what is known.
+func (e *UnverifiedError) Error() string {
+	return fmt.Sprintf("every write was answered and confirmed, but the gateway could not be re-read to verify the result (%v); the journal is kept in %s", e.Err, e.JournalDir)
+}
+
+// Unwrap returns the cause.
+func (e *UnverifiedError) Unwrap() error { return e.Err }
 
 // StaleError says the gateway changed between planning and applying;
 // nothing was written.
@@ -123,7 +160,8 @@ const (
 	EventUndoStart  EventType = "undo"        // an undo is being written
 	EventUndone     EventType = "undone"      // an undo is written
 	EventUndoFailed EventType = "undo-failed" // an undo failed
-	EventVerify     EventType = "verify"      // the gateway is being re-read
+	EventVerify     EventType = "verify"      // the gateway is being re-read after a rollback
+	EventCheck      EventType = "check"       // the gateway is being re-read after the last write
 )
 
 // Event is a progress report.
@@ -164,6 +202,9 @@ type Result struct {
 	// its state before the apply. Remaining holds the difference otherwise.
 	Restored  bool
 	Remaining string
+	// Verified says the gateway was re-read after the last write and
+	// Options.Verify found it matching.
+	Verified bool
 	// Kept says completed steps were kept (NoRollback).
 	Kept bool
 	// Notes say what a rollback could not bring back exactly (sessions,
@@ -270,6 +311,9 @@ type runner struct {
 	w    Writer
 	opts Options
 	j    *journal
+	// before is the state read before the first write (what a rollback
+	// restores).
+	before *nsapi.State
 
 	mu      sync.Mutex
 	ids     map[string]string // address → server id of what this apply created
@@ -371,7 +415,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	if err != nil {
 		return res, err
 	}
-	r := &runner{w: w, opts: opts, j: j, ids: map[string]string{}, remap: map[string]string{}}
+	r := &runner{w: w, opts: opts, j: j, before: before, ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
 		r.total += len(ph)
 	}
@@ -388,6 +432,21 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	failure := r.stopped
 	res.Applied = append(res.Applied, r.applied...)
 	r.mu.Unlock()
+	if failure == nil && opts.Verify != nil {
+		r.event(Event{Type: EventCheck})
+		st, err := reread(wctx, w.ReadState)
+		if err != nil {
+			j.close()
+			res.JournalKept = j != nil
+			return res, &UnverifiedError{JournalDir: opts.JournalDir, Err: err}
+		}
+		if err := opts.Verify(wctx, st); err != nil {
+			failure = &VerifyError{Err: err}
+			r.stop(failure)
+		} else {
+			res.Verified = true
+		}
+	}
 	var se *StepError
 	if errors.As(failure, &se) {
 		res.Failed = se
@@ -525,7 +584,7 @@ func (r *runner) doChange(ctx context.Context, s *step, c plan.Change) error {
 		}
 		e := &effect{Op: opUpdate, ID: existingID(c), Before: c.Before, After: after}
 		return r.perform(ctx, s, c, e, func(ctx context.Context) (string, error) {
-			return e.ID, r.put(ctx, c.Kind, e.ID, after)
+			return e.ID, r.put(ctx, c.Kind, e.ID, after, c.Before)
 		})
 	case plan.Delete:
 		return r.remove(ctx, s, c)
@@ -543,7 +602,7 @@ func (r *runner) doChange(ctx context.Context, s *step, c plan.Change) error {
 }
 
 func (r *runner) create(ctx context.Context, s *step, c plan.Change, after *plan.Object) error {
-	e := &effect{Op: opCreate, Name: identity(c.Kind, after)}
+	e := &effect{Op: opCreate, Name: identity(c.Kind, after), After: after}
 	err := r.perform(ctx, s, c, e, func(ctx context.Context) (string, error) {
 		return r.post(ctx, c.Kind, after)
 	})
@@ -618,36 +677,38 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 		r.setState(e, effNotDone, "")
 		return err
 	}
-	id, err := write(ctx)
-	if err == nil {
-		r.setState(e, effDone, id)
-		return r.j.append(record{T: "ok", N: e.N, ID: id}, false)
-	}
-	var re *nsapi.RemoteError
-	if errors.As(err, &re) {
-		r.setState(e, effNotDone, "")
-		_ = r.j.append(record{T: "fail", N: e.N}, false)
-		return err
-	}
-	r.logf("apply: %s: %s: %v; re-reading to decide", e.Address, e.Op, err)
-	inForce, foundID, cerr := r.inForce(ctx, e)
-	switch {
-	case cerr != nil:
-		r.setState(e, effUncertain, "")
-		return fmt.Errorf("%w; re-reading it failed too (%v): it may or may not have happened", err, cerr)
-	case inForce:
-		r.setState(e, effDone, foundID)
-		r.logf("apply: %s: the answer was lost but the re-read shows the %s happened", e.Address, e.Op)
-		return r.j.append(record{T: "ok", N: e.N, ID: foundID}, false)
-	default:
-		if e.Op == opUpdate {
-			// An update that is not visible may still be half-applied; its
-			// undo (PUT of Before) is safe either way.
-			r.setState(e, effUncertain, "")
-		} else {
+	for attempt := 0; ; attempt++ {
+		id, err := write(ctx)
+		if err == nil {
+			r.setState(e, effDone, id)
+			return r.j.append(record{T: "ok", N: e.N, ID: id}, false)
+		}
+		if refused(err) {
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)
+			return err
 		}
+		r.logf("apply: %s: %s: %v; re-reading to decide", e.Address, e.Op, err)
+		inForce, foundID, cerr := r.inForce(ctx, e)
+		switch {
+		case cerr != nil:
+			r.setState(e, effUncertain, "")
+			return fmt.Errorf("%w; re-reading it failed too (%v): it may or may not have happened", err, cerr)
+		case inForce:
+			r.setState(e, effDone, foundID)
+			r.logf("apply: %s: the answer was lost but the re-read shows the %s happened", e.Address, e.Op)
+			return r.j.append(record{T: "ok", N: e.N, ID: foundID}, false)
+		case attempt < resendAttempts && ctx.Err() == nil:
+			// The re-read proves the write never took effect (the request
+			// was lost, or refused without an error code): sending it again
+			// cannot do it twice.
+			r.logf("apply: %s: the re-read shows the %s did not happen; sending it again", e.Address, e.Op)
+			continue
+		}
+		// An update that is not visible may still be half-applied, and an
+		// error answer may have come with a write that shows later: the undo
+		// re-reads first and is safe either way.
+		r.setState(e, effUncertain, "")
 		return fmt.Errorf("%w; the re-read shows it did not happen", err)
 	}
 }
@@ -684,13 +745,22 @@ func (r *runner) post(ctx context.Context, k plan.Kind, o *plan.Object) (string,
 	return "", fmt.Errorf("cannot create a %s", k)
 }
 
-func (r *runner) put(ctx context.Context, k plan.Kind, id string, o *plan.Object) error {
+// put writes o over the live resource id, which holds prev (as far as the
+// plan knows).
+func (r *runner) put(ctx context.Context, k plan.Kind, id string, o, prev *plan.Object) error {
 	switch k {
 	case plan.KindProfile:
 		return r.w.UpdateProfile(ctx, id, o.Profile.Write())
 	case plan.KindDevice:
 		w := o.Device.Write()
 		w.DevEUI = ""
+		if p := prev; p != nil && p.Device != nil && !p.Device.SupportsJoin && !o.Device.SupportsJoin &&
+			p.Device.FCntUp == o.Device.FCntUp && p.Device.FCntDown == o.Device.FCntDown {
+			// A running ABP session keeps its frame counters: the values
+			// read at plan time are already behind, and sending them would
+			// rewind the device.
+			w.FCntUp, w.FCntDown = nil, nil
+		}
 		return r.w.UpdateDevice(ctx, id, w)
 	case plan.KindCodec:
 		return r.w.UpdateCodec(ctx, id, o.Codec.Write())
@@ -730,8 +800,46 @@ func (r *runner) del(ctx context.Context, k plan.Kind, id string) error {
 
 // ---- re-reads ----
 
-// find looks a resource up by identity with a cheap searched read.
+// find looks a resource up by identity with a cheap searched read; a read
+// whose answer is lost is sent again (reread).
 func (r *runner) find(ctx context.Context, k plan.Kind, name string) (found bool, id string, obj *plan.Object, err error) {
+	type hit struct {
+		found bool
+		id    string
+		obj   *plan.Object
+	}
+	h, err := reread(ctx, func(ctx context.Context) (hit, error) {
+		found, id, obj, err := r.findOnce(ctx, k, name)
+		return hit{found, id, obj}, err
+	})
+	return h.found, h.id, h.obj, err
+}
+
+// findGroup looks a multicast group up by its server id (mapped to the id
+// a rollback re-created it with), falling back to its name when the id is
+// unknown: undo steps must find a group that this apply renamed.
+func (r *runner) findGroup(ctx context.Context, id, name string) (found bool, gid string, g *nsapi.MulticastGroupInfo, err error) {
+	if id == "" {
+		found, gid, obj, err := r.find(ctx, plan.KindGroup, name)
+		if !found || err != nil {
+			return found, gid, nil, err
+		}
+		return true, gid, obj.Group, nil
+	}
+	id = r.mapID(id)
+	l, err := reread(ctx, func(ctx context.Context) ([]nsapi.MulticastGroupInfo, error) { return r.w.ListGroups(ctx, "") })
+	if err != nil {
+		return false, "", nil, err
+	}
+	for i := range l {
+		if l[i].ID == id {
+			return true, id, &l[i], nil
+		}
+	}
+	return false, "", nil, nil
+}
+
+func (r *runner) findOnce(ctx context.Context, k plan.Kind, name string) (found bool, id string, obj *plan.Object, err error) {
 	switch k {
 	case plan.KindProfile:
 		l, err := r.w.ListProfiles(ctx)
@@ -811,11 +919,11 @@ func (r *runner) inForce(ctx context.Context, e *effect) (bool, string, error) {
 		}
 		return sameObject(e.Kind, live, e.After), e.ID, nil
 	case opAdd, opRemove:
-		found, _, live, err := r.find(ctx, plan.KindGroup, e.Group)
+		found, _, live, err := r.findGroup(ctx, e.ID, e.Group)
 		if err != nil || !found {
 			return false, "", err
 		}
-		members := memberSet(live.Group)
+		members := memberSet(live)
 		for _, d := range e.DevEUIs {
 			if members[d] != (e.Op == opAdd) {
 				return false, e.ID, nil
@@ -851,13 +959,17 @@ func canonicalOf(k plan.Kind, o *plan.Object) *nsapi.State {
 		d.ProfileName, d.PayloadName = "", ""
 		s.Devices = []nsapi.Device{d}
 	case k == plan.KindCodec && o.Codec != nil:
-		s.Codecs = []nsapi.Codec{*o.Codec}
+		c := *o.Codec
+		c.CodecJSON = "" // write-only: the gateway never lists it
+		s.Codecs = []nsapi.Codec{c}
 	case k == plan.KindGroup && o.Group != nil:
 		g := *o.Group
 		g.Devices = nil
 		s.Groups = []nsapi.MulticastGroupInfo{g}
 	case k == plan.KindTask && o.Task != nil:
-		s.Tasks = []nsapi.FuotaTask{*o.Task}
+		t := *o.Task
+		t.FirmwareName = "" // the gateway derives it from the firmware
+		s.Tasks = []nsapi.FuotaTask{t}
 	}
 	return s.Canonical()
 }
@@ -926,7 +1038,7 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 				names[e.Name] = found
 			}
 		} else {
-			l, err := r.w.ListDevices(ctx, nsapi.DeviceQuery{})
+			l, err := reread(ctx, func(ctx context.Context) (*nsapi.DeviceList, error) { return r.w.ListDevices(ctx, nsapi.DeviceQuery{}) })
 			if err != nil {
 				return nil, err
 			}
@@ -935,7 +1047,7 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 			}
 		}
 	case plan.KindProfile:
-		l, err := r.w.ListProfiles(ctx)
+		l, err := reread(ctx, r.w.ListProfiles)
 		if err != nil {
 			return nil, err
 		}
@@ -943,7 +1055,9 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 			names[p.Name] = true
 		}
 	case plan.KindCodec:
-		l, err := r.w.ListCodecsShort(ctx, nsapi.CodecTypeCustom, "")
+		l, err := reread(ctx, func(ctx context.Context) ([]nsapi.CodecShort, error) {
+			return r.w.ListCodecsShort(ctx, nsapi.CodecTypeCustom, "")
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -951,18 +1065,21 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 			names[c.Name] = true
 		}
 	case plan.KindGroup, plan.KindMember:
-		l, err := r.w.ListGroups(ctx, "")
+		l, err := reread(ctx, func(ctx context.Context) ([]nsapi.MulticastGroupInfo, error) { return r.w.ListGroups(ctx, "") })
 		if err != nil {
 			return nil, err
 		}
 		groups := map[string]map[string]bool{}
 		for i := range l {
 			names[l[i].Name] = true
-			groups[l[i].Name] = memberSet(&l[i])
+			groups[l[i].ID] = memberSet(&l[i])
 		}
 		if k == plan.KindMember {
 			return func(e *effect) bool {
-				m := groups[e.Group]
+				m, ok := groups[e.ID] // by id: a group may be renamed in the same apply
+				if !ok {
+					return false
+				}
 				for _, d := range e.DevEUIs {
 					if m[d] != (e.Op == opAdd) {
 						return false
@@ -972,7 +1089,7 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 			}, nil
 		}
 	case plan.KindTask:
-		l, err := r.w.ListTasks(ctx, "")
+		l, err := reread(ctx, func(ctx context.Context) ([]nsapi.FuotaTask, error) { return r.w.ListTasks(ctx, "") })
 		if err != nil {
 			return nil, err
 		}
@@ -1048,6 +1165,42 @@ func existingID(c plan.Change) string {
 	return ""
 }
 
+// phaseLast runs after every phase of the plan: the deletes that no
+// rollback could undo go there when nothing waits for them.
+const phaseLast = plan.NumPhases
+
+// lastDeletes names the deletes of FUOTA tasks that a rollback could not
+// bring back (custom firmware: the gateway never returns the file) and that
+// no other change of the plan waits for (a device delete of a device the
+// task lists). They run last, so that a failure anywhere else never needs
+// them undone.
+func lastDeletes(p *plan.Plan) map[string]bool {
+	deleted := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Kind == plan.KindDevice && (c.Action == plan.Delete || c.Action == plan.Replace) && c.Before != nil && c.Before.Device != nil {
+			deleted[strings.ToUpper(c.Before.Device.DevEUI)] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Kind != plan.KindTask || c.Action != plan.Delete || c.Before == nil || c.Before.Task == nil {
+			continue
+		}
+		t := c.Before.Task
+		if t.IsOfficialFirmware || (t.FirmwareInfo != nil && t.FirmwareInfo.FileContent != "") {
+			continue // it can be sent again
+		}
+		waited := false
+		for _, e := range t.DevEUIs {
+			waited = waited || deleted[strings.ToUpper(e)]
+		}
+		if !waited {
+			out[c.Address] = true
+		}
+	}
+	return out
+}
+
 // phaseOf places a change in its phase (plan.Phase). A replace runs where
 // its create goes: delete then create, one step.
 func phaseOf(c plan.Change) int {
@@ -1106,6 +1259,7 @@ func checkChange(c plan.Change) error {
 // the same phase become one step.
 func buildSteps(p *plan.Plan) ([][]*step, error) {
 	var errs []error
+	last := lastDeletes(p)
 	byPhase := map[int][]*step{}
 	memberStep := map[string]*step{}
 	seq := 0
@@ -1131,6 +1285,9 @@ func buildSteps(p *plan.Plan) ([][]*step, error) {
 			memberStep[key] = s
 			byPhase[ph] = append(byPhase[ph], s)
 			continue
+		}
+		if last[c.Address] {
+			ph = phaseLast
 		}
 		seq++
 		byPhase[ph] = append(byPhase[ph], &step{seq: seq, phase: ph, changes: []plan.Change{c}, address: c.Address})

@@ -90,6 +90,14 @@ func task(name string, devs ...string) nsapi.FuotaTask {
 	}
 }
 
+func officialTask(name string, devs ...string) nsapi.FuotaTask {
+	t := task(name, devs...)
+	t.FirmwareInfo = nil
+	t.IsOfficialFirmware = true
+	t.OfficialFirmwareInfo = &nsapi.OfficialFirmware{ID: "1888828394920153089", Model: "CT303", Name: "CT303 v1.4", FirmwareVersion: "v1.4"}
+	return t
+}
+
 // seed gives the gateway what the plans below change: two profiles, two
 // codecs, three devices, two groups with members and two FUOTA tasks.
 func (f *fixture) seed(t testing.TB) {
@@ -125,8 +133,12 @@ func (f *fixture) seed(t testing.TB) {
 	if err := c.AddGroupDevices(ctx, oldGroup, []string{d3}); err != nil {
 		t.Fatal(err)
 	}
-	must(c.CreateTask(ctx, task("base-task", d2)))(t)
-	must(c.CreateTask(ctx, task("old-task", d3)))(t)
+	must(c.CreateTask(ctx, officialTask("base-task", d2)))(t)
+	// Official firmware (base-task too): the gateway never returns a custom
+	// firmware file, so only a task of official firmware can be re-created
+	// by a rollback (TestCustomFirmwareTaskDeleteRunsLast covers the other
+	// kind).
+	must(c.CreateTask(ctx, officialTask("old-task", d3)))(t)
 	f.live = must(c.ReadState(ctx))(t)
 }
 
@@ -512,10 +524,10 @@ func TestRollbackParallel(t *testing.T) {
 	f := newFixture(t, gwsim.Options{})
 	f.seed(t)
 	p := f.fullPlan(t)
-	f.g.Faults().Add(gwsim.Fault{Method: "PUT", URLContains: "/api/urdevices/", Code: nsapi.CodeInternal})
+	f.g.Faults().Add(gwsim.Fault{Method: "PUT", URLContains: "/api/urdevices/", Code: nsapi.CodeParameter})
 	res, err := applier.Apply(context.Background(), f.c, p, applier.Options{Parallelism: 6, JournalDir: t.TempDir()})
-	if !nsapi.IsCode(err, nsapi.CodeInternal) {
-		t.Fatalf("apply error %v, want code 23", err)
+	if !nsapi.IsCode(err, nsapi.CodeParameter) {
+		t.Fatalf("apply error %v, want code 3", err)
 	}
 	if !res.Restored {
 		t.Fatalf("not restored:\n%s", res.Remaining)
@@ -536,7 +548,8 @@ func TestRollbackParallel(t *testing.T) {
 }
 
 // TestUnknownOutcome drops a write's answer (the write happens) or the
-// write itself (it does not): the re-read decides, nothing is sent twice.
+// write itself (it does not): the re-read decides; a write it proves lost
+// is sent again, and nothing is performed twice.
 func TestUnknownOutcome(t *testing.T) {
 	ref := newFixture(t, gwsim.Options{})
 	ref.seed(t)
@@ -554,10 +567,10 @@ func TestUnknownOutcome(t *testing.T) {
 		{"update answer lost", gwsim.Fault{Method: "PUT", URLContains: "/api/urprofiles", DropResponse: true}, true},
 		{"delete answer lost", gwsim.Fault{Method: "DELETE", URLContains: "/api/payloadcodecs", DropResponse: true}, true},
 		{"membership answer lost", gwsim.Fault{Method: "POST", URLContains: "/devices", DropResponse: true}, true},
-		{"create request lost", gwsim.Fault{Method: "POST", URLContains: "/api/multicast-groups", DropRequest: true}, false},
-		{"update request lost", gwsim.Fault{Method: "PUT", URLContains: "/api/urdevices", DropRequest: true}, false},
-		{"delete request lost", gwsim.Fault{Method: "DELETE", URLContains: "/api/urprofiles", DropRequest: true}, false},
-		{"broker disconnect", gwsim.Fault{Nth: 7, Disconnect: true}, false},
+		{"create request lost", gwsim.Fault{Method: "POST", URLContains: "/api/multicast-groups", DropRequest: true}, true},
+		{"update request lost", gwsim.Fault{Method: "PUT", URLContains: "/api/urdevices", DropRequest: true}, true},
+		{"delete request lost", gwsim.Fault{Method: "DELETE", URLContains: "/api/urprofiles", DropRequest: true}, true},
+		{"broker disconnect", gwsim.Fault{Nth: 7, Disconnect: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, gwsim.Options{})
@@ -890,8 +903,9 @@ func TestRollbackStopsWhenTheGatewayGoesSilent(t *testing.T) {
 	if len(res.Undone) > 3 {
 		t.Errorf("%d undos tried on a silent gateway, want at most 3 (it stops at the second unanswered one)", len(res.Undone))
 	}
-	if w.called > 12 {
-		t.Errorf("%d calls on a silent gateway, want at most 12", w.called)
+	// Two undos and their re-reads, each read tried readAttempts times.
+	if w.called > 16 {
+		t.Errorf("%d calls on a silent gateway, want at most 16", w.called)
 	}
 	if !strings.Contains(res.Remaining, "stopped answering") {
 		t.Errorf("Remaining does not say the gateway stopped answering:\n%s", res.Remaining)
@@ -935,8 +949,13 @@ func assertJournalSealed(t *testing.T, dir string) {
 		}
 	}
 	sort.Strings(names)
-	if d := cmp.Diff([]string{applier.BeforeFile, applier.JournalFile, applier.KeyFile}, names); d != "" {
+	if d := cmp.Diff([]string{".gitignore", applier.BeforeFile, applier.JournalFile, applier.KeyFile}, names); d != "" {
 		t.Errorf("journal files (-want +got):\n%s", d)
+	}
+	// git must ignore the whole directory: it holds sealed keys next to
+	// the key that unseals them.
+	if b, err := os.ReadFile(filepath.Join(dir, ".gitignore")); err != nil || !strings.Contains("\n"+string(b), "\n*\n") {
+		t.Errorf(".gitignore does not ignore everything: %q, %v", b, err)
 	}
 }
 

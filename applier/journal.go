@@ -94,6 +94,9 @@ func createJournal(dir string, before *nsapi.State, p *plan.Plan) (*journal, err
 	if HasJournal(dir) {
 		return nil, &JournalExistsError{Dir: dir}
 	}
+	if err := writeIgnore(dir); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", dir, err)
+	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("journal %s: key: %w", dir, err)
@@ -254,6 +257,9 @@ func (j *journal) finish() error {
 		if err := os.Remove(filepath.Join(j.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+	}
+	if ents, err := os.ReadDir(j.dir); err == nil && len(ents) == 1 && ents[0].Name() == ignoreFile {
+		_ = os.Remove(filepath.Join(j.dir, ignoreFile)) // nothing left to keep out of git
 	}
 	_ = os.Remove(j.dir) // only when empty
 	if len(errs) > 0 {

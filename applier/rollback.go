@@ -41,40 +41,26 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 		return res, err
 	}
 	res.Before = before
-	r := &runner{w: w, opts: opts, j: j, ids: map[string]string{}, remap: map[string]string{}}
+	r := &runner{w: w, opts: opts, j: j, before: before, ids: map[string]string{}, remap: map[string]string{}}
+	r.effects = replay(recs)
 	byN := map[int]*effect{}
+	for _, e := range r.effects {
+		byN[e.N] = e
+	}
 	for _, rec := range recs {
-		switch rec.T {
-		case "intent":
-			if rec.Effect == nil {
-				continue
-			}
-			e := rec.Effect
-			e.N, e.state = rec.N, effUncertain
-			byN[e.N] = e
-			r.effects = append(r.effects, e)
-		case "ok":
-			if e := byN[rec.N]; e != nil {
-				e.state = effDone
-				if rec.ID != "" {
-					e.ID = rec.ID
-				}
-			}
-		case "fail":
-			if e := byN[rec.N]; e != nil {
-				e.state = effNotDone
-			}
-		case "undo":
-			if e := byN[rec.N]; e != nil && e.state != effNotDone {
-				e.state = effUncertain
-			}
-		case "undone":
-			if e := byN[rec.N]; e != nil {
-				e.state = effUndone
-				if rec.ID != "" && e.Op == opDelete && e.ID != "" {
-					r.remap[e.ID] = rec.ID
-				}
-			}
+		if e := byN[rec.N]; rec.T == "undone" && e != nil && rec.ID != "" && e.Op == opDelete && e.ID != "" {
+			r.remap[e.ID] = rec.ID
+		}
+	}
+	if !opts.Force {
+		live, err := reread(ctx, w.ReadState)
+		if err != nil {
+			j.close()
+			return res, fmt.Errorf("rollback: read the gateway to check nothing moved since the apply: %w", err)
+		}
+		if moved := movedSince(live, r.effects); len(moved) > 0 {
+			j.close()
+			return res, &MovedError{JournalDir: journalDir, Moved: moved}
 		}
 	}
 	r.rollback(context.WithoutCancel(ctx), res, before)
@@ -159,7 +145,7 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		return
 	}
 	r.event(Event{Type: EventVerify})
-	after, err := r.w.ReadState(ctx)
+	after, err := reread(ctx, r.w.ReadState)
 	if err != nil {
 		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
 		return
@@ -261,13 +247,7 @@ func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
 	case opCreate:
 		did, err = r.undoCreate(ctx, e, uncertain)
 	case opUpdate:
-		did, err = "restored", r.put(ctx, e.Kind, r.mapID(e.ID), r.mapObject(e.Before))
-		if err != nil && !isRemote(err) {
-			found, _, live, cerr := r.find(ctx, e.Kind, identity(e.Kind, e.Before))
-			if cerr == nil && found && sameObject(e.Kind, live, r.mapObject(e.Before)) {
-				err = nil
-			}
-		}
+		did, err = r.undoUpdate(ctx, e)
 	case opDelete:
 		did, newID, err = r.undoDelete(ctx, e, uncertain)
 	case opAdd, opRemove:
@@ -283,6 +263,61 @@ func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
 		r.logf("rollback: %s: %v", e.Address, err)
 	}
 	return did, nil
+}
+
+// undoUpdate writes the resource back as it was. Whatever the answer, the
+// resource is re-read: an error answer may come with a write that took
+// effect, and a lost answer says nothing.
+func (r *runner) undoUpdate(ctx context.Context, e *effect) (string, error) {
+	target := r.writeOnlyKept(e, r.mapObject(e.Before))
+	err := r.put(ctx, e.Kind, r.mapID(e.ID), target, e.After)
+	if err == nil {
+		return "restored", nil
+	}
+	found, _, live, cerr := r.find(ctx, e.Kind, identity(e.Kind, e.Before))
+	if cerr == nil && found && sameObject(e.Kind, live, target) {
+		return "restored", nil
+	}
+	if cerr == nil && !found && e.Kind != plan.KindDevice {
+		// Looked up by its old name: it may still carry the name this
+		// apply gave it.
+		if f2, _, live2, cerr2 := r.find(ctx, e.Kind, identity(e.Kind, e.After)); cerr2 == nil && f2 && sameObject(e.Kind, live2, target) {
+			return "restored", nil
+		}
+	}
+	return "", err
+}
+
+// writeOnlyKept returns target with the write-only fields (a codec's
+// codecJson, a FUOTA task's firmware file) that the gateway never returns
+// taken from what this apply wrote when the state before does not know
+// them: sending them empty would blank them, not restore them. It notes
+// that they could not be restored.
+func (r *runner) writeOnlyKept(e *effect, target *plan.Object) *plan.Object {
+	if target == nil || e.After == nil {
+		return target
+	}
+	switch {
+	case target.Codec != nil && e.After.Codec != nil:
+		if target.Codec.CodecJSON == "" && e.After.Codec.CodecJSON != "" {
+			target.Codec.CodecJSON = e.After.Codec.CodecJSON
+			r.note("codec %s: its codecJson cannot be read back from the gateway, so its value before the apply is unknown: the rollback left the value the apply wrote", target.Codec.Name)
+		}
+	case target.Task != nil && e.After.Task != nil && e.After.Task.FirmwareInfo != nil:
+		if target.Task.FirmwareInfo == nil || target.Task.FirmwareInfo.FileContent == "" {
+			fi := *e.After.Task.FirmwareInfo
+			if target.Task.FirmwareInfo != nil {
+				keep := *target.Task.FirmwareInfo
+				keep.FileContent = fi.FileContent
+				fi = keep
+			}
+			target.Task.FirmwareInfo = &fi
+			if fi.FileContent != "" {
+				r.note("FUOTA task %s: its firmware file cannot be read back from the gateway: the rollback left the file the apply sent", target.Task.Name)
+			}
+		}
+	}
+	return target
 }
 
 func isRemote(err error) bool {
@@ -303,16 +338,16 @@ func (r *runner) undoCreate(ctx context.Context, e *effect, uncertain bool) (str
 		id = fid
 	}
 	err := r.del(ctx, e.Kind, id)
-	if nsapi.IsCode(err, nsapi.CodeNotFound) {
-		return "already gone", nil
+	if err == nil {
+		return "deleted", nil
 	}
-	if err != nil && !isRemote(err) {
-		found, _, _, cerr := r.find(ctx, e.Kind, e.Name)
-		if cerr == nil && !found {
-			return "deleted", nil
-		}
+	// "Not found", an error answer or no answer: only a re-read tells
+	// whether it is gone.
+	found, _, _, cerr := r.find(ctx, e.Kind, e.Name)
+	if cerr == nil && !found {
+		return "deleted", nil
 	}
-	return "deleted", err
+	return "", err
 }
 
 func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (string, string, error) {
@@ -330,9 +365,11 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 			return "still there", fid, nil
 		}
 	}
-	obj := r.mapObject(e.Before)
+	obj := r.writeOnlyKept(e, r.mapObject(e.Before))
 	newID, err := r.post(ctx, e.Kind, obj)
-	if err != nil && !isRemote(err) {
+	if err != nil {
+		// An error answer may come with a create that took effect ("already
+		// exists" after a lost answer, "internal error"): re-read.
 		found, fid, _, cerr := r.find(ctx, e.Kind, e.Name)
 		if cerr == nil && found {
 			newID, err = fid, nil
@@ -352,6 +389,9 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 	switch e.Kind {
 	case plan.KindDevice:
 		d := e.Before.Device
+		if err := r.rejoinGroups(ctx, strings.ToUpper(d.DevEUI)); err != nil {
+			return "re-created", newID, err
+		}
 		if d.SupportsJoin {
 			r.note("device %s was re-created: its session is lost, it must join again, and its frame counters restart", strings.ToUpper(d.DevEUI))
 		} else {
@@ -376,15 +416,53 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 	return "re-created", newID, nil
 }
 
+// rejoinGroups puts a re-created device back into every multicast group
+// that listed it before the apply and still exists: deleting a device on
+// the gateway takes its memberships with it. Groups this apply deleted are
+// re-created later in the rollback, with their members.
+func (r *runner) rejoinGroups(ctx context.Context, eui string) error {
+	if r.before == nil {
+		return nil
+	}
+	var was []nsapi.MulticastGroupInfo
+	for _, g := range r.before.Groups {
+		if memberSet(&g)[eui] {
+			was = append(was, g)
+		}
+	}
+	if len(was) == 0 {
+		return nil
+	}
+	for _, g := range was {
+		found, gid, live, err := r.findGroup(ctx, g.ID, g.Name)
+		if err != nil {
+			return fmt.Errorf("re-add device %s to multicast group %s: %w", eui, g.Name, err)
+		}
+		if !found || memberSet(live)[eui] {
+			continue
+		}
+		e := &effect{Op: opAdd, Kind: plan.KindMember, ID: gid, Group: g.Name, DevEUIs: []string{eui}}
+		if err := r.w.AddGroupDevices(ctx, gid, e.DevEUIs); err != nil {
+			if ok, _, cerr := r.inForce(ctx, e); cerr != nil || !ok {
+				return fmt.Errorf("re-add device %s to multicast group %s: %w", eui, g.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 func (r *runner) undoMembers(ctx context.Context, e *effect) (string, error) {
-	found, gid, live, err := r.find(ctx, plan.KindGroup, e.Group)
+	found, gid, live, err := r.findGroup(ctx, e.ID, e.Group)
 	if err != nil {
 		return "", err
 	}
 	if !found {
-		return "", fmt.Errorf("multicast group %s is gone", e.Group)
+		if e.Op == opAdd {
+			return "group gone", nil // its members went with it
+		}
+		return "", fmt.Errorf("multicast group %s (id %s) is gone", e.Group, r.mapID(e.ID))
 	}
-	members := memberSet(live.Group)
+	members := memberSet(live)
 	var todo []string
 	for _, d := range e.DevEUIs {
 		if members[d] == (e.Op == opAdd) {
@@ -399,9 +477,9 @@ func (r *runner) undoMembers(ctx context.Context, e *effect) (string, error) {
 	} else {
 		err = r.w.AddGroupDevices(ctx, gid, todo)
 	}
-	if err != nil && !isRemote(err) {
+	if err != nil {
 		e2 := *e
-		e2.DevEUIs = todo
+		e2.ID, e2.DevEUIs = gid, todo
 		e2.Op = map[string]string{opAdd: opRemove, opRemove: opAdd}[e.Op]
 		if ok, _, cerr := r.inForce(ctx, &e2); cerr == nil && ok {
 			err = nil

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
@@ -105,7 +106,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		cancel()
 		select {
 		case <-running:
-			fmt.Fprintln(env.Stderr, "\nInterrupted: no new step starts; the writes in flight finish and the completed ones are rolled back. Interrupt again to stop at once (the journal is kept for gwsync rollback).")
+			fmt.Fprintln(env.Stderr, "\nInterrupted: no new step starts and the writes in flight finish; if steps remain, the completed ones are rolled back (the result below says which). Interrupt again to stop at once (the journal is kept for gwsync rollback).")
 		default:
 		}
 		select {
@@ -201,6 +202,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		JournalDir:        journalDir,
 		Progress:          prog.event,
 		ExpectFingerprint: run.State.Fingerprint(),
+		Verify:            verifier(run),
 	}
 	if c.Verbose {
 		opts.Logf = func(format string, args ...any) { prog.logf(format, args...) }
@@ -277,20 +279,32 @@ func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
 	return cn.broker + " " + cn.requestTopic
 }
 
-// reportApply prints how the apply ended and picks the exit code.
+// reportApply prints how the apply ended and picks the exit code. The
+// outcome rule: 0 the gateway was verified in the new state, 3 it was
+// verified back in the old one, 4 neither is verified and the journal is
+// kept; 1 only when no write was sent.
 func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Result, err error, siteDir string, color bool) error {
 	out := env.Stdout
 	if res == nil {
 		res = &applier.Result{}
 	}
 	var se *applier.StepError
+	var unverified *applier.UnverifiedError
 	errors.As(err, &se)
 	switch {
 	case err == nil:
 		add, chg, del := res.Summary()
 		fmt.Fprintf(out, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", add, chg, del)
-		return verify(ctx, env, run, color)
-	case !res.RolledBack && !res.Kept && len(res.Applied) == 0 && se == nil:
+		fmt.Fprintln(out, "Verified: the gateway was re-read and matches the site.")
+		return nil
+	case errors.As(err, &unverified):
+		add, chg, del := res.Summary()
+		fmt.Fprintf(out, "\nEvery write was answered and confirmed (%d added, %d changed, %d destroyed), but the gateway could not be re-read to verify the result: %v\n", add, chg, del, unverified.Err)
+		fmt.Fprintf(out, "The journal is kept in %s. Run gwsync plan %s to see where the gateway stands, then either\n"+
+			"  gwsync rollback %s            to undo this apply, or\n"+
+			"  gwsync rollback --abandon %s  to keep it and end the journal.\n", unverified.JournalDir, siteDir, siteDir, siteDir)
+		return withExit(ExitPartial, nil)
+	case !res.RolledBack && !res.Kept && len(res.Applied) == 0 && se == nil && !res.JournalKept:
 		// Refused before the first write (stale, journal, first read).
 		return withExit(ExitError, err)
 	case res.Kept:
@@ -309,7 +323,7 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 		fmt.Fprintln(out, "Rollback INCOMPLETE: the gateway is not verified back in its state before the apply:")
 		fmt.Fprintln(out, indent(res.Remaining))
 		if res.JournalKept {
-			fmt.Fprintf(out, "The journal is kept in %s. When the gateway answers again, run: gwsync rollback %s\n", res.JournalDir, siteDir)
+			fmt.Fprintf(out, "The journal is kept in %s. Run gwsync rollback %s to finish the rollback (gwsync rollback --abandon %s ends the journal and leaves the gateway as it is).\n", res.JournalDir, siteDir, siteDir)
 		}
 		return withExit(ExitPartial, nil)
 	}
@@ -334,27 +348,24 @@ func indent(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// verify re-reads the gateway and plans again: the plan must be empty.
-func verify(ctx context.Context, env *Env, run *planRun, color bool) error {
-	st, err := run.Client.ReadState(ctx)
-	if err != nil {
-		return withExit(ExitError, fmt.Errorf("verify: re-reading the gateway: %w", err))
+// verifier plans the site again against the state the applier re-reads
+// after its last write: the plan must be empty. The applier rolls back
+// when it is not.
+func verifier(run *planRun) func(context.Context, *nsapi.State) error {
+	return func(ctx context.Context, st *nsapi.State) error {
+		p, err := planner.Plan(run.Site, st, planner.Options{OfficialFirmware: officialLookup(ctx, run.Client)})
+		if err != nil {
+			return err
+		}
+		if p.Empty() {
+			return nil
+		}
+		var b bytes.Buffer
+		if err := render.Text(&b, p, render.TextOptions{}); err != nil {
+			return err
+		}
+		return fmt.Errorf("planning again gives:\n%s", b.String())
 	}
-	p, err := planner.Plan(run.Site, st, planner.Options{OfficialFirmware: officialLookup(ctx, run.Client)})
-	if err != nil {
-		return withExit(ExitError, fmt.Errorf("verify: %w", err))
-	}
-	if p.Empty() {
-		fmt.Fprintln(env.Stdout, "Verified: the gateway was re-read and matches the site.")
-		return nil
-	}
-	fmt.Fprintln(env.Stdout, "\nVerification FAILED: the gateway was re-read and still differs from the site:")
-	var b bytes.Buffer
-	if err := render.Text(&b, p, render.TextOptions{Color: color}); err != nil {
-		return withExit(ExitError, err)
-	}
-	env.Stdout.Write(b.Bytes())
-	return withExit(ExitError, errors.New("the gateway does not match the site after the apply"))
 }
 
 // progress prints the apply's progress: a bar redrawn with \r on a
@@ -395,9 +406,14 @@ func (p *progress) event(ev applier.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	undo := ev.Type == applier.EventUndoStart || ev.Type == applier.EventUndone || ev.Type == applier.EventUndoFailed
-	if ev.Type == applier.EventVerify {
+	switch ev.Type {
+	case applier.EventVerify:
 		p.clearBar()
 		fmt.Fprintln(p.env.Stdout, "Re-reading the gateway to verify the rollback…")
+		return
+	case applier.EventCheck:
+		p.clearBar()
+		fmt.Fprintln(p.env.Stdout, "Re-reading the gateway to verify the apply…")
 		return
 	}
 	if p.bar {

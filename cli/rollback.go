@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -16,6 +17,8 @@ import (
 // state before that apply.
 type RollbackCmd struct {
 	Site      string `arg:"" optional:"" name:"site" default:"." help:"Site file or directory whose apply did not finish (default: the current folder)."`
+	Force     bool   `name:"force" help:"Roll back also the resources that changed since the unfinished apply wrote them (by hand, or another tool); without it such a rollback is refused and names them."`
+	Abandon   bool   `name:"abandon" help:"End the journal without undoing anything: the gateway is left as it is, and what was left is recorded in .gwsync/abandoned-<time>.json."`
 	ConnFlags `embed:""`
 }
 
@@ -54,8 +57,21 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 	defer lock.Release()
 
+	if c.Abandon {
+		rec, path, err := applier.Abandon(ctx, cl, journalDir)
+		if err != nil {
+			return withExit(ExitError, err)
+		}
+		fmt.Fprintf(env.Stdout, "Journal ended without a rollback; the gateway is left as it is. Writes left in place (%d):\n", len(rec.Left))
+		for _, l := range rec.Left {
+			fmt.Fprintf(env.Stdout, "  %s\n", l)
+		}
+		fmt.Fprintf(env.Stdout, "Difference from the state before that apply:\n%s\nRecorded in %s. Run gwsync plan %s to see what the site still changes.\n", indent(rec.Remaining), path, c.Site)
+		return nil
+	}
+
 	prog := newProgress(env)
-	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event}
+	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force}
 	if c.Verbose {
 		opts.Logf = prog.logf
 	}
@@ -63,7 +79,10 @@ func (c *RollbackCmd) Run(env *Env) error {
 	prog.finish()
 	printUndo(env.Stdout, res)
 	var inc *applier.RollbackIncompleteError
+	var moved *applier.MovedError
 	switch {
+	case errors.As(err, &moved):
+		return withExit(ExitError, err)
 	case err == nil:
 		n := countUndone(res)
 		writes := "writes"
@@ -75,7 +94,10 @@ func (c *RollbackCmd) Run(env *Env) error {
 	case errors.As(err, &inc):
 		fmt.Fprintln(env.Stdout, "Rollback INCOMPLETE: the gateway is not verified back in its state before the apply:")
 		fmt.Fprintln(env.Stdout, indent(res.Remaining))
-		return withExit(ExitError, fmt.Errorf("%w; run gwsync rollback %s again when the gateway answers", err, c.Site))
+		if refusedUndos(res) {
+			return withExit(ExitPartial, fmt.Errorf("%w; the gateway refused the undos marked FAILED above, and running the rollback again will not change that: put those resources right by hand and run gwsync rollback %s again, or end the journal with gwsync rollback --abandon %s", err, c.Site, c.Site))
+		}
+		return withExit(ExitPartial, fmt.Errorf("%w; run gwsync rollback %s again when the gateway answers (or end the journal with --abandon)", err, c.Site))
 	default:
 		return withExit(ExitError, err)
 	}
@@ -89,4 +111,16 @@ func countUndone(res *applier.Result) int {
 		}
 	}
 	return n
+}
+
+// refusedUndos says whether an undo failed with an error answer that will
+// not change by trying again (as opposed to a lost answer).
+func refusedUndos(res *applier.Result) bool {
+	for _, u := range res.Undone {
+		var re *nsapi.RemoteError
+		if u.Err != nil && errors.As(u.Err, &re) {
+			return true
+		}
+	}
+	return false
 }
