@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,8 +188,16 @@ func count(n int, what string) string {
 // reference (or, in clear, becomes one).
 func exportConnection(env *Env, f ConnFlags, conn *site.Connection, gw site.Gateway, dir string) *site.Connection {
 	r := resolve(env, f, conn, gw)
-	out := &site.Connection{Broker: r.broker, Username: r.username, ClientID: r.clientID, InsecureSkipVerify: r.insecure,
+	// Credentials written into the broker URL (tcp://user:PASSWORD@host)
+	// are taken out of it: the user name goes to username, the password is
+	// treated as any other secret (a reference in the site, its value only
+	// in the env file).
+	broker, urlUser, urlPassword, hasPassword := splitUserinfo(r.broker)
+	out := &site.Connection{Broker: broker, Username: r.username, ClientID: r.clientID, InsecureSkipVerify: r.insecure,
 		CAFile: relPath(dir, r.caFile), CertFile: relPath(dir, r.certFile), KeyFile: relPath(dir, r.keyFile)}
+	if out.Username == "" {
+		out.Username = urlUser
+	}
 	if r.requestTopic != DefaultRequestTopic {
 		out.RequestTopic = r.requestTopic
 	}
@@ -196,7 +205,10 @@ func exportConnection(env *Env, f ConnFlags, conn *site.Connection, gw site.Gate
 		out.ResponseTopic = r.responseTopic
 	}
 	fromEnv := env.Getenv != nil && env.Getenv("GWSYNC_PASSWORD") != ""
-	if conn != nil && !fromEnv {
+	if hasPassword && !fromEnv && (conn == nil || (conn.Password.Value == "" && conn.Password.Ref == "")) {
+		out.Password = site.Secret{Value: urlPassword}
+	}
+	if conn != nil && !fromEnv && (conn.Password.Value != "" || conn.Password.Ref != "") {
 		out.Password = conn.Password
 		// ${file:PATH} is relative to the site file it was written in.
 		if rest, ok := strings.CutPrefix(conn.Password.Ref, "${file:"); ok && conn.Password.Pos.File != "" {
@@ -237,4 +249,17 @@ func unwrapPathErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// splitUserinfo takes the user name and password out of a broker URL. A
+// URL that does not parse is returned as it is, with no credentials.
+func splitUserinfo(broker string) (clean, user, password string, hasPassword bool) {
+	u, err := url.Parse(broker)
+	if err != nil || u.User == nil {
+		return broker, "", "", false
+	}
+	user = u.User.Username()
+	password, hasPassword = u.User.Password()
+	u.User = nil
+	return u.String(), user, password, hasPassword
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/site"
 )
@@ -269,5 +270,70 @@ func TestExportKeepsAPasswordFile(t *testing.T) {
 		if strings.Contains(stderr.String(), "connection.password") {
 			t.Errorf("--out %s: the written site's password does not load:\n%s", tc.out, stderr.String())
 		}
+	}
+}
+
+// TestExportTakesThePasswordOutOfTheBrokerURL: a broker URL with
+// credentials (tcp://user:PASSWORD@host) is exported without them: the
+// user name as username, the password as a reference whose value goes only
+// to the env file. No file written, and no output, holds it.
+func TestExportTakesThePasswordOutOfTheBrokerURL(t *testing.T) {
+	const secret = "Hunter2-broker-secret"
+	g, err := gwsim.New(gwsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", DefaultRequestTopic, DefaultResponseTopic, gwsim.WithAuth("gwuser", secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "site", "site.yaml")
+	envFile := filepath.Join(dir, "keys.env")
+	t.Setenv("GWSYNC_BROKER", "")
+	t.Setenv("GWSYNC_PASSWORD", "")
+	var stdout, stderr bytes.Buffer
+	broker := "tcp://gwuser:" + secret + "@" + srv.Addr()
+	if code := Main([]string{"export", "--broker", broker, "--gateway-eui", g.EUI(), "--out", out, "--env-file", envFile}, nil, &stdout, &stderr); code != ExitOK {
+		t.Fatalf("export exit %d: %s", code, stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Errorf("the output holds the broker password:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == envFile {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(b), secret) {
+			t.Errorf("%s holds the broker password in clear", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"broker: tcp://" + srv.Addr(), "username: gwuser", "password: ${env:GWSYNC_MQTT_PASSWORD}"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("the site file does not say %q:\n%s", want, y)
+		}
+	}
+	if b, err := os.ReadFile(envFile); err != nil || !strings.Contains(string(b), "GWSYNC_MQTT_PASSWORD="+secret) {
+		t.Errorf("the env file does not carry the password (%v):\n%s", err, b)
+	}
+	// The exported site reaches the broker with the env file's values.
+	t.Setenv("GWSYNC_MQTT_PASSWORD", secret)
+	stdout.Reset()
+	stderr.Reset()
+	if code := Main([]string{"plan", out}, nil, &stdout, &stderr); code != ExitOK {
+		t.Errorf("plan of the export: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 }
