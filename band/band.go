@@ -27,6 +27,34 @@ type Plan struct {
 	// MaxPayload is the maximum application payload N per data rate
 	// (Regional Parameters 1.0.2rB, no dwell-time limit).
 	MaxPayload map[int64]int64
+	// DwellMaxPayload is N per data rate under the 400 ms dwell-time limit
+	// (AS923 with DownlinkDwellTime = 1), nil where the plan has no such
+	// limit. Data rates missing from it carry no payload under the limit.
+	DwellMaxPayload map[int64]int64
+	// DwellTime says that MaxPayload is the dwell-time table (Dwell).
+	DwellTime bool
+}
+
+// HasDwellTime reports whether the plan knows a dwell-time limit (AS923).
+func (p *Plan) HasDwellTime() bool { return p.DwellMaxPayload != nil }
+
+// Dwell returns the plan with the 400 ms dwell-time limit on or off. For a
+// plan with a limit (AS923) and on, MaxPayload is the limited table: DR0
+// and DR1 carry nothing, DR2 11, DR3 53, DR4 125, DR5-7 242 bytes
+// (Regional Parameters 1.0.2rB, AS923, DownlinkDwellTime = 1). Other plans
+// come back unchanged.
+func (p *Plan) Dwell(on bool) *Plan {
+	if p.DwellMaxPayload == nil || p.DwellTime == on {
+		return p
+	}
+	q := *p
+	q.DwellTime = on
+	if on {
+		q.MaxPayload = p.DwellMaxPayload
+	} else {
+		q.MaxPayload = plans[p.Name].MaxPayload
+	}
+	return &q
 }
 
 // FragmentHeader is what a FUOTA fragment carries beyond its data: a
@@ -78,7 +106,8 @@ func init() {
 	for _, a := range as {
 		plans[a.n] = &Plan{Name: a.n, RX2Freq: a.rx2, RX2DR: 2, PingSlotFreq: a.ping, PingSlotDR: a.pingDR,
 			MinFreq: 915000000, MaxFreq: 928000000, DataRates: []int64{0, 1, 2, 3, 4, 5, 6},
-			MaxPayload: payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 6, 242, 7, 242)}
+			MaxPayload:      payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 6, 242, 7, 242),
+			DwellMaxPayload: payload(2, 11, 3, 53, 4, 125, 5, 242, 6, 242, 7, 242)}
 	}
 }
 
@@ -126,13 +155,14 @@ func (p *Plan) HasDR(dr int64) bool {
 func (p *Plan) FreqInRange(f int64) bool { return f >= p.MinFreq && f <= p.MaxFreq }
 
 // MaxFragment is the largest FUOTA fragment for data rate dr: the maximum
-// payload less the fragmentation header, or 0 when the plan lacks dr.
+// payload less the fragmentation header, or 0 when the plan lacks dr or dr
+// carries no fragment (AS923 DR0-1 under the dwell-time limit, Dwell).
 func (p *Plan) MaxFragment(dr int64) int64 {
 	n, ok := p.MaxPayload[dr]
 	if !ok || !p.HasDR(dr) {
 		return 0
 	}
-	return n - FragmentHeader
+	return max(n-FragmentHeader, 0)
 }
 
 // DataRatesText lists the offered data rates for messages: "0–6" or "0–4, 8–13".

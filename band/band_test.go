@@ -72,3 +72,35 @@ func TestLookupAliasesAndUnknown(t *testing.T) {
 		t.Error("US915 offers DR5")
 	}
 }
+
+// TestAS923DwellTime: under the 400 ms dwell-time limit (Regional
+// Parameters, AS923 DownlinkDwellTime = 1) fragments are 2-4x smaller, and
+// DR0-1 carry none; other plans have no such table.
+func TestAS923DwellTime(t *testing.T) {
+	for _, n := range []string{"AS923-1", "AS923-2", "AS923-3", "AS923-4"} {
+		p, err := Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.HasDwellTime() {
+			t.Fatalf("%s has no dwell-time table", n)
+		}
+		d := p.Dwell(true)
+		want := map[int64]int64{0: 0, 1: 0, 2: 6, 3: 48, 4: 120, 5: 237, 6: 237}
+		for dr, w := range want {
+			if got := d.MaxFragment(dr); got != w {
+				t.Errorf("%s dwell time on, DR%d: max fragment %d, want %d", n, dr, got, w)
+			}
+		}
+		if got := d.Dwell(false).MaxFragment(2); got != 46 {
+			t.Errorf("%s dwell time off again, DR2: max fragment %d, want 46", n, got)
+		}
+		if got := p.MaxFragment(2); got != 46 {
+			t.Errorf("%s: Dwell changed the plan Lookup returns (DR2 %d)", n, got)
+		}
+	}
+	eu, _ := Lookup("EU868")
+	if eu.HasDwellTime() || eu.Dwell(true) != eu {
+		t.Error("EU868 has a dwell-time limit")
+	}
+}

@@ -395,6 +395,28 @@ func TestBadInputs(t *testing.T) {
 			want: []string{`site.yaml:8:14: firmwareUpdates[0].startAt: "2026-12-01 02:00:00Z" is not an RFC 3339 time (2026-12-01T02:00:00Z)`},
 		},
 		{
+			name: "AS923 fragment under the dwell-time limit",
+			files: map[string]string{"site.yaml": with(dev, "gateway: {channelPlan: AS923-1}", "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01T02:00:00Z",
+				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 40, intervalMs: 5000, redundancy: 10}",
+				"  - name: u", "    startAt: 2026-12-01T02:00:00Z",
+				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 1, intervalMs: 5000, redundancy: 10}", "    multicast: {dr: 1}")},
+			want: []string{
+				"site.yaml:12:22: firmwareUpdates[0].fragment.size: 40 bytes is more than data rate 2 carries on AS923-1 with the 400 ms dwell-time limit (gateway.dwellTime: false lifts it): at most 6 (maximum payload 11 less the 5-byte fragment header)",
+				"site.yaml:17:22: firmwareUpdates[1].fragment.size: data rate 1 carries no FUOTA fragment on AS923-1 with the 400 ms dwell-time limit (gateway.dwellTime: false lifts it): use a faster data rate",
+			},
+		},
+		{
+			name: "AS923 without the dwell-time limit",
+			files: map[string]string{"site.yaml": with(dev, "gateway: {channelPlan: AS923-1, dwellTime: false}", "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01T02:00:00Z",
+				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 40, intervalMs: 5000, redundancy: 10}")},
+			want: nil,
+		},
+		{
+			name:  "dwellTime outside AS923",
+			files: map[string]string{"site.yaml": with(dev, "gateway: {channelPlan: EU868, dwellTime: true}")},
+			want:  []string{"site.yaml:6:42: warning: gateway.dwellTime: EU868 has no dwell-time limit: dwellTime applies to AS923 only"},
+		},
+		{
 			name: "FUOTA startAt month 13",
 			files: map[string]string{"site.yaml": with(dev, "firmwareUpdates:", "  - name: t", "    startAt: 2026-13-01T02:00:00Z",
 				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 50, intervalMs: 5000, redundancy: 10}")},

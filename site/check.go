@@ -69,24 +69,28 @@ func (l *loader) firstYAML() string {
 
 // channelPlan returns the plan ranges are checked against, or nil.
 func (l *loader) channelPlan() *band.Plan {
-	name := l.site.Gateway.ChannelPlan
-	if name != "" {
-		p, err := band.Lookup(name)
-		if err != nil {
+	gw := &l.site.Gateway
+	var p *band.Plan
+	switch {
+	case gw.ChannelPlan != "":
+		var err error
+		if p, err = band.Lookup(gw.ChannelPlan); err != nil {
 			return nil // the schema reported it
 		}
-		l.site.Gateway.ChannelPlan = p.Name
-		return p
-	}
-	if l.opts.ChannelPlan == "" {
+		gw.ChannelPlan = p.Name
+	case l.opts.ChannelPlan != "":
+		var err error
+		if p, err = band.Lookup(l.opts.ChannelPlan); err != nil {
+			l.add(Pos{}, "", "%v", err)
+			return nil
+		}
+	default:
 		return nil
 	}
-	p, err := band.Lookup(l.opts.ChannelPlan)
-	if err != nil {
-		l.add(Pos{}, "", "%v", err)
-		return nil
+	if gw.DwellTime != nil && !p.HasDwellTime() {
+		l.warn(gw.DwellTimePos, "gateway.dwellTime", "%s has no dwell-time limit: dwellTime applies to AS923 only", p.Name)
 	}
-	return p
+	return p.Dwell(gw.DwellTimeOn())
 }
 
 // ---- secrets ----
@@ -478,9 +482,8 @@ func (l *loader) checkTasks(plan *band.Plan) {
 			if t.Multicast.DR != nil {
 				dr = *t.Multicast.DR
 			}
-			if max := plan.MaxFragment(dr); max > 0 && t.Fragment.Size > max {
-				l.add(frag.pos("size"), frag.sub("size"), "%d bytes is more than data rate %d carries on %s: at most %d (maximum payload %d less the %d-byte fragment header)",
-					t.Fragment.Size, dr, plan.Name, max, max+band.FragmentHeader, band.FragmentHeader)
+			if msg := FragmentProblem(plan, dr, t.Fragment.Size); msg != "" {
+				l.add(frag.pos("size"), frag.sub("size"), "%s", msg)
 			}
 		}
 		if size > 0 && t.Fragment.Redundancy >= 0 && t.Fragment.Redundancy <= 100 {
@@ -493,6 +496,34 @@ func (l *loader) checkTasks(plan *band.Plan) {
 		}
 	}
 	l.checkNames("FUOTA task", objs)
+}
+
+// FragmentProblem is what is wrong with a FUOTA fragment of size bytes at
+// data rate dr on plan p (band tables, with p's dwell-time setting), or ""
+// when it fits. A data rate p lacks is reported elsewhere.
+func FragmentProblem(p *band.Plan, dr, size int64) string {
+	return FragmentProblemMax(p, dr, size, p.MaxFragment(dr), "")
+}
+
+// FragmentProblemMax is FragmentProblem against max, the largest fragment
+// for dr; from names where max comes from when it is not p's table
+// ("the gateway's payload-size answer").
+func FragmentProblemMax(p *band.Plan, dr, size, max int64, from string) string {
+	if !p.HasDR(dr) || size <= max {
+		return ""
+	}
+	if from != "" {
+		return fmt.Sprintf("%d bytes is more than data rate %d carries on %s: at most %d (%s)", size, dr, p.Name, max, from)
+	}
+	dwell := ""
+	if p.DwellTime {
+		dwell = " with the 400 ms dwell-time limit (gateway.dwellTime: false lifts it)"
+	}
+	if max <= 0 {
+		return fmt.Sprintf("data rate %d carries no FUOTA fragment on %s%s: use a faster data rate", dr, p.Name, dwell)
+	}
+	return fmt.Sprintf("%d bytes is more than data rate %d carries on %s%s: at most %d (maximum payload %d less the %d-byte fragment header)",
+		size, dr, p.Name, dwell, max, max+band.FragmentHeader, band.FragmentHeader)
 }
 
 // rfc3339Shape is the schema's startAt pattern: RFC 3339 as the spec's

@@ -356,6 +356,9 @@ func (l *loader) decode(root *mapping) {
 			if v, ok := g.str("channelPlan"); ok {
 				gw.ChannelPlan, gw.Pos = v, g.pos("channelPlan")
 			}
+			if v := g.bool("dwellTime"); v != nil {
+				gw.DwellTime, gw.DwellTimePos = v, g.pos("dwellTime")
+			}
 		}
 	}
 	if l.once(root, "connection") {

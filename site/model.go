@@ -44,6 +44,10 @@ type Gateway struct {
 	ChannelPlan string // "" when not given
 	Pos         Pos    // where the channelPlan value stands; zero when not given
 	EUIPos      Pos    // where the eui value stands; zero when not given
+	// DwellTime is whether the gateway keeps the 400 ms dwell-time limit
+	// (AS923 only); nil means on, the conservative reading (band.Plan.Dwell).
+	DwellTime    *bool
+	DwellTimePos Pos
 }
 
 // Connection is the site's `connection:` block; flags and GWSYNC_* variables
@@ -232,3 +236,9 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Masked + `"`
 
 // MarshalText masks the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(Masked), nil }
+
+// DwellTimeOn reports whether the 400 ms dwell-time limit applies where the
+// channel plan has one (AS923): unless the site says dwellTime: false.
+// Gateways in AS923 countries are commonly bound by it, and the limited
+// table is the one that never sends a fragment the air cannot carry.
+func (g Gateway) DwellTimeOn() bool { return g.DwellTime == nil || *g.DwellTime }
