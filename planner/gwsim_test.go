@@ -301,3 +301,6 @@ func TestNameSwapRollsBack(t *testing.T) {
 		t.Errorf("the gateway after the rollback differs from before (-before +after):\n%s", diff)
 	}
 }
+
+// The gateway client gives the planner the gateway's payload-size answer.
+var _ planner.PayloadSizer = (*nsapi.Client)(nil)

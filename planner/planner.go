@@ -43,6 +43,19 @@ type Options struct {
 	// or executing) is deleted or replaced only when named here; otherwise
 	// its difference is a Note and nothing is planned for it.
 	StopTasks []string
+	// PayloadSizes is the gateway's answer to GET /api/fuota/task/payloadsize
+	// (spec 6.6): the largest FUOTA fragment per data rate. A task written
+	// by the plan must fit it. For a data rate it lacks, and when nil (a
+	// snapshot), the band tables decide, with the dwell-time limit as the
+	// site says.
+	PayloadSizes []nsapi.PayloadSize
+}
+
+// PayloadSizer reads the gateway's payload-size answer (spec 6.6) for
+// Options.PayloadSizes; *nsapi.Client satisfies it. A snapshot has no
+// such answer: the band tables stand in.
+type PayloadSizer interface {
+	PayloadSizes(ctx context.Context) ([]nsapi.PayloadSize, error)
 }
 
 // Problem is one reason a plan cannot be made, at its place in a site file.
@@ -230,7 +243,7 @@ func (b *builder) channelPlan() bool {
 		b.problem(site.Pos{}, "channelPlan", "gateway: %v", err)
 		return false
 	}
-	b.band = lp
+	b.band = lp.Dwell(b.site.Gateway.DwellTimeOn())
 	if want := b.site.Gateway.ChannelPlan; want != "" {
 		sp, err := band.Lookup(want)
 		pos := b.site.Gateway.Pos
@@ -970,7 +983,7 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	addr := address(plan.KindTask, st.Name)
 	want := b.desiredTask(st)
 	if lt == nil {
-		if b.complete(st, path, &want) {
+		if b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) && b.complete(st, path, &want) {
 			b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, Action: plan.Create,
 				After: &plan.Object{Task: &want}})
 		}
@@ -983,7 +996,7 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		b.note(addr, "task %s is %s; its change waits; pass --stop-task %s to stop and replace it", lt.Name, statusName(status), lt.Name)
 		return
 	}
-	if !b.complete(st, path, &want) { // reads the firmware only for a write
+	if !b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) || !b.complete(st, path, &want) { // reads the firmware only for a write
 		return
 	}
 	before := *lt
@@ -1008,6 +1021,25 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	want.ID = lt.ID
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
 		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+}
+
+// fragmentFits checks a task's fragment size, before the plan writes the
+// task, against the gateway's payload-size answer for its data rate, or
+// without one against the band tables.
+func (b *builder) fragmentFits(st *site.FirmwareUpdate, path string, dr int64) bool {
+	size := st.Fragment.Size
+	msg := site.FragmentProblem(b.band, dr, size)
+	for _, ps := range b.opts.PayloadSizes { // the gateway's answer, where it has dr, wins
+		if int64(ps.DR) == dr {
+			msg = site.FragmentProblemMax(b.band, dr, size, int64(ps.MaxPayloadSize), "the gateway's payload-size answer, GET /api/fuota/task/payloadsize")
+			break
+		}
+	}
+	if msg == "" {
+		return true
+	}
+	b.problem(st.Pos, path+".fragment.size", "%s", msg)
+	return false
 }
 
 // taskRunning reports whether the gateway is running a task of this status

@@ -255,13 +255,13 @@ func TestTasks(t *testing.T) {
 		st.Devices = []nsapi.Device{{DevEUI: "24E1247151234568", ProfileID: "a", ApplicationID: "1"}}
 		st.Tasks = []nsapi.FuotaTask{{ID: 4, Name: "fw", Status: nsapi.FlexInt(status), StartedAt: "2026-12-01T03:00:00+01:00",
 			FirmwareName: fw, DevEUIs: []string{"24e1247151234568"},
-			FragmentInfo: nsapi.FragmentInfo{FragmentSize: 50, FragmentInterval: 2000, FragmentRedundancy: 10},
+			FragmentInfo: nsapi.FragmentInfo{FragmentSize: 40, FragmentInterval: 2000, FragmentRedundancy: 10},
 			TmpMcInfo:    nsapi.TmpMcInfo{DR: 0, Frequency: 869525000, SessionTimeOut: 99}}}
 		return st
 	}
 	s := &site.Site{Version: 1, FirmwareUpdates: []site.FirmwareUpdate{{Name: "fw", StartAt: "2026-12-01T02:00:00Z",
 		Devices: []string{"24E1247151234568"}, FirmwareFile: "/firmware/a.bin",
-		Fragment: site.Fragment{Size: 50, IntervalMs: 2000, Redundancy: 10}}}}
+		Fragment: site.Fragment{Size: 40, IntervalMs: 2000, Redundancy: 10}}}}
 	reads := 0
 	read := func(string) ([]byte, error) { reads++; return []byte{1, 2, 3}, nil }
 	for _, tc := range []struct {
@@ -515,6 +515,46 @@ func TestNameHeldByUnmanagedDevice(t *testing.T) {
 	for _, c := range p.Changes {
 		if c.Action == plan.Delete && !c.FreesName {
 			t.Errorf("the delete of the name's holder does not run first: %+v", c)
+		}
+	}
+}
+
+// TestFragmentSizeAtPlanTime: a task the plan writes must fit the
+// gateway's payload-size answer (6.6) for its data rate; without one (a
+// snapshot) the band tables decide, AS923 with the dwell-time limit unless
+// the site lifts it.
+func TestFragmentSizeAtPlanTime(t *testing.T) {
+	task := func(size int64) *site.Site {
+		return &site.Site{Version: 1, FirmwareUpdates: []site.FirmwareUpdate{{Name: "fw", StartAt: "2026-12-01T02:00:00Z",
+			Official: &site.OfficialFirmwareRef{Model: "WT201", Version: "v1"}, Fragment: site.Fragment{Size: size, IntervalMs: 2000, Redundancy: 10}}}}
+	}
+	off := false
+	noDwell := task(40)
+	noDwell.Gateway.DwellTime = &off
+	sizes := []nsapi.PayloadSize{{DR: 0, MaxPayloadSize: 30}, {DR: 2, MaxPayloadSize: 30}}
+	for _, tc := range []struct {
+		name  string
+		s     *site.Site
+		plan  string
+		sizes []nsapi.PayloadSize
+		want  string // "" plans
+	}{
+		{"EU868 table", task(46), "EU868", nil, ""},
+		{"EU868 table, too large", task(47), "EU868", nil, "firmwareUpdates[0].fragment.size: 47 bytes is more than data rate 0 carries on EU868: at most 46"},
+		{"gateway's answer", task(30), "EU868", sizes, ""},
+		{"gateway's answer, too large", task(40), "EU868", sizes,
+			"firmwareUpdates[0].fragment.size: 40 bytes is more than data rate 0 carries on EU868: at most 30 (the gateway's payload-size answer"},
+		{"AS923 dwell time", task(40), "AS923-1", nil,
+			"40 bytes is more than data rate 2 carries on AS923-1 with the 400 ms dwell-time limit (gateway.dwellTime: false lifts it): at most 6"},
+		{"AS923 without dwell time", noDwell, "AS923-1", nil, ""},
+		{"AS923 gateway's answer", task(30), "AS923-1", sizes, ""},
+	} {
+		_, err := planner.Plan(tc.s, factory(tc.plan), planner.Options{PayloadSizes: tc.sizes})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }
