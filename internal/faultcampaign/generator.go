@@ -335,6 +335,16 @@ func (g *Generator) Edit(start *Model) *Model {
 	for tries := 0; len(g.Edits) < want && tries < 50; tries++ {
 		g.editOnce(m, pinned)
 	}
+	// An ABP device that stays ABP in its application keeps its running
+	// session: the plan never changes devAddr or session keys in place
+	// (planner keepSession), so the site keeps giving the old ones.
+	for _, d := range m.Devices {
+		for _, s := range start.Devices {
+			if s.EUI == d.EUI && !s.OTAA && !d.OTAA && s.App == d.App {
+				d.DevAddr, d.NwkSKey, d.AppSKey = s.DevAddr, s.NwkSKey, s.AppSKey
+			}
+		}
+	}
 	return m
 }
 

@@ -411,8 +411,8 @@ func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath st
 	killAt := 1 + r.IntN(writes)
 	failAt := 0
 	if tr.Kind == KindKillRollback {
-		failAt = 1 + r.IntN(writes)
-		killAt = 1 + r.IntN(max(failAt-1, 1)) // the rollback undoes at most the writes before
+		failAt = min(2+r.IntN(max(writes-1, 1)), writes) // a write to undo comes first
+		killAt = 1 + r.IntN(max(failAt-1, 1))            // the rollback undoes at least the writes before
 	}
 	var mu sync.Mutex
 	var cmd *exec.Cmd
