@@ -110,12 +110,12 @@ func TestCampaign(t *testing.T) {
 		if rep.Outcome == Wrong || rep.Outcome == Stuck {
 			h := hint(rep)
 			hints[h]++
-			t.Errorf("seed %d: %s, parallelism %d: %s (apply exit %d), looks like %s\n  edits: %s\n  faults: %s\n  %s\n  replay: %s",
-				seed, kind, par, strings.ToUpper(rep.Outcome), rep.Exit, h, strings.Join(rep.Edits, "; "),
+			t.Errorf("seed %d: %s, parallelism %d%s: %s (apply exit %d), looks like %s\n  edits: %s\n  faults: %s\n  %s\n  replay: %s",
+				seed, kind, par, quirksNote(rep), strings.ToUpper(rep.Outcome), rep.Exit, h, strings.Join(rep.Edits, "; "),
 				strings.Join(rep.Faults, "; "), strings.Join(rep.Detail, "\n  "), replay(seed))
 		} else if len(seeds) == 1 {
-			t.Logf("seed %d: %s, parallelism %d: %s (apply exit %d)\n  edits: %s\n  faults: %s",
-				seed, kind, par, rep.Outcome, rep.Exit, strings.Join(rep.Edits, "; "), strings.Join(rep.Faults, "; "))
+			t.Logf("seed %d: %s, parallelism %d%s: %s (apply exit %d)\n  edits: %s\n  faults: %s",
+				seed, kind, par, quirksNote(rep), rep.Outcome, rep.Exit, strings.Join(rep.Edits, "; "), strings.Join(rep.Faults, "; "))
 		}
 	}
 	t.Logf("fault campaign, %d trials from seed %d in %s (%s/%s):\n%s", len(seeds), seeds[0],
@@ -208,4 +208,11 @@ func hint(r *Report) string {
 		return "lost request"
 	}
 	return "unclassified"
+}
+
+func quirksNote(r *Report) string {
+	if r.Quirks == "" {
+		return ""
+	}
+	return ", gateway quirks " + string(r.Quirks)
 }

@@ -13,4 +13,19 @@
 // The files are: generator.go (random sites and edits), mitm.go (the fault
 // injecting transport), oracle.go (raw state, normalisation, comparison),
 // runner.go (one trial), and campaign_test.go (the short and long runs).
+//
+// Running it:
+//
+//	go test ./internal/faultcampaign                        # the short run (72 trials)
+//	go test ./internal/faultcampaign -run TestCampaign -v \
+//	    -campaign.trials=1000 -campaign.seed=BASE          # a long run, with its table
+//	go test ./internal/faultcampaign -run TestCampaign \
+//	    -campaign.seed=12345 -v                            # replay one trial
+//
+// A seed decides everything of a trial: the sites, the edit, the fault
+// kind, the parallelism (1 or applier.DefaultParallelism), the gateway's
+// quirks and where the fault strikes. The SIGKILL kinds run the gwsync
+// binary (built once by TestMain) against gwsim's embedded broker; the
+// other kinds run the applier in-process through the MITM transport and
+// map its ending to the exit code gwsync apply gives for it.
 package faultcampaign

@@ -3,7 +3,6 @@ package faultcampaign
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -49,6 +48,8 @@ type Trial struct {
 	Dir         string        // an empty folder of its own
 	Bin         string        // the gwsync binary, for the SIGKILL kinds
 	Timeout     time.Duration // the client's request timeout
+
+	quirks gwsim.Quirks
 }
 
 // Report is how a trial ended.
@@ -56,6 +57,7 @@ type Report struct {
 	Seed        uint64
 	Kind        string
 	Parallelism int
+	Quirks      gwsim.Quirks // the gateway's reading of the spec's contradictions
 	Outcome     string
 	Exit        int      // apply's exit code (-1 killed)
 	Faults      []string // what fired
@@ -63,8 +65,8 @@ type Report struct {
 	Detail      []string // why a trial is wrong or stuck; never a key in clear
 }
 
-// secondApp is the application a replace moves devices to. gwsim ships
-// one ("cloud", id 1); the second is written into its state file.
+// secondApp is the application a replace moves devices to, besides the
+// factory one ("cloud", id 1).
 const secondApp = "hvac"
 
 // Run runs one trial: start site applied without faults, the edit applied
@@ -72,6 +74,12 @@ const secondApp = "hvac"
 // trial's fault, then judged.
 func Run(ctx context.Context, tr Trial) *Report {
 	rep := &Report{Seed: tr.Seed, Kind: tr.Kind, Parallelism: tr.Parallelism}
+	// One trial in three talks to a gateway that answers exactly as the
+	// spec's examples show (URL spellings, field names, string numbers).
+	if rand.New(rand.NewPCG(tr.Seed, 0x9a1c)).IntN(3) == 0 {
+		rep.Quirks = gwsim.QuirksSpecExamples
+	}
+	tr.quirks = rep.Quirks
 	gen := NewGenerator(tr.Seed)
 	scrub := func(s string) string {
 		for _, v := range gen.Secrets() {
@@ -115,7 +123,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 	if err := factory(beforePath); err != nil {
 		return fail(Wrong, "harness: %v", err)
 	}
-	a := &applyRun{lookup: lookup, par: tr.Parallelism, timeout: tr.Timeout}
+	a := &applyRun{lookup: lookup, par: tr.Parallelism, timeout: tr.Timeout, quirks: tr.quirks}
 	if out := a.apply(ctx, beforePath, startSite, filepath.Join(tr.Dir, "start", ".gwsync")); out.exit != exitOK {
 		return fail(Wrong, "starting apply without faults: exit %d: %v", out.exit, out.err)
 	}
@@ -245,6 +253,7 @@ type applyRun struct {
 	lookup  func(string) (string, bool)
 	par     int
 	timeout time.Duration
+	quirks  gwsim.Quirks
 }
 
 type applyOut struct {
@@ -255,7 +264,7 @@ type applyOut struct {
 
 // connect opens the gateway kept in statePath and a client through a MITM.
 func (a *applyRun) connect(ctx context.Context, statePath string, faults ...*Fault) (*nsapi.Client, *MITM, func(), error) {
-	g, err := gwsim.Open(statePath, gwsim.Options{})
+	g, err := gwsim.Open(statePath, gwsim.Options{Quirks: a.quirks})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -345,28 +354,11 @@ func (a *applyRun) rollback(ctx context.Context, statePath, journalDir string) (
 
 // factory writes a factory gateway's state file with a second application.
 func factory(path string) error {
-	g, err := gwsim.Open(path, gwsim.Options{})
+	g, err := gwsim.Open(path, gwsim.Options{Applications: []gwsim.Application{{Name: secondApp}}})
 	if err != nil {
 		return err
 	}
-	if err := g.Close(); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
-	}
-	apps, _ := raw["applications"].([]any)
-	raw["applications"] = append(apps, map[string]any{"id": "2", "name": secondApp})
-	b, err = json.MarshalIndent(raw, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o600)
+	return g.Close()
 }
 
 func copyFile(from, to string) error {
@@ -448,7 +440,7 @@ func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath st
 			}
 		}
 	}
-	g, err := gwsim.Open(trialPath, gwsim.Options{Logf: logf})
+	g, err := gwsim.Open(trialPath, gwsim.Options{Logf: logf, Quirks: tr.quirks})
 	if err != nil {
 		out.err = err
 		return out
@@ -492,7 +484,7 @@ func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath st
 // cliRollback runs gwsync rollback SITE on the gateway in trialPath,
 // without faults.
 func cliRollback(ctx context.Context, tr Trial, trialPath, sitePath string, secrets map[string]string) (int, string) {
-	g, err := gwsim.Open(trialPath, gwsim.Options{})
+	g, err := gwsim.Open(trialPath, gwsim.Options{Quirks: tr.quirks})
 	if err != nil {
 		return 1, err.Error()
 	}
