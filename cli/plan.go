@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
@@ -82,6 +83,13 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		}
 		run.State, run.Client, run.Close = st, cl, closer
 		popts.OfficialFirmware = officialLookup(ctx, cl)
+		if len(s.FirmwareUpdates) > 0 {
+			popts.PayloadSizes = payloadSizes(ctx, env, cl)
+		}
+	}
+	if err := checkLivePlan(env, opts, siteArgs, s, run.State); err != nil {
+		_ = run.Close()
+		return nil, err
 	}
 	p, err := planner.Plan(s, run.State, popts)
 	if err != nil {
@@ -91,6 +99,41 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 	p.SiteDigest = s.Digest()
 	run.Plan = p
 	return run, nil
+}
+
+// checkLivePlan checks a site that names no channel plan against the one
+// the gateway reports, as validate does when gateway.channelPlan is set:
+// the same messages at the same positions. The site is loaded again with
+// that plan; only its errors are printed (the warnings were).
+func checkLivePlan(env *Env, opts site.Options, siteArgs []string, s *site.Site, st *nsapi.State) error {
+	if s.Gateway.ChannelPlan != "" || st.ChannelPlan == "" {
+		return nil
+	}
+	if _, err := band.Lookup(st.ChannelPlan); err != nil {
+		return nil // the planner reports it
+	}
+	opts.ChannelPlan = st.ChannelPlan
+	_, problems := site.Load(opts, siteArgs...)
+	errs := problems.Errors()
+	for _, p := range errs {
+		fmt.Fprintln(env.Stderr, p.Error())
+	}
+	if len(errs) > 0 {
+		return withExit(ExitError, fmt.Errorf("the site has %s against the gateway's channel plan %s; nothing was written", count(len(errs), "error"), st.ChannelPlan))
+	}
+	return nil
+}
+
+// payloadSizes reads the gateway's payload-size answer (spec 6.6) for the
+// planner's fragment-size check; when the gateway cannot give it, the band
+// tables stand in, and the user is told.
+func payloadSizes(ctx context.Context, env *Env, ps planner.PayloadSizer) []nsapi.PayloadSize {
+	sizes, err := ps.PayloadSizes(ctx)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "warning: the gateway's payload sizes could not be read (%v); fragment sizes are checked against the channel plan's tables\n", err)
+		return nil
+	}
+	return sizes
 }
 
 // readSnapshot reads a State snapshot file.

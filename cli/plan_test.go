@@ -170,3 +170,37 @@ func TestPlanFileMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanChecksLiveChannelPlan: a site that names no channel plan is
+// checked at plan time against the one the gateway reports, with validate's
+// messages and positions; FUOTA fragments against the gateway's own
+// payload-size answer.
+func TestPlanChecksLiveChannelPlan(t *testing.T) {
+	dir := t.TempDir()
+	siteFile := filepath.Join(dir, "site.yaml")
+	body := "version: 1\nprofiles:\n  - name: p\n    supportsJoin: true\n    rxFreq2: 915000000\n"
+	if err := os.WriteFile(siteFile, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runMain(t, "validate", siteFile); code != ExitOK {
+		t.Fatalf("validate without a channel plan: exit %d: %s", code, errOut)
+	}
+	state := filepath.Join(planCases, "steady", "state.json")
+	code, out, errOut := runMain(t, "plan", siteFile, "--state", state)
+	want := siteFile + ":5:14: profiles[0].rxFreq2: 915000000 Hz is outside EU868's range 863000000-870000000 Hz\n"
+	if code != ExitError || !strings.Contains(errOut, want) || !strings.Contains(errOut, "against the gateway's channel plan EU868") {
+		t.Errorf("exit %d, want %d; stderr lacks %q:\n%s\nstdout:\n%s", code, ExitError, want, errOut, out)
+	}
+
+	task := "version: 1\ndeviceDefaults: {application: cloud}\ndevices:\n  - devEUI: 24E124136A456465\n    appKey: ${env:K}\n" +
+		"firmwareUpdates:\n  - name: t\n    startAt: 2026-12-01T02:00:00Z\n    devices: [24E124136A456465]\n" +
+		"    official: {model: WT201, version: v1.4}\n    fragment: {size: 47, intervalMs: 5000, redundancy: 10}\n"
+	if err := os.WriteFile(siteFile, []byte(task), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("K", "0011223344556677889900aabbccddee")
+	code, _, errOut = runMain(t, "plan", siteFile, "--broker", "sim://"+filepath.Join(dir, "gw.json"))
+	if code != ExitError || !strings.Contains(errOut, "fragment.size: 47 bytes is more than data rate 0 carries on EU868: at most 46") {
+		t.Errorf("fragment too large for the gateway: exit %d\n%s", code, errOut)
+	}
+}
