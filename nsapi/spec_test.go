@@ -19,7 +19,8 @@ import (
 )
 
 // The spec's own request examples (testdata/spec), sent raw to the simulated
-// gateway; each answer must have the shape of the spec's response example.
+// gateway in spec-examples mode; each answer must have the shape of the
+// spec's response example.
 
 // specEnv is a fresh CN470 gateway (the examples' frequencies are CN470's)
 // and a client of it, for the setup a request example needs.
@@ -148,7 +149,6 @@ var codecNine = regexp.MustCompile(`"payloadCodecID":\s*"9"`)
 type specCase struct {
 	name     string // testdata/spec/<name>.request.json
 	response string // the response example to compare with; "" = name
-	legacy   bool   // the example uses the spellings of /deleteddevices or /api/payloadcodec
 	setup    func(e *specEnv)
 }
 
@@ -172,7 +172,7 @@ var specCases = []specCase{
 		e.group("03881b5e-9af0-4a38-860c-bdc25347f739")
 	}},
 	{name: "4.3-group-delete", setup: func(e *specEnv) { e.group("8cc84500-9587-4256-bd7e-4f265c56f8ee") }},
-	{name: "4.4-group-delete-devices", legacy: true, setup: func(e *specEnv) {
+	{name: "4.4-group-delete-devices", setup: func(e *specEnv) {
 		e.device("24E124136A456467")
 		e.group("0663aff7-3223-4874-ad6a-b306c63a38e7", "24E124136A456467")
 	}},
@@ -185,11 +185,11 @@ var specCases = []specCase{
 		e.group("", "24E124136A456467")
 	}},
 	{name: "4.6-group-update", setup: func(e *specEnv) { e.group("0663aff7-3223-4874-ad6a-b306c63a38e7") }},
-	{name: "5.1-codec-add", legacy: true, setup: blankName},
+	{name: "5.1-codec-add", setup: blankName},
 	{name: "5.2-codec-delete", setup: func(e *specEnv) { e.codec("/285") }},
 	{name: "5.3-codec-list", setup: func(e *specEnv) { e.codec("/285") }},
 	{name: "5.3-codec-list-short", setup: func(e *specEnv) { e.codec("/285") }},
-	{name: "5.4-codec-update", legacy: true, setup: func(e *specEnv) { e.codec("/285"); blankName(e) }},
+	{name: "5.4-codec-update", setup: func(e *specEnv) { e.codec("/285"); blankName(e) }},
 	{name: "6.1-fuota-add-local", setup: func(e *specEnv) {
 		e.device("24E1247151234568")
 		e.device("24E124715123456B")
@@ -270,7 +270,7 @@ func TestSpecExamples(t *testing.T) {
 			e := &specEnv{t: t, replace: map[string]string{}}
 			start := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 			e.now.Store(&start)
-			g, err := gwsim.New(gwsim.Options{ChannelPlan: "CN470", LegacyURLs: tc.legacy, Now: func() time.Time { return *e.now.Load() }})
+			g, err := gwsim.New(gwsim.Options{ChannelPlan: "CN470", Quirks: gwsim.QuirksSpecExamples, Now: func() time.Time { return *e.now.Load() }})
 			if err != nil {
 				t.Fatal(err)
 			}
