@@ -29,7 +29,7 @@ type hookWriter struct {
 	// (nothing done).
 	failTask bool
 	mu       sync.Mutex
-	calls map[string]int
+	calls    map[string]int
 	// on is asked before each hooked call with the call's name and how many
 	// such calls came before; it returns whether to perform the call and
 	// the error to answer with (nil: the call's own answer).
