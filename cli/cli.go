@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/gwsync/gwsync/nsapi"
 )
 
 // Version is set at build time with -ldflags "-X github.com/gwsync/gwsync/cli.Version=…".
@@ -32,6 +34,10 @@ type Env struct {
 	Getenv func(string) string
 	// IsTerminal reports whether Stdout is a terminal (colour, progress bars).
 	IsTerminal bool
+	// WrapTransport, when set, wraps the transport of every in-process
+	// (sim://) gateway connection: a test's man in the middle sees and
+	// faults the real command's traffic.
+	WrapTransport func(nsapi.Transport) nsapi.Transport
 }
 
 // exitError carries an exit code out of a command's Run.
@@ -75,7 +81,12 @@ func (VersionCmd) Run(env *Env) error {
 
 // Main runs gwsync with args and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, IsTerminal: isTerminal(stdout)}
+	return Run(&Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, IsTerminal: isTerminal(stdout)}, args)
+}
+
+// Run runs gwsync with args in env and returns the exit code.
+func Run(env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	var grammar CLI
 	exitCode := -1
 	parser, err := kong.New(&grammar,

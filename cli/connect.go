@@ -139,7 +139,11 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("broker %s: %w", c.broker, err)
 		}
-		cl, err := nsapi.New(ctx, g.Transport(), cfg)
+		t := g.Transport()
+		if env.WrapTransport != nil {
+			t = env.WrapTransport(t)
+		}
+		cl, err := nsapi.New(ctx, t, cfg)
 		if err != nil {
 			_ = g.Close()
 			return nil, nil, fmt.Errorf("broker %s: %w", c.broker, err)
