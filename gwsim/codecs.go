@@ -158,6 +158,7 @@ func (g *Gateway) createCodec(req *request, _ string) any {
 	c.ID = strconv.FormatInt(g.st.NextCodecID, 10)
 	g.st.NextCodecID++
 	g.st.Codecs = append(g.st.Codecs, c)
+	g.st.idx.codec[c.ID] = c
 	return struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
@@ -197,5 +198,6 @@ func (g *Gateway) deleteCodec(_ *request, id string) any {
 		}
 	}
 	g.st.Codecs = without(g.st.Codecs, c)
+	delete(g.st.idx.codec, c.ID)
 	return okBody
 }

@@ -289,13 +289,11 @@ func (g *Gateway) createDevice(req *request, _ string) any {
 	if g.deviceNamed(d.Name) != nil {
 		return errf(nsapi.CodeAlreadyExists, "device name %q", d.Name)
 	}
-	g.st.Devices = append(g.st.Devices, d)
+	g.st.addDevice(d)
 	return okBody
 }
 
-func (g *Gateway) deviceNamed(name string) *devRec {
-	return find(g.st.Devices, func(d *devRec) bool { return d.Name == name })
-}
+func (g *Gateway) deviceNamed(name string) *devRec { return g.st.idx.devName[name] }
 
 func (g *Gateway) updateDevice(req *request, eui string) any {
 	f, e := readBody(req.Body)
@@ -310,9 +308,11 @@ func (g *Gateway) updateDevice(req *request, eui string) any {
 	if e := g.readDevice(f, &d, false); e != nil {
 		return e
 	}
+	old := cur.Name
 	if e := replace(cur, d, g.deviceNamed(d.Name), "device name %q", d.Name); e != nil {
 		return e
 	}
+	g.st.renameDevice(cur, old)
 	return okBody
 }
 
@@ -327,7 +327,7 @@ func (g *Gateway) deleteDevice(_ *request, eui string) any {
 	case n > 1:
 		return errf(nsapi.CodeFuotaDevicesInTasks, "device %s is in %d tasks", d.DevEUI, n)
 	}
-	g.st.Devices = without(g.st.Devices, d)
+	g.st.removeDevice(d)
 	for _, gr := range g.st.Groups {
 		gr.Members = slices.DeleteFunc(gr.Members, func(e string) bool { return e == d.DevEUI })
 	}

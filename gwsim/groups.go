@@ -158,6 +158,7 @@ func (g *Gateway) createGroup(req *request, _ string) any {
 	gr.CreatedAt = g.opts.Now()
 	gr.UpdatedAt = gr.CreatedAt
 	g.st.Groups = append(g.st.Groups, gr)
+	g.st.idx.group[gr.ID] = gr
 	return struct {
 		ID string `json:"id"`
 	}{gr.ID}
@@ -185,6 +186,7 @@ func (g *Gateway) deleteGroup(_ *request, id string) any {
 		return errf(nsapi.CodeNotFound, "multicast group %s", id)
 	}
 	g.st.Groups = without(g.st.Groups, gr)
+	delete(g.st.idx.group, gr.ID)
 	return blankBody
 }
 

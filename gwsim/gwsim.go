@@ -282,6 +282,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.dirty = len(st.Applications) != held
 	g.plan = p
+	st.reindex()
 	g.st = st
 	g.eui = st.EUI
 	return g, nil

@@ -68,6 +68,10 @@ func (g *Gateway) listProfiles(req *request, _ string) any {
 		return e
 	}
 	out := profileList{TotalCount: itoa(len(g.st.Profiles)), Result: []profileOut{}, ChannelPlan: g.plan.Name}
+	used := map[string]bool{}
+	for _, d := range g.st.Devices {
+		used[d.ProfileID] = true
+	}
 	lo, hi := page(len(g.st.Profiles), limit, offset)
 	for _, p := range g.st.Profiles[lo:hi] {
 		s := p.S
@@ -81,7 +85,7 @@ func (g *Gateway) listProfiles(req *request, _ string) any {
 				SupportsJoin: s.SupportsJoin, RfRegion: rfRegions[g.plan.Name], Supports32bitFCnt: s.Supports32bitFCnt,
 				EnableUplinkChannels: nonNil(s.EnableUplinkChannels),
 			},
-			Name: p.Name, OrganizationID: "1", NetworkServerID: "1", Using: g.profileUsed(p.ID),
+			Name: p.Name, OrganizationID: "1", NetworkServerID: "1", Using: used[p.ID],
 		})
 		if !g.examples() {
 			isDefault := p.Builtin
@@ -192,6 +196,7 @@ func (g *Gateway) createProfile(req *request, _ string) any {
 	}
 	p := &profRec{ID: newUUID(), Name: name, S: s}
 	g.st.Profiles = append(g.st.Profiles, p)
+	g.st.idx.prof[p.ID] = p
 	return struct {
 		ProfileID string `json:"profileID"`
 	}{p.ID}
@@ -226,6 +231,7 @@ func (g *Gateway) deleteProfile(_ *request, id string) any {
 		return errf(nsapi.CodeFailedPrecondition, "profile %s is used by a device", p.Name)
 	}
 	g.st.Profiles = without(g.st.Profiles, p)
+	delete(g.st.idx.prof, p.ID)
 	return blankBody
 }
 

@@ -26,6 +26,72 @@ type state struct {
 	NextCodecID   int64       `json:"nextCodecID"`
 	NextTaskID    int64       `json:"nextTaskID"`
 	FailDevices   []string    `json:"failFuotaDevices,omitempty"`
+
+	idx index // lookups by id; kept by the handlers that add and remove records
+}
+
+// index finds records by their id without a scan: devices by upper-case
+// EUI and by name, profiles, codecs and groups by id. Handlers that add or
+// remove a record, or rename a device, keep it (see reindex for the whole).
+type index struct {
+	dev     map[string]*devRec
+	devName map[string]*devRec
+	prof    map[string]*profRec
+	codec   map[string]*codecRec
+	group   map[string]*groupRec
+}
+
+// reindex builds st.idx from the records.
+func (st *state) reindex() {
+	st.idx = index{
+		dev:     make(map[string]*devRec, len(st.Devices)),
+		devName: make(map[string]*devRec, len(st.Devices)),
+		prof:    make(map[string]*profRec, len(st.Profiles)),
+		codec:   make(map[string]*codecRec, len(st.Codecs)),
+		group:   make(map[string]*groupRec, len(st.Groups)),
+	}
+	for _, d := range st.Devices {
+		st.idx.dev[strings.ToUpper(d.DevEUI)] = d
+		if _, taken := st.idx.devName[d.Name]; !taken {
+			st.idx.devName[d.Name] = d
+		}
+	}
+	for _, p := range st.Profiles {
+		st.idx.prof[p.ID] = p
+	}
+	for _, c := range st.Codecs {
+		st.idx.codec[c.ID] = c
+	}
+	for _, gr := range st.Groups {
+		st.idx.group[gr.ID] = gr
+	}
+}
+
+// addDevice adds d to the records and the index.
+func (st *state) addDevice(d *devRec) {
+	st.Devices = append(st.Devices, d)
+	st.idx.dev[strings.ToUpper(d.DevEUI)] = d
+	st.idx.devName[d.Name] = d
+}
+
+// renameDevice moves d's name in the index from old to d.Name.
+func (st *state) renameDevice(d *devRec, old string) {
+	if old == d.Name {
+		return
+	}
+	if st.idx.devName[old] == d {
+		delete(st.idx.devName, old)
+	}
+	st.idx.devName[d.Name] = d
+}
+
+// removeDevice takes d out of the records and the index.
+func (st *state) removeDevice(d *devRec) {
+	st.Devices = without(st.Devices, d)
+	delete(st.idx.dev, strings.ToUpper(d.DevEUI))
+	if st.idx.devName[d.Name] == d {
+		delete(st.idx.devName, d.Name)
+	}
 }
 
 type appRec struct {
@@ -213,25 +279,17 @@ func without[R any](rs []*R, r *R) []*R {
 	return slices.DeleteFunc(rs, func(x *R) bool { return x == r })
 }
 
-func (st *state) profile(id string) *profRec {
-	return find(st.Profiles, func(p *profRec) bool { return p.ID == id })
-}
+func (st *state) profile(id string) *profRec { return st.idx.prof[id] }
 
 func (st *state) profileByName(name string) *profRec {
 	return find(st.Profiles, func(p *profRec) bool { return p.Name == name })
 }
 
-func (st *state) device(eui string) *devRec {
-	return find(st.Devices, func(d *devRec) bool { return strings.EqualFold(d.DevEUI, eui) })
-}
+func (st *state) device(eui string) *devRec { return st.idx.dev[strings.ToUpper(eui)] }
 
-func (st *state) group(id string) *groupRec {
-	return find(st.Groups, func(gr *groupRec) bool { return gr.ID == id })
-}
+func (st *state) group(id string) *groupRec { return st.idx.group[id] }
 
-func (st *state) codec(id string) *codecRec {
-	return find(st.Codecs, func(c *codecRec) bool { return c.ID == id })
-}
+func (st *state) codec(id string) *codecRec { return st.idx.codec[id] }
 
 func (st *state) task(id int64) *taskRec {
 	return find(st.Tasks, func(t *taskRec) bool { return t.ID == id })
