@@ -522,3 +522,88 @@ func applierHasJournal(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl"))
 	return err == nil
 }
+
+// TestJournalAfterAKill is the operator's way out of a killed apply, end to
+// end: plan warns while the journal exists; rollback refuses, naming it, a
+// resource changed by hand since the kill, and writes nothing; --abandon
+// ends the journal, records what was left, and apply runs again. The
+// journal directory keeps itself out of git.
+func TestJournalAfterAKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	g, srv := startSim(t, dir)
+	s := newSubEnv(t, dir, srv.URL())
+	sitePath := filepath.Join(dir, "site.yaml")
+	writeKillSite(t, sitePath, 4, "first")
+	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+
+	writeKillSite(t, sitePath, 20, "second")
+	g.Faults().SetDelay(20*time.Millisecond, 0)
+	cmd := s.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	lines := startStreaming(t, cmd)
+	for i := 0; i < 6; i++ {
+		lines.waitLine(t, "… done")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd)
+	g.Faults().SetDelay(0, 0)
+	if !applierHasJournal(dir) {
+		t.Fatal("no journal after a killed apply")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".gwsync", ".gitignore")); err != nil || !strings.Contains(string(b), "*") {
+		t.Errorf(".gwsync/.gitignore: %q, %v; want it to ignore everything", b, err)
+	}
+
+	// plan warns; apply refuses.
+	cmdPlan := s.cmd("plan", "site.yaml")
+	out, _ := cmdPlan.CombinedOutput()
+	if !strings.Contains(string(out), "Warning: an earlier apply did not finish") {
+		t.Errorf("plan does not warn of the unfinished apply:\n%s", out)
+	}
+	s.run(t, 1, "apply", "site.yaml", "--auto-approve")
+
+	// By hand: the first device the killed apply updated gets a new name.
+	cl, err := nsapi.Dial(context.Background(), nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
+		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const eui = "24E124136A000000"
+	d, err := cl.GetDevice(context.Background(), eui)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Description != "second" {
+		t.Fatalf("device %s: description %q: the killed apply had not updated it yet; the test proves nothing", eui, d.Description)
+	}
+	w := d.Write()
+	w.DevEUI, w.Description = "", "fixed by hand"
+	if err := cl.UpdateDevice(context.Background(), eui, w); err != nil {
+		t.Fatal(err)
+	}
+	writes := g.Writes()
+	text := s.run(t, 1, "rollback", ".")
+	if !strings.Contains(text, "device."+eui) || !strings.Contains(text, "--force") {
+		t.Errorf("rollback over a hand edit does not name device.%s and --force:\n%s", eui, text)
+	}
+	if n := g.Writes() - writes; n != 0 {
+		t.Errorf("a refused rollback wrote %d times", n)
+	}
+
+	text = s.run(t, 0, "rollback", ".", "--abandon")
+	if !strings.Contains(text, "Journal ended without a rollback") {
+		t.Errorf("abandon says:\n%s", text)
+	}
+	if applierHasJournal(dir) {
+		t.Error("the journal is still there after --abandon")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".gwsync", "abandoned-*.json")); len(m) != 1 {
+		t.Errorf("abandon records: %q, want one", m)
+	}
+	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+}

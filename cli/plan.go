@@ -11,6 +11,7 @@ import (
 	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
@@ -189,6 +190,11 @@ func officialLookup(ctx context.Context, cl *nsapi.Client) func(model, version, 
 // Run plans and prints the plan.
 func (c *PlanCmd) Run(env *Env) error {
 	ctx := context.Background()
+	if len(c.Site) == 1 {
+		if dir := journalDirOf(c.Site[0]); applier.HasJournal(dir) {
+			fmt.Fprintf(env.Stderr, "Warning: an earlier apply did not finish (journal %s): the gateway may be half-way between two states, and apply refuses to run until gwsync rollback %s finishes or abandons it.\n", dir, c.Site[0])
+		}
+	}
 	run, err := makePlan(ctx, env, c.Site, c.State, c.ConnFlags)
 	if err != nil {
 		return err
