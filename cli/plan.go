@@ -8,10 +8,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
-	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
