@@ -60,7 +60,9 @@ func seeded(t *testing.T, plan string) *nsapi.Client {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, cl := newGateway(t, gwsim.Options{StatePath: path})
+	// A firmware that lists fileContent, so that firmware files are
+	// exported (see TestExportExamplePlansEmpty).
+	_, cl := newGateway(t, gwsim.Options{StatePath: path, ListFileContent: true})
 	return cl
 }
 

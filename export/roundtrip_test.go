@@ -219,7 +219,10 @@ func noKeyIn(t *testing.T, what string, b []byte, keys []string) {
 // the keys of its env file, holds no key, and planning it against the same
 // gateway gives an empty plan (no change, no note, nothing unmanaged).
 func TestExportExamplePlansEmpty(t *testing.T) {
-	_, cl := newGateway(t, gwsim.Options{})
+	// A firmware that lists fileContent (gwsim's ListFileContent): the
+	// export writes the firmware files. The spec's gateway lists it empty;
+	// testdata/script/export.txtar covers that path.
+	_, cl := newGateway(t, gwsim.Options{ListFileContent: true})
 	apply(t, cl, load(t, exampleEnv, filepath.Join("..", "examples", "site.yaml")))
 	live, err := cl.ReadState(context.Background())
 	if err != nil {
@@ -295,7 +298,9 @@ func TestExportExamplePlansEmpty(t *testing.T) {
 // TestExportRebuildsTheGateway applies the export of one gateway to a
 // fresh one: the two then hold the same configuration.
 func TestExportRebuildsTheGateway(t *testing.T) {
-	_, from := newGateway(t, gwsim.Options{})
+	// The firmware files come from a gateway that lists them (see
+	// TestExportExamplePlansEmpty).
+	_, from := newGateway(t, gwsim.Options{ListFileContent: true})
 	apply(t, from, load(t, exampleEnv, filepath.Join("..", "examples", "site.yaml")))
 	ctx := context.Background()
 	before, err := from.ReadState(ctx)
