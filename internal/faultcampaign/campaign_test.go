@@ -181,8 +181,10 @@ func hint(r *Report) string {
 	faults := strings.Join(r.Faults, "\n")
 	has := func(s, sub string) bool { return strings.Contains(s, sub) }
 	switch {
-	case has(detail, "a key appeared in clear") || has(detail, "printed a key"):
-		return "secret printed"
+	case has(detail, "harness:"):
+		return "harness error"
+	case has(detail, "a key appeared in clear") || has(detail, "holds a key in clear"):
+		return "secret shown or written in clear"
 	case has(detail, "without faults does not reach the site") || has(detail, "without faults: exit"):
 		if has(detail, ".mb") || has(detail, "appKey") || has(detail, "devAddr") || has(detail, "SKey") {
 			return "A (fault-free apply cannot clear a field)"
@@ -194,6 +196,8 @@ func hint(r *Report) string {
 		return "new: rollback refuses the apply's own writes as changed since"
 	case has(detail, "codecJson"):
 		return "D (write-only codecJson)"
+	case has(detail, "fileContent") || has(detail, "fuotaTasks[") && has(detail, "wanted, missing"):
+		return "D (write-only FUOTA firmware: a deleted task is not re-created)"
 	case has(edits, "replace device") && has(detail, "].devices"):
 		return "B (replace loses membership)"
 	case has(edits, "rename group") && has(detail, "].devices"):

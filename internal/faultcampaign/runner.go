@@ -159,7 +159,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 	fr := rand.New(rand.NewPCG(tr.Seed, 0x5eed))
 	var exit int
 	var forwarded int
-	var applyErr error
+	var printed string                // what gwsync shows the operator of the apply's ending
 	var followUp func() (int, string) // the fault-free rollback after exit 4 or a kill
 	switch tr.Kind {
 	case KindKillApply, KindKillRollback:
@@ -168,15 +168,13 @@ func Run(ctx context.Context, tr Trial) *Report {
 		if ko.err != nil {
 			return fail(Wrong, "harness: %v", ko.err)
 		}
-		if leaked(ko.output) {
-			return fail(Wrong, "gwsync apply printed a key in clear:\n%s", ko.output)
-		}
+		printed = ko.output
 		followUp = func() (int, string) { return cliRollback(ctx, tr, trialPath, editSite, gen.Secrets()) }
 	default:
 		faults := chooseFaults(fr, tr.Kind, writes, reads)
 		jdir := filepath.Join(tr.Dir, "edit", ".gwsync")
 		out := a.apply(ctx, trialPath, editSite, jdir, faults...)
-		exit, forwarded, rep.Faults, applyErr = out.exit, out.mitm.Forwarded(), out.mitm.Fired(), out.err
+		exit, forwarded, rep.Faults, printed = out.exit, out.mitm.Forwarded(), out.mitm.Fired(), out.printed
 		if len(rep.Faults) == 0 {
 			rep.Faults = []string{"(no fault fired)"}
 		}
@@ -184,8 +182,11 @@ func Run(ctx context.Context, tr Trial) *Report {
 	}
 	rep.Exit = exit
 	got := mustRead(trialPath)
-	if applyErr != nil && leaked(applyErr.Error()) {
-		return fail(Wrong, "apply's error holds a key in clear:\n%v", applyErr)
+	if leaked(printed) {
+		return fail(Wrong, "apply's report holds a key in clear:\n%s", printed)
+	}
+	if f := fileWithKey(filepath.Join(tr.Dir, "edit", ".gwsync"), leaked); f != "" {
+		return fail(Wrong, "the journal file %s holds a key in clear", f)
 	}
 
 	switch exit {
@@ -257,9 +258,10 @@ type applyRun struct {
 }
 
 type applyOut struct {
-	exit int
-	err  error
-	mitm *MITM
+	exit    int
+	err     error
+	printed string // the error, what remains, notes and failed undos
+	mitm    *MITM
 }
 
 // connect opens the gateway kept in statePath and a client through a MITM.
@@ -305,6 +307,19 @@ func (a *applyRun) apply(ctx context.Context, statePath, sitePath, journalDir st
 	res, err := applier.Apply(ctx, cl, p, applier.Options{Parallelism: a.par, JournalDir: journalDir, ExpectFingerprint: live.Fingerprint()})
 	out.err = err
 	out.exit = exitOf(res, err)
+	var b strings.Builder
+	if err != nil {
+		b.WriteString(err.Error() + "\n")
+	}
+	if res != nil {
+		b.WriteString(res.Remaining + "\n" + strings.Join(res.Notes, "\n"))
+		for _, u := range res.Undone {
+			if u.Err != nil {
+				b.WriteString("\n" + u.Address + ": " + u.Err.Error())
+			}
+		}
+	}
+	out.printed = b.String()
 	if out.exit == exitOK {
 		// gwsync apply re-reads the gateway after a complete apply; a
 		// failed read there ends it with exit 1.
@@ -350,6 +365,22 @@ func (a *applyRun) rollback(ctx context.Context, statePath, journalDir string) (
 		return 1, msg
 	}
 	return 0, ""
+}
+
+// fileWithKey is the first file under dir whose content leaked says holds
+// a key, or "".
+func fileWithKey(dir string, leaked func(string) bool) string {
+	found := ""
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && leaked(string(b)) {
+			found = path
+		}
+		return nil
+	})
+	return found
 }
 
 // factory writes a factory gateway's state file with a second application.
