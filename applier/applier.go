@@ -88,6 +88,11 @@ type Options struct {
 	Progress func(Event)
 	// Logf, when set, receives debug lines (never a secret).
 	Logf func(format string, args ...any)
+	// Before, when set, is the gateway's state read just now, from which
+	// the plan was made: Apply takes it as the state a rollback restores
+	// instead of reading the gateway again. Leave it nil when time has
+	// passed since (a saved plan, a prompt).
+	Before *nsapi.State
 	// Force lets Rollback undo resources that changed since the journal's
 	// apply wrote them (see MovedError).
 	Force bool
@@ -401,9 +406,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	if len(phases) == 0 {
 		return res, nil
 	}
-	before, err := w.ReadState(ctx)
-	if err != nil {
-		return res, fmt.Errorf("apply: read the gateway before the first write: %w", err)
+	before := opts.Before
+	if before == nil {
+		if before, err = reread(ctx, w.ReadState); err != nil {
+			return res, fmt.Errorf("apply: read the gateway before the first write: %w", err)
+		}
 	}
 	res.Before = before
 	if opts.ExpectFingerprint != "" {
@@ -1029,7 +1036,9 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 	names := map[string]bool{}
 	switch k {
 	case plan.KindDevice:
-		if len(effs) <= 3 {
+		// One searched read per device costs less than the whole list
+		// while there are fewer devices to confirm than pages to read.
+		if len(effs) <= devicePages(r.before, len(effs)) {
 			for _, e := range effs {
 				found, _, _, err := r.find(ctx, k, e.Name)
 				if err != nil {
@@ -1098,6 +1107,16 @@ func (r *runner) held(ctx context.Context, k plan.Kind, effs []*effect) (func(*e
 		}
 	}
 	return func(e *effect) bool { return names[e.Name] }, nil
+}
+
+// devicePages estimates the pages of a whole device list after an apply
+// that adds up to added devices to before's.
+func devicePages(before *nsapi.State, added int) int {
+	n := added
+	if before != nil {
+		n += len(before.Devices)
+	}
+	return max(3, (n+nsapi.DefaultPageSize-1)/nsapi.DefaultPageSize)
 }
 
 // ---- plan → steps ----

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/gwsim"
@@ -486,5 +487,68 @@ func TestCustomFirmwareTaskDeleteRunsLast(t *testing.T) {
 	}
 	if d := canonDiff(f.live, must(f.c.ReadState(ctx))(t)); d != "" {
 		t.Errorf("(-before +after):\n%s", d)
+	}
+}
+
+// TestConfirmationCost: a few creates on a large gateway are confirmed
+// with one searched read each, not by re-reading the whole device list: at
+// most 2 requests per write beyond the plan's read and the final
+// verification read.
+func TestConfirmationCost(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	ctx := context.Background()
+	const n = 2000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f.c.CreateDevice(ctx, nsapi.DeviceWrite{DevEUI: fmt.Sprintf("24E1241000%06X", i), Name: fmt.Sprintf("dev-%05d", i), ApplicationID: "1", AppKey: key1}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	live := must(f.c.ReadState(ctx))(t)
+	var profileID string
+	for _, p := range live.Profiles {
+		if p.Name == "ClassA-OTAA" {
+			profileID = p.Profile.ProfileID
+		}
+	}
+	var changes []plan.Change
+	for i := 0; i < 4; i++ {
+		d := nsapi.Device{DevEUI: fmt.Sprintf("24E1242000%06X", i), Name: fmt.Sprintf("new-%d", i), ApplicationID: "1", ProfileID: profileID, AppKey: key2, SupportsJoin: true}
+		changes = append(changes, plan.Change{Address: "device." + d.DevEUI, Kind: plan.KindDevice, Name: d.Name, Action: plan.Create, After: &plan.Object{Device: &d}})
+	}
+	var mu sync.Mutex
+	var log []string
+	cl, err := nsapi.New(ctx, f.g.Transport(), nsapi.Config{GatewayEUI: f.g.EUI(), RequestTimeout: 1500 * time.Millisecond, Window: 8,
+		Logf: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			log = append(log, fmt.Sprintf(format, args...))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r0 := cl.Requests()
+	res, err := applier.Apply(ctx, cl, &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes},
+		applier.Options{Before: live, JournalDir: t.TempDir(), Verify: func(context.Context, *nsapi.State) error { return nil }})
+	if err != nil || !res.Verified {
+		t.Fatalf("apply: %v, verified %v", err, res.Verified)
+	}
+	applied := cl.Requests() - r0
+	r0 = f.c.Requests()
+	must(f.c.ReadState(ctx))(t) // the verification read: the same state again
+	stateRead := f.c.Requests() - r0
+	got := applied - stateRead
+	if perWrite := float64(got) / float64(len(changes)); perWrite > 2 {
+		t.Errorf("%d requests for %d creates beyond the verification read (%d requests): %.2f per write, want at most 2; the client's log:\n%s",
+			got, len(changes), stateRead, perWrite, strings.Join(log, "\n"))
 	}
 }

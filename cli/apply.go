@@ -204,6 +204,11 @@ func (c *ApplyCmd) Run(env *Env) error {
 		ExpectFingerprint: run.State.Fingerprint(),
 		Verify:            verifier(run),
 	}
+	if saved == nil && c.AutoApprove {
+		// Planned a moment ago, with no prompt in between: the state read
+		// for the plan is the state a rollback restores.
+		opts.Before = run.State
+	}
 	if c.Verbose {
 		opts.Logf = func(format string, args ...any) { prog.logf(format, args...) }
 	}
