@@ -30,13 +30,13 @@ func fakeEnv(name string) (string, bool) {
 
 func newSim(t *testing.T) (*gwsim.Gateway, *nsapi.Client) {
 	t.Helper()
-	return newSimFrom(t, "")
+	return newSimFrom(t, "", gwsim.QuirksTables)
 }
 
 // newSimFor starts a gateway that holds what a site refers to and the API
 // cannot create: its applications and the built-in codecs it names. It
 // seeds them through the simulator's state file.
-func newSimFor(t *testing.T, s *site.Site) (*gwsim.Gateway, *nsapi.Client) {
+func newSimFor(t *testing.T, s *site.Site, quirks gwsim.Quirks) (*gwsim.Gateway, *nsapi.Client) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gw.json")
 	g, err := gwsim.New(gwsim.Options{StatePath: path})
@@ -83,14 +83,14 @@ func newSimFor(t *testing.T, s *site.Site) (*gwsim.Gateway, *nsapi.Client) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return newSimFrom(t, path)
+	return newSimFrom(t, path, quirks)
 }
 
-func newSimFrom(t *testing.T, path string) (*gwsim.Gateway, *nsapi.Client) {
+func newSimFrom(t *testing.T, path string, quirks gwsim.Quirks) (*gwsim.Gateway, *nsapi.Client) {
 	t.Helper()
 	// FUOTA tasks of the test sites start in 2026-12: keep the clock before.
 	clock := func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
-	g, err := gwsim.New(gwsim.Options{Now: clock, StatePath: path})
+	g, err := gwsim.New(gwsim.Options{Now: clock, StatePath: path, Quirks: quirks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,8 @@ func newSimFrom(t *testing.T, path string) (*gwsim.Gateway, *nsapi.Client) {
 	return g, cl
 }
 
-// TestApplyThenPlanIsEmpty applies every example site and a sequence of the
+// TestApplyThenPlanIsEmpty applies every example site (on a gateway of each
+// reading of the spec: its tables, and its examples) and a sequence of the
 // golden sites to the simulated gateway with the applier, and plans again:
 // the second plan must be empty. This proves the planner's normalisation
 // against the gateway's own spelling of what it stored, and that its plans
@@ -120,6 +121,9 @@ func TestApplyThenPlanIsEmpty(t *testing.T) {
 		}
 	}
 	sites = append(sites, examples...)
+	for _, e := range examples {
+		sites = append(sites, e+"#spec-examples")
+	}
 	for _, c := range []string{"create-all", "update-profile", "update-device", "update-codec", "update-group-members",
 		"update-task", "rename", "ordering", "secrets", "drift"} {
 		sites = append(sites, filepath.Join(goldenDir, c, "site.yaml"))
@@ -129,13 +133,14 @@ func TestApplyThenPlanIsEmpty(t *testing.T) {
 	_, shared := newSim(t)
 	for _, path := range sites {
 		t.Run(strings.TrimPrefix(path, "../"), func(t *testing.T) {
+			path, mode, _ := strings.Cut(path, "#")
 			s, problems := site.Load(site.Options{LookupEnv: fakeEnv}, path)
 			if s == nil || len(problems.Errors()) > 0 {
 				t.Fatalf("site.Load: %v", problems)
 			}
 			cl := shared
 			if strings.Contains(path, "examples") {
-				_, cl = newSimFor(t, s)
+				_, cl = newSimFor(t, s, gwsim.Quirks(mode))
 			}
 			for round := 1; round <= 2; round++ {
 				live, err := cl.ReadState(ctx)
