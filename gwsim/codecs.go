@@ -159,6 +159,8 @@ func (g *Gateway) createCodec(req *request, _ string) any {
 	g.st.NextCodecID++
 	g.st.Codecs = append(g.st.Codecs, c)
 	g.st.idx.codec[c.ID] = c
+	g.st.putCodec(c)
+	g.st.putMeta()
 	return struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
@@ -181,6 +183,7 @@ func (g *Gateway) updateCodec(req *request, id string) any {
 	if e := replace(cur, c, g.codecNamed(c.Name), "payload codec %q", c.Name); e != nil {
 		return e
 	}
+	g.st.putCodec(cur)
 	return okBody
 }
 
@@ -199,5 +202,6 @@ func (g *Gateway) deleteCodec(_ *request, id string) any {
 	}
 	g.st.Codecs = without(g.st.Codecs, c)
 	delete(g.st.idx.codec, c.ID)
+	g.st.delCodec(c)
 	return okBody
 }

@@ -290,6 +290,7 @@ func (g *Gateway) createDevice(req *request, _ string) any {
 		return errf(nsapi.CodeAlreadyExists, "device name %q", d.Name)
 	}
 	g.st.addDevice(d)
+	g.st.putDevice(d)
 	return okBody
 }
 
@@ -313,6 +314,7 @@ func (g *Gateway) updateDevice(req *request, eui string) any {
 		return e
 	}
 	g.st.renameDevice(cur, old)
+	g.st.putDevice(cur)
 	return okBody
 }
 
@@ -328,8 +330,13 @@ func (g *Gateway) deleteDevice(_ *request, eui string) any {
 		return errf(nsapi.CodeFuotaDevicesInTasks, "device %s is in %d tasks", d.DevEUI, n)
 	}
 	g.st.removeDevice(d)
+	g.st.delDevice(d)
 	for _, gr := range g.st.Groups {
+		n := len(gr.Members)
 		gr.Members = slices.DeleteFunc(gr.Members, func(e string) bool { return e == d.DevEUI })
+		if len(gr.Members) != n {
+			g.st.putGroup(gr)
+		}
 	}
 	return okBody
 }

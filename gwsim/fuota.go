@@ -534,6 +534,8 @@ func (g *Gateway) createTask(req *request, _ string) any {
 	t.RunFrom = later(t.StartedAt, t.CreatedAt)
 	t.Failing = g.failing(t)
 	g.st.Tasks = append(g.st.Tasks, t)
+	g.st.putTask(t)
+	g.st.putMeta()
 	return struct {
 		ID int64 `json:"id"`
 	}{t.ID}
@@ -550,6 +552,7 @@ func (g *Gateway) updateTask(req *request, _ string) any {
 	t.RunFrom = later(t.StartedAt, t.UpdatedAt)
 	t.Failing = g.failing(t)
 	*cur = *t
+	g.st.putTask(cur)
 	return okBody
 }
 
@@ -585,6 +588,9 @@ func (g *Gateway) deleteTasks(req *request, _ string) any {
 	}
 	// A delete is taken in any status: it stops a running task.
 	g.st.Tasks = slices.DeleteFunc(g.st.Tasks, func(x *taskRec) bool { return slices.Contains(ts, x) })
+	for _, t := range ts {
+		g.st.delTask(t)
+	}
 	return okBody
 }
 
@@ -603,6 +609,7 @@ func (g *Gateway) retryTasks(req *request, _ string) any {
 		t.RunFrom = now
 		t.UpdatedAt = now
 		t.Failing = g.failing(t)
+		g.st.putTask(t)
 	}
 	return okBody
 }

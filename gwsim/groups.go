@@ -159,6 +159,7 @@ func (g *Gateway) createGroup(req *request, _ string) any {
 	gr.UpdatedAt = gr.CreatedAt
 	g.st.Groups = append(g.st.Groups, gr)
 	g.st.idx.group[gr.ID] = gr
+	g.st.putGroup(gr)
 	return struct {
 		ID string `json:"id"`
 	}{gr.ID}
@@ -177,6 +178,7 @@ func (g *Gateway) updateGroup(req *request, id string) any {
 	if e := replace(cur, gr, g.groupNamed(gr.Name), "multicast group %q", gr.Name); e != nil {
 		return e
 	}
+	g.st.putGroup(cur)
 	return blankBody
 }
 
@@ -187,6 +189,7 @@ func (g *Gateway) deleteGroup(_ *request, id string) any {
 	}
 	g.st.Groups = without(g.st.Groups, gr)
 	delete(g.st.idx.group, gr.ID)
+	g.st.delGroup(gr)
 	return blankBody
 }
 
@@ -229,6 +232,7 @@ func (g *Gateway) addGroupDevices(req *request, id string) any {
 		}
 	}
 	gr.UpdatedAt = g.opts.Now()
+	g.st.putGroup(gr)
 	return blankBody
 }
 
@@ -239,5 +243,6 @@ func (g *Gateway) removeGroupDevices(req *request, id string) any {
 	}
 	gr.Members = slices.DeleteFunc(gr.Members, func(m string) bool { return slices.Contains(euis, m) })
 	gr.UpdatedAt = g.opts.Now()
+	g.st.putGroup(gr)
 	return blankBody
 }

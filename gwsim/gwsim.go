@@ -18,7 +18,6 @@ package gwsim
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -31,7 +30,6 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
-	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/nsapi"
 )
 
@@ -204,6 +202,10 @@ type Gateway struct {
 	writes int
 	closed bool
 	dirty  bool // state changed since the state file was written
+
+	log       *os.File // the state log, appended to; nil until the first save
+	logBytes  int64    // its size
+	baseBytes int64    // the size of the state file it applies to
 }
 
 // New returns a gateway in factory state, or loaded from opts.StatePath
@@ -229,17 +231,20 @@ func New(opts Options) (*Gateway, error) {
 	g.faults.SetDelay(opts.Latency, opts.Jitter)
 
 	var st *state
+	replayed := false // writes of the state log not yet in the state file
 	if opts.StatePath != "" {
 		b, err := os.ReadFile(opts.StatePath)
 		switch {
 		case err == nil:
-			st = &state{}
-			if err := json.Unmarshal(b, st); err != nil {
-				return nil, fmt.Errorf("state file %s: %w", opts.StatePath, err)
+			if st, err = decodeState(opts.StatePath, b); err != nil {
+				return nil, err
 			}
-			if st.FormatVersion != stateFormatVersion {
-				return nil, fmt.Errorf("state file %s: format_version %d, want %d", opts.StatePath, st.FormatVersion, stateFormatVersion)
+			st.reindex()
+			n, err := replayLog(opts.StatePath, b, st)
+			if err != nil {
+				return nil, err
 			}
+			replayed = n > 0
 			if opts.EUI != "" && !strings.EqualFold(opts.EUI, st.EUI) {
 				return nil, fmt.Errorf("state file %s: holds gateway %s, not %s", opts.StatePath, st.EUI, strings.ToUpper(opts.EUI))
 			}
@@ -280,7 +285,7 @@ func New(opts Options) (*Gateway, error) {
 	if err := st.addApplications(opts.Applications); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.dirty = len(st.Applications) != held
+	g.dirty = replayed || len(st.Applications) != held
 	g.plan = p
 	st.reindex()
 	g.st = st
@@ -352,10 +357,12 @@ func OpenURL(ref string, opts Options) (*Gateway, error) {
 }
 
 // Close stops answering: later requests get no answer. Every write is
-// saved as it happens; Close writes the state file only when it does not
-// exist yet (a gateway that was only read leaves its factory state) or
-// holds less than the gateway (applications added by Options). It is safe
-// to call more than once.
+// saved before it is answered, appended to the state log beside the state
+// file (see ReadStateFile); Close compacts that log into the state file
+// and removes it. It also writes the state file when it does not exist yet
+// (a gateway that was only read leaves its factory state) or holds less
+// than the gateway (applications added by Options, a log replayed on open).
+// It is safe to call more than once.
 func (g *Gateway) Close() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -366,8 +373,8 @@ func (g *Gateway) Close() error {
 	if g.opts.StatePath == "" {
 		return nil
 	}
-	if _, err := os.Stat(g.opts.StatePath); g.dirty || errors.Is(err, os.ErrNotExist) {
-		return g.saveLocked()
+	if _, err := os.Stat(g.opts.StatePath); g.dirty || g.log != nil || errors.Is(err, os.ErrNotExist) {
+		return g.closeLogLocked()
 	}
 	return nil
 }
@@ -406,7 +413,8 @@ func (g *Gateway) FailFuotaDevice(devEUI string, fail bool) {
 		out = append(out, eui)
 	}
 	g.st.FailDevices = out
-	if err := g.saveLocked(); err != nil {
+	g.st.putMeta()
+	if err := g.persistLocked(); err != nil {
 		g.logf("gwsim: %v", err)
 	}
 }
@@ -415,22 +423,6 @@ func (g *Gateway) logf(format string, args ...any) {
 	if g.opts.Logf != nil {
 		g.opts.Logf(format, args...)
 	}
-}
-
-// saveLocked writes the state file atomically (temp file and rename).
-func (g *Gateway) saveLocked() error {
-	if g.opts.StatePath == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(g.st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
-	}
-	if err := atomicfile.Write(g.opts.StatePath, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("state file %s: %w", g.opts.StatePath, err)
-	}
-	g.dirty = false
-	return nil
 }
 
 func newUUID() string {

@@ -241,10 +241,15 @@ func (g *Gateway) serve(req *request) any {
 	}
 	out := h.fn(g, req, arg)
 	if _, failed := out.(*apiError); failed || !h.write {
+		// A refused write changes nothing, so records nothing; whatever
+		// was recorded all the same is saved.
+		if err := g.persistLocked(); err != nil {
+			g.logf("gwsim: %v", err)
+		}
 		return out
 	}
 	g.writes++
-	if err := g.saveLocked(); err != nil {
+	if err := g.persistLocked(); err != nil {
 		g.logf("gwsim: %v", err)
 		return errf(nsapi.CodeInternal, "saving state failed")
 	}

@@ -197,6 +197,7 @@ func (g *Gateway) createProfile(req *request, _ string) any {
 	p := &profRec{ID: newUUID(), Name: name, S: s}
 	g.st.Profiles = append(g.st.Profiles, p)
 	g.st.idx.prof[p.ID] = p
+	g.st.putProfile(p)
 	return struct {
 		ProfileID string `json:"profileID"`
 	}{p.ID}
@@ -216,6 +217,7 @@ func (g *Gateway) updateProfile(req *request, id string) any {
 	if e := replace(p, next, g.st.profileByName(name), "profile %q", name); e != nil {
 		return e
 	}
+	g.st.putProfile(p)
 	return blankBody
 }
 
@@ -232,6 +234,7 @@ func (g *Gateway) deleteProfile(_ *request, id string) any {
 	}
 	g.st.Profiles = without(g.st.Profiles, p)
 	delete(g.st.idx.prof, p.ID)
+	g.st.delProfile(p)
 	return blankBody
 }
 

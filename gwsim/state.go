@@ -28,6 +28,12 @@ type state struct {
 	FailDevices   []string    `json:"failFuotaDevices,omitempty"`
 
 	idx index // lookups by id; kept by the handlers that add and remove records
+
+	// changes are the records written since the last save, for the
+	// state log (see wal.go); changeErr is a record that could not be
+	// encoded.
+	changes   []change
+	changeErr error
 }
 
 // index finds records by their id without a scan: devices by upper-case
