@@ -27,6 +27,11 @@ var moving = map[string]bool{
 
 // ReadState reads and normalises the state file at path.
 func ReadState(path string) (State, error) {
+	// gwsim appends writes to PATH.log and folds them into the state file
+	// when it closes: a log still there means the file is not the state.
+	if _, err := os.Stat(path + ".log"); err == nil {
+		return nil, fmt.Errorf("state file %s: its write log %s.log is not folded in (gateway not closed)", path, path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)

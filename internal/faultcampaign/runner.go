@@ -400,8 +400,8 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o600)
 }
 
-// mustRead reads a state file; an unreadable one is an empty state, which
-// differs from every real one.
+// mustRead reads a state file; an unreadable one is a state holding only
+// the read error, which differs from every real one and shows the error.
 func mustRead(path string) State {
 	st, err := ReadState(path)
 	if err != nil {
