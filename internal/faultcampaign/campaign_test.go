@@ -97,6 +97,9 @@ func TestCampaign(t *testing.T) {
 		}
 	}
 
+	// gwsync apply takes a lock per gateway EUI in the temporary folder:
+	// the campaign's gateways are its own, not those of other tests.
+	t.Setenv("TMPDIR", t.TempDir())
 	tab := newTable()
 	hints := map[string]int{}
 	started := time.Now()

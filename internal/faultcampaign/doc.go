@@ -26,6 +26,7 @@
 // kind, the parallelism (1 or applier.DefaultParallelism), the gateway's
 // quirks and where the fault strikes. The SIGKILL kinds run the gwsync
 // binary (built once by TestMain) against gwsim's embedded broker; the
-// other kinds run the applier in-process through the MITM transport and
-// map its ending to the exit code gwsync apply gives for it.
+// other kinds run gwsync's own commands in-process (cli.Run on a sim://
+// gateway) with the MITM in front of their connections (Env.WrapTransport),
+// so that the exit code judged is the one a user sees.
 package faultcampaign

@@ -34,9 +34,9 @@ func TestMITMInjectsEachFault(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := NewMITM(g.Transport(), c.fault)
+			m := NewMITM(c.fault)
 			ctx := context.Background()
-			cl, err := nsapi.New(ctx, m, nsapi.Config{RequestTimeout: 200 * time.Millisecond})
+			cl, err := nsapi.New(ctx, m.Wrap(g.Transport()), nsapi.Config{RequestTimeout: 200 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,9 +72,9 @@ func TestMITMLostReadAndSecondFault(t *testing.T) {
 	first := &Fault{Kind: KindCodeNoWrite, At: 2, Code: nsapi.CodeParameter}
 	second := &Fault{Kind: KindLostRequest, At: 1, After: first}
 	read := &Fault{Kind: KindLostRead, At: 1}
-	m := NewMITM(g.Transport(), first, second, read)
+	m := NewMITM(first, second, read)
 	ctx := context.Background()
-	cl, err := nsapi.New(ctx, m, nsapi.Config{RequestTimeout: 200 * time.Millisecond})
+	cl, err := nsapi.New(ctx, m.Wrap(g.Transport()), nsapi.Config{RequestTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,15 +55,14 @@ func (f *Fault) String() string {
 	return s
 }
 
-// MITM is an nsapi.Transport between the client and the gateway's own
-// transport: it counts requests and injects the faults it holds.
+// MITM is the man in the middle between a client and the gateway's own
+// transport: Wrap puts it in front of each connection (a command may open
+// more than one). It counts requests over all of them and injects the
+// faults it holds.
 type MITM struct {
-	inner  nsapi.Transport
 	faults []*Fault
 
 	mu         sync.Mutex
-	deliver    func([]byte)
-	lost       func(error)
 	writes     int             // writes the client sent
 	forwarded  int             // writes that reached the gateway
 	readsAfter int             // reads after the first write
@@ -71,13 +70,16 @@ type MITM struct {
 	replace    map[string]int  // answers to replace by an error code, by request id
 	lostOn     map[string]bool // answers that drop the connection, by request id
 	fired      []string        // what fired, in order
-	closed     bool
-	wg         sync.WaitGroup
 }
 
-// NewMITM wraps inner with the faults (none: it only counts).
-func NewMITM(inner nsapi.Transport, faults ...*Fault) *MITM {
-	return &MITM{inner: inner, faults: faults, drop: map[string]bool{}, replace: map[string]int{}, lostOn: map[string]bool{}}
+// NewMITM returns a MITM with the faults (none: it only counts).
+func NewMITM(faults ...*Fault) *MITM {
+	return &MITM{faults: faults, drop: map[string]bool{}, replace: map[string]int{}, lostOn: map[string]bool{}}
+}
+
+// Wrap returns inner with the MITM in front of it.
+func (m *MITM) Wrap(inner nsapi.Transport) nsapi.Transport {
+	return &conn{m: m, inner: inner}
 }
 
 // Writes is the number of writes the client sent.
@@ -101,19 +103,11 @@ func (m *MITM) ReadsAfterFirstWrite() int {
 	return m.readsAfter
 }
 
-// Fired says which faults fired, in order ("" when none did).
+// Fired says which faults fired, in order.
 func (m *MITM) Fired() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.fired...)
-}
-
-// Connect connects the inner transport with the MITM in the middle.
-func (m *MITM) Connect(ctx context.Context, deliver func([]byte), lost func(error)) error {
-	m.mu.Lock()
-	m.deliver, m.lost = deliver, lost
-	m.mu.Unlock()
-	return m.inner.Connect(ctx, m.answer, lost)
 }
 
 type envelope struct {
@@ -123,7 +117,7 @@ type envelope struct {
 	GatewayEUI string `json:"gatewayEUI"`
 }
 
-// action is what Publish does with one request.
+// action is what a connection does with one request.
 type action int
 
 const (
@@ -134,20 +128,12 @@ const (
 	disconnectAfter
 )
 
-// Publish passes the request on, or injects the fault due at it.
-func (m *MITM) Publish(ctx context.Context, payload []byte) error {
-	var req envelope
-	if err := json.Unmarshal(payload, &req); err != nil {
-		return m.inner.Publish(ctx, payload)
-	}
+// decide counts the request and picks what happens to it.
+func (m *MITM) decide(req envelope) (action, int) {
 	method := strings.ToUpper(req.Method)
 	write := method == "POST" || method == "PUT" || method == "DELETE"
-
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return errors.New("mitm transport: closed")
-	}
+	defer m.mu.Unlock()
 	if write {
 		m.writes++
 	} else if m.writes > 0 {
@@ -183,7 +169,10 @@ func (m *MITM) Publish(ctx context.Context, payload []byte) error {
 		case KindDisconnect:
 			act = disconnectDrop
 			if f.Performed {
+				// The connection drops as the gateway answers.
 				act = disconnectAfter
+				m.drop[req.ID] = true
+				m.lostOn[req.ID] = true
 			}
 		}
 		break
@@ -191,85 +180,115 @@ func (m *MITM) Publish(ctx context.Context, payload []byte) error {
 	if write && (act == forward || act == disconnectAfter) {
 		m.forwarded++
 	}
-	deliver, lost := m.deliver, m.lost
-	if act == disconnectAfter {
-		m.drop[req.ID] = true
-		m.lostOn[req.ID] = true
-	}
-	m.mu.Unlock()
+	return act, code
+}
 
+// settle says what happens to the answer to request id: dropped,
+// rewritten to an error code, or dropped with the connection.
+func (m *MITM) settle(id string) (drop bool, code int, lost bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	drop, lost = m.drop[id], m.lostOn[id]
+	code = m.replace[id]
+	delete(m.drop, id)
+	delete(m.replace, id)
+	delete(m.lostOn, id)
+	return drop, code, lost
+}
+
+// conn is one connection through the MITM: an nsapi.Transport.
+type conn struct {
+	m     *MITM
+	inner nsapi.Transport
+
+	mu      sync.Mutex
+	deliver func([]byte)
+	lost    func(error)
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+var errDropped = errors.New("mitm: broker connection dropped")
+
+// Connect connects the inner transport with the MITM in the middle.
+func (c *conn) Connect(ctx context.Context, deliver func([]byte), lost func(error)) error {
+	c.mu.Lock()
+	c.deliver, c.lost = deliver, lost
+	c.mu.Unlock()
+	return c.inner.Connect(ctx, c.answer, lost)
+}
+
+// Publish passes the request on, or injects the fault due at it.
+func (c *conn) Publish(ctx context.Context, payload []byte) error {
+	var req envelope
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return c.inner.Publish(ctx, payload)
+	}
+	c.mu.Lock()
+	closed, deliver, lost := c.closed, c.deliver, c.lost
+	c.mu.Unlock()
+	if closed {
+		return errors.New("mitm transport: closed")
+	}
+	act, code := c.m.decide(req)
 	switch act {
 	case answerCode:
 		resp, _ := json.Marshal(map[string]any{
 			"id": req.ID, "gatewayEUI": req.GatewayEUI, "method": req.Method, "url": req.URL,
 			"body": map[string]any{"code": code, "error": nsapi.CodeText(code)},
 		})
-		m.later(func() { deliver(resp) })
+		c.later(func() { deliver(resp) })
 		return nil
 	case dropRequest:
 		return nil
 	case disconnectDrop:
-		m.later(func() { lost(errors.New("mitm: broker connection dropped")) })
+		c.later(func() { lost(errDropped) })
 		return nil
 	}
-	return m.inner.Publish(ctx, payload)
+	return c.inner.Publish(ctx, payload)
 }
 
 // later runs fn on its own goroutine, as a transport delivers.
-func (m *MITM) later(fn func()) {
-	m.wg.Add(1)
+func (c *conn) later(fn func()) {
+	c.wg.Add(1)
 	go func() {
-		defer m.wg.Done()
+		defer c.wg.Done()
 		fn()
 	}()
 }
 
 // answer receives the gateway's answers: it drops or rewrites the ones a
 // fault names and passes on the rest.
-func (m *MITM) answer(payload []byte) {
+func (c *conn) answer(payload []byte) {
+	c.mu.Lock()
+	deliver, lost := c.deliver, c.lost
+	c.mu.Unlock()
 	var resp map[string]any
 	if err := json.Unmarshal(payload, &resp); err != nil {
-		m.pass(payload)
+		deliver(payload)
 		return
 	}
 	id, _ := resp["id"].(string)
-	m.mu.Lock()
-	drop := m.drop[id]
-	code, rewrite := m.replace[id]
-	lostOn, lost := m.lostOn[id], m.lost
-	delete(m.drop, id)
-	delete(m.replace, id)
-	delete(m.lostOn, id)
-	m.mu.Unlock()
+	drop, code, lostOn := c.m.settle(id)
 	switch {
 	case lostOn:
-		lost(errors.New("mitm: broker connection dropped"))
+		lost(errDropped)
 	case drop:
-		return
-	case rewrite:
+	case code != 0:
 		resp["body"] = map[string]any{"code": code, "error": nsapi.CodeText(code)}
 		b, _ := json.Marshal(resp)
-		m.pass(b)
+		deliver(b)
 	default:
-		m.pass(payload)
-	}
-}
-
-func (m *MITM) pass(payload []byte) {
-	m.mu.Lock()
-	deliver := m.deliver
-	m.mu.Unlock()
-	if deliver != nil {
 		deliver(payload)
 	}
 }
 
 // Close closes the inner transport and waits for injected deliveries.
-func (m *MITM) Close() error {
-	m.mu.Lock()
-	m.closed = true
-	m.mu.Unlock()
-	err := m.inner.Close()
-	m.wg.Wait()
+func (c *conn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	err := c.inner.Close()
+	c.wg.Wait()
 	return err
 }

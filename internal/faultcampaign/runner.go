@@ -16,11 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/cli"
 	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/nsapi"
-	"github.com/gwsync/gwsync/planner"
-	"github.com/gwsync/gwsync/site"
 )
 
 // Outcomes of a trial.
@@ -113,9 +111,11 @@ func Run(ctx context.Context, tr Trial) *Report {
 	if err != nil {
 		return fail(Wrong, "harness: %v", err)
 	}
-	lookup := func(k string) (string, bool) {
-		v, ok := gen.Secrets()[k]
-		return v, ok
+	getenv := func(k string) string {
+		if k == "NO_COLOR" {
+			return "1"
+		}
+		return gen.Secrets()[k]
 	}
 
 	// The starting state: factory, a second application, the start site.
@@ -123,9 +123,9 @@ func Run(ctx context.Context, tr Trial) *Report {
 	if err := factory(beforePath); err != nil {
 		return fail(Wrong, "harness: %v", err)
 	}
-	a := &applyRun{lookup: lookup, par: tr.Parallelism, timeout: tr.Timeout, quirks: tr.quirks}
-	if out := a.apply(ctx, beforePath, startSite, filepath.Join(tr.Dir, "start", ".gwsync")); out.exit != exitOK {
-		return fail(Wrong, "starting apply without faults: exit %d: %v", out.exit, out.err)
+	a := &cliRun{getenv: getenv, par: tr.Parallelism, timeout: tr.Timeout, quirks: tr.quirks}
+	if out := a.apply(beforePath, startSite); out.exit != exitOK {
+		return fail(Wrong, "starting apply without faults: exit %d:\n%s", out.exit, out.printed)
 	}
 	if probs := CheckModel(start, mustRead(beforePath)); len(probs) > 0 {
 		return fail(Wrong, "starting apply without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
@@ -137,10 +137,10 @@ func Run(ctx context.Context, tr Trial) *Report {
 	if err := copyFile(beforePath, wantPath); err != nil {
 		return fail(Wrong, "harness: %v", err)
 	}
-	clean := a.apply(ctx, wantPath, editSite, filepath.Join(tr.Dir, "want-journal"))
+	clean := a.apply(wantPath, editSite)
 	want := mustRead(wantPath)
 	if clean.exit != exitOK {
-		return fail(Wrong, "edit applied without faults: exit %d: %v\n%s", clean.exit, clean.err, strings.Join(Diff(before, want, 12), "\n"))
+		return fail(Wrong, "edit applied without faults: exit %d:\n%s\n%s", clean.exit, clean.printed, strings.Join(Diff(before, want, 12), "\n"))
 	}
 	if probs := CheckModel(edit, want); len(probs) > 0 {
 		return fail(Wrong, "edit applied without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
@@ -171,14 +171,12 @@ func Run(ctx context.Context, tr Trial) *Report {
 		printed = ko.output
 		followUp = func() (int, string) { return cliRollback(ctx, tr, trialPath, editSite, gen.Secrets()) }
 	default:
-		faults := chooseFaults(fr, tr.Kind, writes, reads)
-		jdir := filepath.Join(tr.Dir, "edit", ".gwsync")
-		out := a.apply(ctx, trialPath, editSite, jdir, faults...)
+		out := a.apply(trialPath, editSite, chooseFaults(fr, tr.Kind, writes, reads)...)
 		exit, forwarded, rep.Faults, printed = out.exit, out.mitm.Forwarded(), out.mitm.Fired(), out.printed
 		if len(rep.Faults) == 0 {
 			rep.Faults = []string{"(no fault fired)"}
 		}
-		followUp = func() (int, string) { return a.rollback(ctx, trialPath, jdir) }
+		followUp = func() (int, string) { return a.rollback(trialPath, editSite) }
 	}
 	rep.Exit = exit
 	got := mustRead(trialPath)
@@ -249,9 +247,10 @@ func chooseFaults(r *rand.Rand, kind string, writes, reads int) []*Fault {
 	return []*Fault{{Kind: kind, At: at}}
 }
 
-// applyRun applies sites in-process over a MITM transport.
-type applyRun struct {
-	lookup  func(string) (string, bool)
+// cliRun runs gwsync's own commands in-process (cli.Run) on a sim://
+// gateway, with the MITM in front of every connection they open.
+type cliRun struct {
+	getenv  func(string) string
 	par     int
 	timeout time.Duration
 	quirks  gwsim.Quirks
@@ -259,112 +258,54 @@ type applyRun struct {
 
 type applyOut struct {
 	exit    int
-	err     error
-	printed string // the error, what remains, notes and failed undos
+	printed string // what the command printed
 	mitm    *MITM
 }
 
-// connect opens the gateway kept in statePath and a client through a MITM.
-func (a *applyRun) connect(ctx context.Context, statePath string, faults ...*Fault) (*nsapi.Client, *MITM, func(), error) {
-	g, err := gwsim.Open(statePath, gwsim.Options{Quirks: a.quirks})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	m := NewMITM(g.Transport(), faults...)
-	cl, err := nsapi.New(ctx, m, nsapi.Config{RequestTimeout: a.timeout, ConnectTimeout: a.timeout, Window: max(nsapi.DefaultWindow, a.par)})
-	if err != nil {
-		_ = g.Close()
-		return nil, nil, nil, err
-	}
-	return cl, m, func() { _ = cl.Close(); _ = g.Close() }, nil
+// lockedBuffer is a command's output: several goroutines print.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-// apply plans sitePath against the gateway in statePath and applies the
-// plan with faults, returning the exit code gwsync apply gives for that
-// ending (cli/apply.go: reportApply, then the final re-read).
-func (a *applyRun) apply(ctx context.Context, statePath, sitePath, journalDir string, faults ...*Fault) applyOut {
-	cl, m, done, err := a.connect(ctx, statePath, faults...)
-	if err != nil {
-		return applyOut{exit: exitError, err: err, mitm: NewMITM(nil)}
-	}
-	defer done()
-	out := applyOut{mitm: m}
-	s, probs := site.Load(site.Options{LookupEnv: a.lookup}, sitePath)
-	if probs.HasErrors() {
-		out.exit, out.err = exitError, fmt.Errorf("site: %w", probs.Errors())
-		return out
-	}
-	live, err := cl.ReadState(ctx)
-	if err != nil {
-		out.exit, out.err = exitError, err
-		return out
-	}
-	p, err := planner.Plan(s, live, planner.Options{})
-	if err != nil {
-		out.exit, out.err = exitError, err
-		return out
-	}
-	res, err := applier.Apply(ctx, cl, p, applier.Options{Parallelism: a.par, JournalDir: journalDir, ExpectFingerprint: live.Fingerprint()})
-	out.err = err
-	out.exit = exitOf(res, err)
-	var b strings.Builder
-	if err != nil {
-		b.WriteString(err.Error() + "\n")
-	}
-	if res != nil {
-		b.WriteString(res.Remaining + "\n" + strings.Join(res.Notes, "\n"))
-		for _, u := range res.Undone {
-			if u.Err != nil {
-				b.WriteString("\n" + u.Address + ": " + u.Err.Error())
-			}
-		}
-	}
-	out.printed = b.String()
-	if out.exit == exitOK {
-		// gwsync apply re-reads the gateway after a complete apply; a
-		// failed read there ends it with exit 1.
-		if _, rerr := cl.ReadState(ctx); rerr != nil {
-			out.exit, out.err = exitError, fmt.Errorf("verify: re-reading the gateway: %w", rerr)
-		}
-	}
-	return out
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
-// exitOf is the exit code gwsync apply reports for an Apply ending.
-func exitOf(res *applier.Result, err error) int {
-	if res == nil {
-		res = &applier.Result{}
-	}
-	var se *applier.StepError
-	errors.As(err, &se)
-	switch {
-	case err == nil:
-		return exitOK
-	case !res.RolledBack && !res.Kept && len(res.Applied) == 0 && se == nil:
-		return exitError
-	case res.Restored:
-		return exitRolled
-	}
-	return exitPartial
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
-// rollback runs a fault-free rollback from the journal: 0 when it
-// completes, else 1 and its message.
-func (a *applyRun) rollback(ctx context.Context, statePath, journalDir string) (int, string) {
-	cl, _, done, err := a.connect(ctx, statePath)
-	if err != nil {
-		return 1, err.Error()
+// run runs gwsync args against the gateway kept in statePath and returns
+// its exit code and output.
+func (c *cliRun) run(m *MITM, statePath string, args ...string) (int, string) {
+	broker := "sim://" + statePath
+	if c.quirks != "" {
+		broker += "?quirks=" + string(c.quirks)
 	}
-	defer done()
-	res, err := applier.Rollback(ctx, cl, journalDir, applier.Options{Parallelism: a.par})
-	if err != nil {
-		msg := err.Error()
-		if res != nil && res.Remaining != "" {
-			msg += "\n" + res.Remaining
-		}
-		return 1, msg
+	var out lockedBuffer
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: c.getenv}
+	if m != nil {
+		env.WrapTransport = m.Wrap
 	}
-	return 0, ""
+	code := cli.Run(env, append(args, "--broker", broker, "--timeout", c.timeout.String()))
+	return code, out.String()
+}
+
+// apply runs gwsync apply SITE --auto-approve with faults.
+func (c *cliRun) apply(statePath, sitePath string, faults ...*Fault) applyOut {
+	m := NewMITM(faults...)
+	code, out := c.run(m, statePath, "apply", sitePath, "--auto-approve", "--parallelism", fmt.Sprint(c.par))
+	return applyOut{exit: code, printed: out, mitm: m}
+}
+
+// rollback runs gwsync rollback SITE without faults.
+func (c *cliRun) rollback(statePath, sitePath string) (int, string) {
+	return c.run(nil, statePath, "rollback", sitePath)
 }
 
 // fileWithKey is the first file under dir whose content leaked says holds
