@@ -123,6 +123,13 @@ func TestCampaign(t *testing.T) {
 	}
 	t.Logf("fault campaign, %d trials from seed %d in %s (%s/%s):\n%s", len(seeds), seeds[0],
 		time.Since(started).Round(time.Millisecond), runtime.GOOS, runtime.GOARCH, tab)
+	// A campaign whose faults never strike proves nothing: every kind run
+	// more than twice must have struck at least once.
+	for _, kind := range Kinds {
+		if n := tab.trials[kind]; n > 2 && tab.struck[kind] == 0 {
+			t.Errorf("%s: the fault struck in none of %d trials: the harness injects nothing", kind, n)
+		}
+	}
 	if len(hints) > 0 {
 		var lines []string
 		for h, n := range hints {
@@ -135,12 +142,20 @@ func TestCampaign(t *testing.T) {
 
 // table counts outcomes per fault kind and parallelism.
 type table struct {
-	rows map[string]map[string]int // "kind/par" → outcome → count
+	rows   map[string]map[string]int // "kind/par" → outcome → count
+	trials map[string]int            // kind → trials
+	struck map[string]int            // kind → trials whose fault struck
 }
 
-func newTable() *table { return &table{rows: map[string]map[string]int{}} }
+func newTable() *table {
+	return &table{rows: map[string]map[string]int{}, trials: map[string]int{}, struck: map[string]int{}}
+}
 
 func (tb *table) add(r *Report) {
+	tb.trials[r.Kind]++
+	if r.Fired {
+		tb.struck[r.Kind]++
+	}
 	key := fmt.Sprintf("%s\x00%d", r.Kind, r.Parallelism)
 	if tb.rows[key] == nil {
 		tb.rows[key] = map[string]int{}
@@ -170,8 +185,12 @@ func (tb *table) String() string {
 		}
 	}
 	fmt.Fprintf(&b, "%-18s %4s %7d %9d %10d %6d %6d %6d\n", "total", "", all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp])
-	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op.",
-		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp])
+	struck := 0
+	for _, n := range tb.struck {
+		struck += n
+	}
+	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op; the fault struck in %d.",
+		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp], struck)
 	return b.String()
 }
 

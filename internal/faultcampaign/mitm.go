@@ -32,7 +32,7 @@ var Kinds = []string{KindCodeNoWrite, KindCodeAfterWrite, KindLostAnswer, KindLo
 // Fault is one fault the MITM injects. At is 1-based: the At-th write
 // (POST, PUT, DELETE), or for KindLostRead the At-th read (GET) after the
 // first write. A fault with After set is armed only when After has fired,
-// and then counts writes from that moment.
+// and then counts its requests from that moment.
 type Fault struct {
 	Kind      string
 	At        int

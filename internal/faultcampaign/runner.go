@@ -59,6 +59,7 @@ type Report struct {
 	Outcome     string
 	Exit        int      // apply's exit code (-1 killed)
 	Faults      []string // what fired
+	Fired       bool     // the trial's fault struck (a kill killed)
 	Edits       []string
 	Detail      []string // why a trial is wrong or stuck; never a key in clear
 }
@@ -164,7 +165,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 	switch tr.Kind {
 	case KindKillApply, KindKillRollback:
 		ko := killRun(ctx, tr, fr, trialPath, editSite, writes, gen.Secrets())
-		exit, forwarded, rep.Faults = ko.exit, ko.performed, ko.fired
+		exit, forwarded, rep.Faults, rep.Fired = ko.exit, ko.performed, ko.fired, ko.killed
 		if ko.err != nil {
 			return fail(Wrong, "harness: %v", ko.err)
 		}
@@ -173,7 +174,8 @@ func Run(ctx context.Context, tr Trial) *Report {
 	default:
 		out := a.apply(trialPath, editSite, chooseFaults(fr, tr.Kind, writes, reads)...)
 		exit, forwarded, rep.Faults, printed = out.exit, out.mitm.Forwarded(), out.mitm.Fired(), out.printed
-		if len(rep.Faults) == 0 {
+		rep.Fired = len(rep.Faults) > 0
+		if !rep.Fired {
 			rep.Faults = []string{"(no fault fired)"}
 		}
 		followUp = func() (int, string) { return a.rollback(trialPath, editSite) }
@@ -199,6 +201,9 @@ func Run(ctx context.Context, tr Trial) *Report {
 		}
 		rep.Outcome = Restored
 	case exitError:
+		if !rep.Fired && forwarded == 0 {
+			return fail(Wrong, "exit 1 before any write, with no fault injected: the apply refused to start:\n%s", printed)
+		}
 		if forwarded > 0 {
 			return fail(Wrong, "exit 1 (nothing written), but %d writes reached the gateway:\n%s", forwarded, strings.Join(Diff(before, got, 12), "\n"))
 		}
@@ -240,7 +245,8 @@ func chooseFaults(r *rand.Rand, kind string, writes, reads int) []*Fault {
 		return []*Fault{{Kind: kind, At: at, Performed: r.IntN(2) == 0}}
 	case KindRollbackFault:
 		first := &Fault{Kind: kind, At: at, Code: noWrite[r.IntN(len(noWrite))]}
-		second := chooseFaults(r, []string{KindCodeNoWrite, KindCodeAfterWrite, KindLostAnswer, KindLostRequest, KindDisconnect}[r.IntN(5)], 3, 0)[0]
+		kinds := []string{KindCodeNoWrite, KindCodeAfterWrite, KindLostAnswer, KindLostRequest, KindDisconnect, KindLostRead}
+		second := chooseFaults(r, kinds[r.IntN(len(kinds))], 3, 3)[0]
 		second.After = first
 		return []*Fault{first, second}
 	}
@@ -357,6 +363,7 @@ type killOut struct {
 	exit      int // -1 when killed
 	performed int // writes the gateway performed
 	fired     []string
+	killed    bool
 	output    string // what gwsync apply printed
 	err       error
 }
@@ -447,6 +454,7 @@ func killRun(ctx context.Context, tr Trial, r *rand.Rand, trialPath, sitePath st
 	if werr != nil && !errors.As(werr, &ee) {
 		out.err = werr
 	}
+	out.killed = killed
 	if !killed {
 		out.fired = append(out.fired, "(not killed: the apply ended first)")
 	}
