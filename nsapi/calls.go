@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,18 +44,20 @@ func get(url string) pageRequest { return pageRequest{url: url} }
 
 // listAll reads every page of a paged list whose page answer is an L: it asks
 // request(limit, offset) for each page (through fb when not nil), hands each
-// answer to seen (when not nil) with its offset, and collects items(answer).
-// It stops when the reported total is reached or a page comes back empty, so
-// a gateway that misreports its total cannot make it loop forever. The
-// result is never nil.
+// answer to seen (when not nil) with its offset, in page order, and collects
+// items(answer) in page order. Once the first page gives the total and the
+// page size the gateway keeps, the other pages are read concurrently within
+// the client's window. It stops when the reported total is reached or a page
+// comes back empty, so a gateway that misreports its total cannot make it
+// loop forever; a page shorter than the first before the end (the list
+// changed under the read) makes it go on one page at a time from there, as
+// a sequential read would. The result is never nil.
 func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
 	request func(limit, offset int) pageRequest,
 	items func(*L) ([]T, FlexInt),
 	seen func(offset int, page *L),
 ) ([]T, error) {
-	all := []T{}
-	offset := 0
-	for {
+	fetch := func(ctx context.Context, offset int) (*L, error) {
 		r := request(c.cfg.PageSize, offset)
 		if r.method == "" {
 			r.method = "GET"
@@ -63,13 +66,106 @@ func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
 		if err := c.call(ctx, fb, r.method, r.url, r.body, &page); err != nil {
 			return nil, err
 		}
+		return &page, nil
+	}
+	// take hands a page to seen and the result; done is true at the end.
+	all := []T{}
+	offset := 0
+	take := func(page *L) (n int, done bool) {
 		if seen != nil {
-			seen(offset, &page)
+			seen(offset, page)
 		}
-		got, total := items(&page)
+		got, total := items(page)
 		all = append(all, got...)
 		offset += len(got)
-		if len(got) == 0 || int64(offset) >= int64(total) {
+		return len(got), len(got) == 0 || int64(offset) >= int64(total)
+	}
+
+	first, err := fetch(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	step, done := take(first)
+	if done {
+		return all, nil
+	}
+	if _, total := items(first); int64(total) > int64(len(all)) {
+		all = slices.Grow(all, int(min(int64(total), 1<<20))-len(all))
+	}
+
+	// The other pages, at offsets step, 2·step, … below the total: at most
+	// Window in flight; none started past a page that came back short.
+	_, total := items(first)
+	last := (int64(total) + int64(step) - 1) / int64(step) // pages in all
+	var (
+		mu      sync.Mutex
+		pages   = map[int64]*L{}
+		next    = int64(1)
+		stopAt  = last // no page at or past this index is started
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := int64(c.cfg.Window)
+	if workers > last-1 {
+		workers = last - 1
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				k := next
+				if k >= stopAt || firstEr != nil {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				page, err := fetch(pctx, int(k)*step)
+				mu.Lock()
+				switch {
+				case err != nil:
+					if firstEr == nil {
+						firstEr = err
+						cancel()
+					}
+				default:
+					pages[k] = page
+					if got, _ := items(page); len(got) < step && k+1 < stopAt {
+						stopAt = k + 1
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstEr != nil {
+		return nil, firstEr
+	}
+	for k := int64(1); ; k++ {
+		page, ok := pages[k]
+		if !ok {
+			break
+		}
+		n, done := take(page)
+		if done {
+			return all, nil
+		}
+		if n < step {
+			break
+		}
+	}
+	// Past a short page: one page at a time, from where the read got to.
+	for {
+		page, err := fetch(ctx, offset)
+		if err != nil {
+			return nil, err
+		}
+		if _, done := take(page); done {
 			return all, nil
 		}
 	}
@@ -146,8 +242,17 @@ func (c *Client) ListDevices(ctx context.Context, q DeviceQuery) (*DeviceList, e
 		func(limit, offset int) pageRequest {
 			return get(query("/api/urdevices", "search", q.Search, "limit", itoa(limit), "offset", itoa(offset), "applicationID", app))
 		},
-		func(p *DeviceList) ([]Device, FlexInt) { return p.DeviceResult, p.DevTotalCount },
-		func(offset int, p *DeviceList) {
+		func(p *deviceListWire) ([]Device, FlexInt) {
+			if p.DeviceList.DeviceResult == nil && p.DeviceResult != nil {
+				p.DeviceList.DeviceResult = make([]Device, len(p.DeviceResult))
+				for i := range p.DeviceResult {
+					p.DeviceList.DeviceResult[i] = p.DeviceResult[i].device()
+				}
+				p.DeviceResult = nil
+			}
+			return p.DeviceList.DeviceResult, p.DevTotalCount
+		},
+		func(offset int, p *deviceListWire) {
 			if offset == 0 {
 				all.AppTotalCount, all.AppResult = p.AppTotalCount, p.AppResult
 				all.PfTotalCount, all.ProfileResult = p.PfTotalCount, p.ProfileResult

@@ -66,7 +66,8 @@ type waiter struct {
 
 type result struct {
 	resp *Response
-	err  error // connection lost or client closed
+	st   bodyStatus // the body's code and error, found by the scan
+	err  error      // connection lost or client closed
 }
 
 // New starts a Client over t. cfg's transport fields (Broker, Username, TLS)
@@ -162,13 +163,14 @@ func newID() (string, error) {
 // topic. Anything that is not an answer to one of our waiting requests is
 // dropped.
 func (c *Client) deliver(payload []byte) {
-	var r Response
-	if err := json.Unmarshal(payload, &r); err != nil || r.ID == "" {
+	// One scan: the envelope, where the body lies, its code and error.
+	r, st, err := scanResponse(payload)
+	if err != nil || r.ID == "" {
 		c.logf("ns-api: ignored a message that is not a response (%d bytes)", len(payload))
 		return
 	}
 	otherGateway := c.cfg.GatewayEUI != "" && r.GatewayEUI != "" && !strings.EqualFold(r.GatewayEUI, c.cfg.GatewayEUI)
-	if otherGateway && bodyCode(r.Body) != CodeGatewayMismatch {
+	if code, _ := st.remote("", ""); otherGateway && code != CodeGatewayMismatch {
 		c.logf("ns-api: ignored the answer to id=%s from gateway %s", r.ID, r.GatewayEUI)
 		return
 	}
@@ -191,7 +193,7 @@ func (c *Client) deliver(payload []byte) {
 		c.seenEUI.Store(r.GatewayEUI)
 	}
 	c.answers.Add(1)
-	w.ch <- result{resp: &r}
+	w.ch <- result{resp: &r, st: st}
 }
 
 // lost is the transport's callback for a dropped connection: every request
@@ -295,7 +297,7 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 		c.logf("ns-api %s %s id=%s failed after %s: %v", method, url, id, time.Since(start).Round(time.Microsecond), res.err)
 		return &OutcomeError{Method: method, URL: url, Cause: res.err}
 	}
-	code, err := decodeBody(method, url, res.resp.Body, out)
+	code, err := decodeBody(method, url, res.resp.Body, res.st, out)
 	c.logf("ns-api %s %s id=%s %s code=%d", method, url, id, time.Since(start).Round(time.Microsecond), code)
 	if code == CodeGatewayMismatch {
 		c.explainMismatch(err, res.resp.GatewayEUI)
@@ -325,40 +327,17 @@ func (c *Client) explainMismatch(err error, answeredBy string) {
 	re.Message = msg
 }
 
-// bodyCode is the ns-api code a response body carries: 200 when it
-// carries none.
-func bodyCode(body json.RawMessage) int {
-	b := bytes.TrimSpace(body)
-	if len(b) == 0 || b[0] != '{' {
-		return CodeSuccess
-	}
-	var probe struct {
-		Code *FlexInt `json:"code"`
-	}
-	if json.Unmarshal(b, &probe) != nil || probe.Code == nil || *probe.Code == 0 {
-		return CodeSuccess
-	}
-	return int(*probe.Code)
-}
-
-// decodeBody turns a response body into out, or into a *RemoteError when it
-// is {"code":N,"error":…} with N other than 200. It returns the code (200
-// when the body carries none).
-func decodeBody(method, url string, body json.RawMessage, out any) (int, error) {
+// decodeBody turns a response body into out, or into a *RemoteError when
+// st (its scan) found {"code":N,"error":…} with N other than 200. It
+// returns the code (200 when the body carries none). The body is decoded
+// once, into out.
+func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any) (int, error) {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
 		return CodeSuccess, nil
 	}
-	if b[0] == '{' {
-		var probe struct {
-			Code  *FlexInt `json:"code"`
-			Error string   `json:"error"`
-		}
-		if err := json.Unmarshal(b, &probe); err == nil && probe.Code != nil {
-			if code := int(*probe.Code); code != CodeSuccess && code != 0 {
-				return code, &RemoteError{Method: method, URL: url, Code: code, Message: probe.Error}
-			}
-		}
+	if code, re := st.remote(method, url); re != nil {
+		return code, re
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

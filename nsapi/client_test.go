@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,6 +291,11 @@ func TestPagingUntilTotal(t *testing.T) {
 				}
 				offsets = append(offsets, q.Get("offset"))
 			}
+			// The first page comes first; the others are read
+			// concurrently, in any order, each once.
+			if len(offsets) > 1 {
+				sort.Strings(offsets[1:])
+			}
 			if d := cmp.Diff([]string{"0", "2", "4"}, offsets); d != "" {
 				t.Errorf("page offsets (-want +got):\n%s", d)
 			}
@@ -328,25 +334,113 @@ func TestFirmwareDevicesPagesInTheBody(t *testing.T) {
 }
 
 func TestPagingStopsOnEmptyPage(t *testing.T) {
-	// The gateway claims 1000 devices but has only 3: an empty page ends it.
-	f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
-		offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
-		var devs []map[string]any
-		for i := offset; i < 3 && i < offset+2; i++ {
-			devs = append(devs, map[string]any{"devEUI": fmt.Sprintf("24E12400000000%02X", i)})
+	// The gateway claims 1000 devices but has only 3: a short or empty
+	// page ends it, one page at a time (window 1) or with a window of
+	// pages in flight (at most that many more requests, never 500 pages).
+	for _, window := range []int{1, 4} {
+		f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
+			offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
+			var devs []map[string]any
+			for i := offset; i < 3 && i < offset+2; i++ {
+				devs = append(devs, map[string]any{"devEUI": fmt.Sprintf("24E12400000000%02X", i)})
+			}
+			return [][]byte{answer(req, "", map[string]any{"devTotalCount": "1000", "deviceResult": devs})}
+		}}
+		c := newClient(t, f, nsapi.Config{PageSize: 2, Window: window})
+		l, err := c.ListDevices(context.Background(), nsapi.DeviceQuery{})
+		if err != nil {
+			t.Fatalf("ListDevices: %v", err)
 		}
-		return [][]byte{answer(req, "", map[string]any{"devTotalCount": "1000", "deviceResult": devs})}
+		var got []string
+		for _, d := range l.DeviceResult {
+			got = append(got, d.DevEUI)
+		}
+		if d := cmp.Diff([]string{"24E1240000000000", "24E1240000000001", "24E1240000000002"}, got); d != "" {
+			t.Errorf("window %d: devices (-want +got):\n%s", window, d)
+		}
+		if got, most := c.Requests(), int64(3+window-1); got < 3 || got > most {
+			t.Errorf("window %d: requests = %d, want 3 to %d (two pages and an empty one, and pages already in flight)", window, got, most)
+		}
+	}
+}
+
+// TestPagesReadConcurrently: after the first page, the pages of a list
+// are read within the window at once, and come back in order whatever
+// order their answers arrive in.
+func TestPagesReadConcurrently(t *testing.T) {
+	var (
+		mu            sync.Mutex
+		inFlight, top int
+	)
+	const n = 23
+	list := pager(t, n, false, "devTotalCount", "deviceResult")
+	f := &fakeGW{handle: func(req nsapi.Request, raw []byte) [][]byte {
+		mu.Lock()
+		inFlight++
+		top = max(top, inFlight)
+		mu.Unlock()
+		offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
+		// Later pages answer first.
+		time.Sleep(time.Duration(30-offset) * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return list(req, raw)
 	}}
-	c := newClient(t, f, nsapi.Config{PageSize: 2})
+	c := newClient(t, f, nsapi.Config{PageSize: 2, Window: 4})
 	l, err := c.ListDevices(context.Background(), nsapi.DeviceQuery{})
 	if err != nil {
 		t.Fatalf("ListDevices: %v", err)
 	}
-	if len(l.DeviceResult) != 3 {
-		t.Errorf("devices = %d, want 3", len(l.DeviceResult))
+	var got, want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("item-%03d", i))
 	}
-	if got := c.Requests(); got != 3 {
-		t.Errorf("requests = %d, want 3 (two pages and an empty one)", got)
+	for _, d := range l.DeviceResult {
+		got = append(got, d.Name)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("devices (-want +got):\n%s", d)
+	}
+	if top != 4 {
+		t.Errorf("at most %d pages in flight, want the window's 4", top)
+	}
+	if c.Requests() != 12 {
+		t.Errorf("requests = %d, want 12 pages", c.Requests())
+	}
+}
+
+// TestPagingShortPageInTheMiddle: a page shorter than the first before the
+// end (devices deleted during the read) makes the read go on from where it
+// got to, one page at a time, as a sequential read would.
+func TestPagingShortPageInTheMiddle(t *testing.T) {
+	f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
+		offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
+		var devs []map[string]any
+		switch offset {
+		case 0:
+			devs = []map[string]any{{"devEUI": "24E1240000000000"}, {"devEUI": "24E1240000000001"}}
+		case 2:
+			devs = []map[string]any{{"devEUI": "24E1240000000002"}}
+		case 3:
+			devs = []map[string]any{{"devEUI": "24E1240000000004"}, {"devEUI": "24E1240000000005"}}
+		case 4:
+			devs = []map[string]any{{"devEUI": "24E1240000000005"}}
+		}
+		return [][]byte{answer(req, "", map[string]any{"devTotalCount": 6, "deviceResult": devs})}
+	}}
+	c := newClient(t, f, nsapi.Config{PageSize: 2, Window: 4})
+	l, err := c.ListDevices(context.Background(), nsapi.DeviceQuery{})
+	if err != nil {
+		t.Fatalf("ListDevices: %v", err)
+	}
+	var got []string
+	for _, d := range l.DeviceResult {
+		got = append(got, d.DevEUI)
+	}
+	want := []string{"24E1240000000000", "24E1240000000001", "24E1240000000002", "24E1240000000004", "24E1240000000005"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("devices (-want +got):\n%s", d)
 	}
 }
 

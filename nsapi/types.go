@@ -37,47 +37,13 @@ type Response struct {
 // UnmarshalJSON reads the envelope tolerantly: an id given as a number, and
 // a duplicated gatewayEUI key of which the non-empty value is kept.
 func (r *Response) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
+	resp, _, err := scanResponse(b)
 	if err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("response is not a JSON object")
-	}
-	*r = Response{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return err
-		}
-		switch key {
-		case "id":
-			var id FlexString
-			if err := json.Unmarshal(raw, &id); err != nil {
-				return fmt.Errorf("response id: %w", err)
-			}
-			r.ID = string(id)
-		case "gatewayEUI":
-			var s string
-			if json.Unmarshal(raw, &s) == nil && s != "" {
-				r.GatewayEUI = s
-			}
-		case "method":
-			_ = json.Unmarshal(raw, &r.Method)
-		case "url":
-			_ = json.Unmarshal(raw, &r.URL)
-		case "body":
-			r.Body = raw
-		}
-	}
-	_, err = dec.Token()
-	return err
+	resp.Body = append(json.RawMessage(nil), resp.Body...)
+	*r = resp
+	return nil
 }
 
 // FlexString is a string on the wire that some responses give as a number
@@ -91,6 +57,10 @@ func (s *FlexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
+		if v, ok := plainString(b); ok {
+			*s = FlexString(v)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -118,7 +88,9 @@ func (n *FlexInt) UnmarshalJSON(b []byte) error {
 	}
 	s := string(b)
 	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		if v, ok := plainString(b); ok {
+			s = v
+		} else if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
 		s = strings.TrimSpace(s)
@@ -234,23 +206,58 @@ type Device struct {
 // UnmarshalJSON reads the table's names and the example's (nwksKey,
 // payloadCodeID); a non-empty table name wins.
 func (d *Device) UnmarshalJSON(b []byte) error {
-	type plain Device
-	var aux struct {
-		plain
-		NwksKey       *string     `json:"nwksKey"`
-		PayloadCodeID *FlexString `json:"payloadCodeID"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	var w deviceWire
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*d = Device(aux.plain)
-	if d.NwkSKey == "" && aux.NwksKey != nil {
-		d.NwkSKey = *aux.NwksKey
-	}
-	if d.PayloadCodecID == "" && aux.PayloadCodeID != nil {
-		d.PayloadCodecID = *aux.PayloadCodeID
-	}
+	*d = w.device()
 	return nil
+}
+
+// devicePlain is Device without its UnmarshalJSON.
+type devicePlain Device
+
+// deviceWire is a device as a list gives it, with the example's names
+// besides the table's. A page of them decodes in one pass: a []Device
+// would have each device scanned again by Device.UnmarshalJSON.
+type deviceWire struct {
+	devicePlain
+	NwksKey       *string     `json:"nwksKey"`
+	PayloadCodeID *FlexString `json:"payloadCodeID"`
+}
+
+// device is w as a Device: a non-empty table name wins.
+func (w *deviceWire) device() Device {
+	d := Device(w.devicePlain)
+	if d.NwkSKey == "" && w.NwksKey != nil {
+		d.NwkSKey = *w.NwksKey
+	}
+	if d.PayloadCodecID == "" && w.PayloadCodeID != nil {
+		d.PayloadCodecID = *w.PayloadCodeID
+	}
+	return d
+}
+
+// deviceListWire is a DeviceList page whose devices decode as deviceWire.
+type deviceListWire struct {
+	DeviceList
+	DeviceResult []deviceWire `json:"deviceResult"`
+}
+
+// plainString is the content of a JSON string of plain ASCII; ok is
+// false when it holds an escape or another byte (or is not a string),
+// which encoding/json has to read.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // DeviceWrite is the canonical body of POST /api/urdevices and PUT
