@@ -45,7 +45,7 @@ type Trial struct {
 	Parallelism int
 	Dir         string        // an empty folder of its own
 	Bin         string        // the gwsync binary, for the SIGKILL kinds
-	Timeout     time.Duration // the client's request timeout
+	Timeout     time.Duration // the request timeout of the run with faults
 
 	quirks gwsim.Quirks
 }
@@ -286,9 +286,18 @@ func (w *lockedBuffer) String() string {
 	return w.b.String()
 }
 
+// calmTimeout is the request timeout of the runs without faults: long,
+// so that a busy machine does not fault them.
+const calmTimeout = 10 * time.Second
+
 // run runs gwsync args against the gateway kept in statePath and returns
-// its exit code and output.
+// its exit code and output. Runs with faults use the trial's short
+// timeout, so that a lost answer costs milliseconds.
 func (c *cliRun) run(m *MITM, statePath string, args ...string) (int, string) {
+	timeout := calmTimeout
+	if m != nil && len(m.faults) > 0 {
+		timeout = c.timeout
+	}
 	broker := "sim://" + statePath
 	if c.quirks != "" {
 		broker += "?quirks=" + string(c.quirks)
@@ -298,7 +307,7 @@ func (c *cliRun) run(m *MITM, statePath string, args ...string) (int, string) {
 	if m != nil {
 		env.WrapTransport = m.Wrap
 	}
-	code := cli.Run(env, append(args, "--broker", broker, "--timeout", c.timeout.String()))
+	code := cli.Run(env, append(args, "--broker", broker, "--timeout", timeout.String()))
 	return code, out.String()
 }
 
@@ -489,7 +498,7 @@ func cliRollback(ctx context.Context, tr Trial, trialPath, sitePath string, secr
 // command is a gwsync subprocess with the trial's keys in its environment
 // and its own temporary folder (the apply lock lives there).
 func command(ctx context.Context, tr Trial, secrets map[string]string, out *bytes.Buffer, args ...string) *exec.Cmd {
-	args = append(args, "--timeout", tr.Timeout.String())
+	args = append(args, "--timeout", calmTimeout.String()) // no lost answers here
 	cmd := exec.CommandContext(ctx, tr.Bin, args...)
 	tmp := filepath.Join(tr.Dir, "tmp")
 	_ = os.MkdirAll(tmp, 0o700)
