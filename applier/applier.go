@@ -319,6 +319,9 @@ type runner struct {
 	// before is the state read before the first write (what a rollback
 	// restores).
 	before *nsapi.State
+	// written is the codecJson gwsync last wrote per codec name (nil: no
+	// record): what an undo restores of a field no read returns.
+	written map[string]string
 
 	mu      sync.Mutex
 	ids     map[string]string // address → server id of what this apply created
@@ -422,7 +425,8 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	if err != nil {
 		return res, err
 	}
-	r := &runner{w: w, opts: opts, j: j, before: before, ids: map[string]string{}, remap: map[string]string{}}
+	r := &runner{w: w, opts: opts, j: j, before: before, written: WrittenCodecJSON(opts.JournalDir, p.GatewayEUI),
+		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
 		r.total += len(ph)
 	}
@@ -459,6 +463,12 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		res.Failed = se
 	}
 	if failure == nil {
+		r.mu.Lock()
+		effects := append([]*effect(nil), r.effects...)
+		r.mu.Unlock()
+		if err := recordWritten(opts.JournalDir, p.GatewayEUI, effects); err != nil {
+			r.logf("apply: record the codecJson written (a later rollback cannot restore it): %v", err)
+		}
 		return res, j.finish()
 	}
 	if opts.NoRollback {

@@ -6,6 +6,7 @@ package applier_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -550,5 +551,59 @@ func TestConfirmationCost(t *testing.T) {
 	if perWrite := float64(got) / float64(len(changes)); perWrite > 2 {
 		t.Errorf("%d requests for %d creates beyond the verification read (%d requests): %.2f per write, want at most 2; the client's log:\n%s",
 			got, len(changes), stateRead, perWrite, strings.Join(log, "\n"))
+	}
+}
+
+// The codecJson gwsync last wrote is recorded beside the journal, so that
+// a rollback puts back the value the gateway held before (it never lists
+// codecJson), and a plan sees a change of codecJson alone.
+func TestCodecJSONRecord(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "gw.json")
+	f := newFixture(t, gwsim.Options{StatePath: state})
+	f.seed(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	update := func(json string) plan.Change {
+		live := must(f.c.ListCodecs(ctx, nsapi.CodecTypeCustom, "base-codec"))(t)
+		bc := live[0]
+		nc := bc
+		nc.CodecJSON = json
+		nc.Description = "codec JSON " + json
+		return plan.Change{Address: "codec.base-codec", Kind: plan.KindCodec, Name: "base-codec", ID: string(bc.ID), Action: plan.Update,
+			Before: &plan.Object{Codec: &bc}, After: &plan.Object{Codec: &nc}}
+	}
+	rawCodecJSON := func() string {
+		b, err := gwsim.ReadStateFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Codecs []map[string]any `json:"codecs"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range st.Codecs {
+			if c["name"] == "base-codec" {
+				s, _ := c["codecJson"].(string)
+				return s
+			}
+		}
+		t.Fatal("no base-codec in the state file")
+		return ""
+	}
+	first := `{"temperature":"number"}`
+	if _, err := applier.Apply(ctx, f.c, &plan.Plan{FormatVersion: plan.FormatVersion, Changes: []plan.Change{update(first)}}, applier.Options{JournalDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if got := applier.WrittenCodecJSON(dir, ""); got["base-codec"] != first {
+		t.Fatalf("record after the apply: %q, want base-codec %q", got, first)
+	}
+	f.live = must(f.c.ReadState(ctx))(t)
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, Changes: []plan.Change{update(`{"humidity":"number"}`), newTaskChange()}}
+	res, err := applier.Apply(ctx, failing(f), p, applier.Options{Parallelism: 1, JournalDir: dir})
+	assertRestored(t, f, res, err)
+	if got := rawCodecJSON(); got != first {
+		t.Errorf("codecJson after the rollback: %q, want %q (the value before the apply)", got, first)
 	}
 }

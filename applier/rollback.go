@@ -41,7 +41,8 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 		return res, err
 	}
 	res.Before = before
-	r := &runner{w: w, opts: opts, j: j, before: before, ids: map[string]string{}, remap: map[string]string{}}
+	r := &runner{w: w, opts: opts, j: j, before: before, written: WrittenCodecJSON(journalDir, ""),
+		ids: map[string]string{}, remap: map[string]string{}}
 	r.effects = replay(recs)
 	byN := map[int]*effect{}
 	for _, e := range r.effects {
@@ -299,9 +300,14 @@ func (r *runner) writeOnlyKept(e *effect, target *plan.Object) *plan.Object {
 	}
 	switch {
 	case target.Codec != nil && e.After.Codec != nil:
-		if target.Codec.CodecJSON == "" && e.After.Codec.CodecJSON != "" {
+		if target.Codec.CodecJSON != "" {
+			break
+		}
+		if v, ok := r.written[target.Codec.Name]; ok {
+			target.Codec.CodecJSON = v // what gwsync last wrote: the best knowledge there is
+		} else if e.After.Codec.CodecJSON != "" {
 			target.Codec.CodecJSON = e.After.Codec.CodecJSON
-			r.note("codec %s: its codecJson cannot be read back from the gateway, so its value before the apply is unknown: the rollback left the value the apply wrote", target.Codec.Name)
+			r.note("codec %s: its codecJson cannot be read back from the gateway and gwsync has no record of it, so its value before the apply is unknown: the rollback left the value the apply wrote", target.Codec.Name)
 		}
 	case target.Task != nil && e.After.Task != nil && e.After.Task.FirmwareInfo != nil:
 		if target.Task.FirmwareInfo == nil || target.Task.FirmwareInfo.FileContent == "" {
@@ -366,6 +372,13 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 		}
 	}
 	obj := r.writeOnlyKept(e, r.mapObject(e.Before))
+	if c := obj.Codec; c != nil && c.CodecJSON == "" {
+		if v, ok := r.written[c.Name]; ok {
+			c.CodecJSON = v
+		} else {
+			r.note("codec %s: re-created without its codecJson, which the gateway never returns and gwsync has no record of", c.Name)
+		}
+	}
 	newID, err := r.post(ctx, e.Kind, obj)
 	if err != nil {
 		// An error answer may come with a create that took effect ("already

@@ -39,6 +39,8 @@ type planRun struct {
 	// Close closes it (a no-op for snapshots). The caller calls Close.
 	Client *nsapi.Client
 	Close  func() error
+	// Options are the planner options the plan was made with.
+	Options planner.Options
 }
 
 // makePlan loads the site (printing its warnings to stderr), reads the live
@@ -59,7 +61,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was read from the gateway", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
-	popts := planner.Options{StopTasks: flags.StopTask}
+	popts := planner.Options{StopTasks: flags.StopTask, WrittenCodecJSON: applier.WrittenCodecJSON(journalDirFor(siteArgs), s.Gateway.EUI)}
 	if stateFile != "" {
 		st, err := readSnapshot(stateFile)
 		if err != nil {
@@ -92,6 +94,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		_ = run.Close()
 		return nil, err
 	}
+	run.Options = popts
 	p, err := planner.Plan(s, run.State, popts)
 	if err != nil {
 		_ = run.Close()
@@ -241,4 +244,13 @@ func savePlan(path string, p *plan.Plan) error {
 		return fmt.Errorf("saving the plan to %s: %w", path, err)
 	}
 	return nil
+}
+
+// journalDirFor is the journal directory of the site named by siteArgs
+// (one file or directory, or the files of a saved plan).
+func journalDirFor(siteArgs []string) string {
+	if len(siteArgs) == 1 {
+		return journalDirOf(siteArgs[0])
+	}
+	return journalDirOf(siteDirOf(siteArgs))
 }

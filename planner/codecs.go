@@ -19,8 +19,8 @@ func normScript(s string) string {
 
 // codecKey is what a codec is compared by. codecJson is left out: the
 // codec list (spec 5.3) never returns it, so it is write-only — sent on
-// create and with every update of the codec, but never a difference by
-// itself (comparing it would give a perpetual diff).
+// create and with every update of the codec, and a difference by itself
+// only against the value gwsync recorded writing (Options.WrittenCodecJSON).
 func codecKey(c *nsapi.Codec) nsapi.CodecWrite {
 	w := c.Write()
 	w.EncoderScript, w.DecoderScript, w.CodecJSON = normScript(w.EncoderScript), normScript(w.DecoderScript), ""
@@ -49,12 +49,21 @@ func (b *builder) codecs() {
 		}
 		want.ID = lc.ID
 		b.siteCodecs[sc.Name] = target{name: sc.Name, id: string(lc.ID)}
-		if from == "" && codecKey(&want) == codecKey(lc) {
+		before := *lc
+		written, known := b.opts.WrittenCodecJSON[lc.Name]
+		if known {
+			before.CodecJSON = written
+		}
+		jsonChanged := known && written != want.CodecJSON
+		if from == "" && codecKey(&want) == codecKey(lc) && !jsonChanged {
 			continue
 		}
-		before := *lc
+		reason := renameReason(from)
+		if jsonChanged && reason == "" {
+			reason = "codecJson differs from the value gwsync last wrote (the gateway never returns it)"
+		}
 		b.add(plan.Change{Address: addr, Kind: plan.KindCodec, Name: sc.Name, ID: string(lc.ID), Action: plan.Update,
-			Reason: renameReason(from), Before: &plan.Object{Codec: &before}, After: &plan.Object{Codec: &want}})
+			Reason: reason, Before: &plan.Object{Codec: &before}, After: &plan.Object{Codec: &want}})
 	}
 }
 

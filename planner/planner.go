@@ -45,6 +45,11 @@ type Options struct {
 	// snapshot), the band tables decide, with the dwell-time limit as the
 	// site says.
 	PayloadSizes []nsapi.PayloadSize
+	// WrittenCodecJSON is the codecJson gwsync last wrote per codec name
+	// (the applier's record; nil: none). The gateway never returns
+	// codecJson, so this record is the only way to see that the site
+	// changed it; a codec without a record is never updated for it.
+	WrittenCodecJSON map[string]string
 }
 
 // PayloadSizer reads the gateway's payload-size answer (spec 6.6) for

@@ -163,15 +163,20 @@ func TestCodecNormalisation(t *testing.T) {
 		st.Codecs = []nsapi.Codec{{ID: "285", Name: "em300", DecoderScript: script, FPort: 85}}
 		return st
 	}
+	same := "function Decode() {\r\n  return {};\r\n}"
 	for _, tc := range []struct {
 		name, script string
+		written      map[string]string // gwsync's record of the codecJson it wrote
 		want         []string
 	}{
-		{"codecJson is write-only, CRLF is no difference", "function Decode() {\r\n  return {};\r\n}", nil},
-		{"script changed", "function Decode() { return 1; }", []string{"update codec.em300"}},
+		{"codecJson is write-only, CRLF is no difference", same, nil, nil},
+		{"script changed", "function Decode() { return 1; }", nil, []string{"update codec.em300"}},
+		{"codecJson as last written", same, map[string]string{"em300": sc.CodecJSON}, nil},
+		{"codecJson changed since last written", same, map[string]string{"em300": `{"temperature":"old"}`}, []string{"update codec.em300"}},
+		{"no record of this codec", same, map[string]string{"other": "{}"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := planner.Plan(&site.Site{Version: 1, Codecs: []site.Codec{sc}}, live(tc.script), planner.Options{})
+			p, err := planner.Plan(&site.Site{Version: 1, Codecs: []site.Codec{sc}}, live(tc.script), planner.Options{WrittenCodecJSON: tc.written})
 			if err != nil {
 				t.Fatal(err)
 			}
