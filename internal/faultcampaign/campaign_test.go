@@ -26,7 +26,7 @@ var (
 // kind at both parallelisms, the in-process kinds more often.
 const (
 	shortSeed   = 1
-	shortTrials = 72
+	shortTrials = 60
 )
 
 // gwsyncBin is the gwsync binary TestMain builds for the SIGKILL kinds.

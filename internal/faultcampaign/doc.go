@@ -16,7 +16,7 @@
 //
 // Running it:
 //
-//	go test ./internal/faultcampaign                        # the short run (72 trials)
+//	go test ./internal/faultcampaign                        # the short run (60 trials)
 //	go test ./internal/faultcampaign -run TestCampaign -v \
 //	    -campaign.trials=1000 -campaign.seed=BASE          # a long run, with its table
 //	go test ./internal/faultcampaign -run TestCampaign \

@@ -127,6 +127,8 @@ func Run(ctx context.Context, tr Trial) *Report {
 	a := &cliRun{getenv: getenv, par: tr.Parallelism, timeout: tr.Timeout, quirks: tr.quirks}
 	if out := a.apply(beforePath, startSite); out.exit != exitOK {
 		return fail(Wrong, "starting apply without faults: exit %d:\n%s", out.exit, out.printed)
+	} else if leaked(out.printed) {
+		return fail(Wrong, "starting apply without faults printed a key in clear:\n%s", out.printed)
 	}
 	if probs := CheckModel(start, mustRead(beforePath)); len(probs) > 0 {
 		return fail(Wrong, "starting apply without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
@@ -142,6 +144,9 @@ func Run(ctx context.Context, tr Trial) *Report {
 	want := mustRead(wantPath)
 	if clean.exit != exitOK {
 		return fail(Wrong, "edit applied without faults: exit %d:\n%s\n%s", clean.exit, clean.printed, strings.Join(Diff(before, want, 12), "\n"))
+	}
+	if leaked(clean.printed) {
+		return fail(Wrong, "edit applied without faults printed a key in clear:\n%s", clean.printed)
 	}
 	if probs := CheckModel(edit, want); len(probs) > 0 {
 		return fail(Wrong, "edit applied without faults does not reach the site:\n%s", strings.Join(probs, "\n"))
@@ -211,7 +216,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 			return fail(Wrong, "exit 1 (nothing written), but the gateway differs from its state before:\n%s", strings.Join(d, "\n"))
 		}
 		rep.Outcome = Restored
-	default: // exit 4, or killed
+	default: // exitPartial, or killed (-1)
 		code, msg := followUp()
 		got = mustRead(trialPath)
 		if leaked(msg) {
