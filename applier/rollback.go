@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -291,38 +290,13 @@ func (r *runner) undoUpdate(ctx context.Context, e *effect) (string, error) {
 
 // writeOnlyKept returns target with the write-only fields (a codec's
 // codecJson, a FUOTA task's firmware file) that the gateway never returns
-// taken from what this apply wrote when the state before does not know
-// them: sending them empty would blank them, not restore them. It notes
-// that they could not be restored.
+// filled in as the kind knows best (see codecs.go and tasks.go): sending
+// them empty would blank them, not restore them.
 func (r *runner) writeOnlyKept(e *effect, target *plan.Object) *plan.Object {
 	if target == nil || e.After == nil {
 		return target
 	}
-	switch {
-	case target.Codec != nil && e.After.Codec != nil:
-		if target.Codec.CodecJSON != "" {
-			break
-		}
-		if v, ok := r.written[target.Codec.Name]; ok {
-			target.Codec.CodecJSON = v // what gwsync last wrote: the best knowledge there is
-		} else if e.After.Codec.CodecJSON != "" {
-			target.Codec.CodecJSON = e.After.Codec.CodecJSON
-			r.note("codec %s: its codecJson cannot be read back from the gateway and gwsync has no record of it, so its value before the apply is unknown: the rollback left the value the apply wrote", target.Codec.Name)
-		}
-	case target.Task != nil && e.After.Task != nil && e.After.Task.FirmwareInfo != nil:
-		if target.Task.FirmwareInfo == nil || target.Task.FirmwareInfo.FileContent == "" {
-			fi := *e.After.Task.FirmwareInfo
-			if target.Task.FirmwareInfo != nil {
-				keep := *target.Task.FirmwareInfo
-				keep.FileContent = fi.FileContent
-				fi = keep
-			}
-			target.Task.FirmwareInfo = &fi
-			if fi.FileContent != "" {
-				r.note("FUOTA task %s: its firmware file cannot be read back from the gateway: the rollback left the file the apply sent", target.Task.Name)
-			}
-		}
-	}
+	kindOf(e.Kind).keepWriteOnly(r, e, target)
 	return target
 }
 
@@ -371,14 +345,9 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 			return "still there", fid, nil
 		}
 	}
-	obj := r.writeOnlyKept(e, r.mapObject(e.Before))
-	if c := obj.Codec; c != nil && c.CodecJSON == "" {
-		if v, ok := r.written[c.Name]; ok {
-			c.CodecJSON = v
-		} else {
-			r.note("codec %s: re-created without its codecJson, which the gateway never returns and gwsync has no record of", c.Name)
-		}
-	}
+	obj := r.mapObject(e.Before)
+	kd := kindOf(e.Kind)
+	kd.beforeRecreate(r, e, obj)
 	newID, err := r.post(ctx, e.Kind, obj)
 	if err != nil {
 		// An error answer may come with a create that took effect ("already
@@ -389,117 +358,15 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 		}
 	}
 	if err != nil {
-		if e.Kind == plan.KindTask && obj.Task != nil && obj.Task.FirmwareInfo != nil && obj.Task.FirmwareInfo.FileContent == "" {
-			err = fmt.Errorf("%w (the gateway never returns a task's firmware file, so it cannot be sent again)", err)
-		}
-		return "", "", err
+		return "", "", kd.recreateFailed(obj, err)
 	}
 	if e.Kind != plan.KindDevice && e.ID != "" {
 		r.mu.Lock()
 		r.remap[e.ID] = newID
 		r.mu.Unlock()
 	}
-	switch e.Kind {
-	case plan.KindDevice:
-		d := e.Before.Device
-		if err := r.rejoinGroups(ctx, strings.ToUpper(d.DevEUI)); err != nil {
-			return "re-created", newID, err
-		}
-		if d.SupportsJoin {
-			r.note("device %s was re-created: its session is lost, it must join again, and its frame counters restart", strings.ToUpper(d.DevEUI))
-		} else {
-			r.note("device %s was re-created: its frame counters are set back to the values read before the apply (fCntUp %d, fCntDown %d)", strings.ToUpper(d.DevEUI), d.FCntUp, d.FCntDown)
-		}
-	case plan.KindGroup:
-		var euis []string
-		for _, m := range e.Before.Group.Devices {
-			euis = append(euis, strings.ToUpper(m.DevEUI))
-		}
-		if len(euis) > 0 {
-			if err := r.w.AddGroupDevices(ctx, newID, euis); err != nil {
-				return "re-created", newID, fmt.Errorf("re-add the members of multicast group %s: %w", e.Name, err)
-			}
-		}
-		r.note("multicast group %s was re-created with a new id (%s → %s); its frame counter restarts at %d", e.Name, e.ID, newID, e.Before.Group.FCnt)
-	case plan.KindTask:
-		r.note("FUOTA task %s was re-created with a new id (%s → %s): its progress starts again", e.Name, e.ID, newID)
-	default:
-		r.note("%s %s was re-created with a new id (%s → %s)", e.Kind, e.Name, e.ID, newID)
+	if err := kd.recreated(ctx, r, e, newID); err != nil {
+		return "re-created", newID, err
 	}
 	return "re-created", newID, nil
-}
-
-// rejoinGroups puts a re-created device back into every multicast group
-// that listed it before the apply and still exists: deleting a device on
-// the gateway takes its memberships with it. Groups this apply deleted are
-// re-created later in the rollback, with their members.
-func (r *runner) rejoinGroups(ctx context.Context, eui string) error {
-	if r.before == nil {
-		return nil
-	}
-	var was []nsapi.MulticastGroupInfo
-	for _, g := range r.before.Groups {
-		if memberSet(&g)[eui] {
-			was = append(was, g)
-		}
-	}
-	if len(was) == 0 {
-		return nil
-	}
-	for _, g := range was {
-		found, gid, live, err := r.findGroup(ctx, g.ID, g.Name)
-		if err != nil {
-			return fmt.Errorf("re-add device %s to multicast group %s: %w", eui, g.Name, err)
-		}
-		if !found || memberSet(live)[eui] {
-			continue
-		}
-		e := &effect{Op: opAdd, Kind: plan.KindMember, ID: gid, Group: g.Name, DevEUIs: []string{eui}}
-		if err := r.w.AddGroupDevices(ctx, gid, e.DevEUIs); err != nil {
-			if ok, _, cerr := r.inForce(ctx, e); cerr != nil || !ok {
-				return fmt.Errorf("re-add device %s to multicast group %s: %w", eui, g.Name, err)
-			}
-		}
-	}
-	return nil
-}
-
-func (r *runner) undoMembers(ctx context.Context, e *effect) (string, error) {
-	found, gid, live, err := r.findGroup(ctx, e.ID, e.Group)
-	if err != nil {
-		return "", err
-	}
-	if !found {
-		if e.Op == opAdd {
-			return "group gone", nil // its members went with it
-		}
-		return "", fmt.Errorf("multicast group %s (id %s) is gone", e.Group, r.mapID(e.ID))
-	}
-	members := memberSet(live)
-	var todo []string
-	for _, d := range e.DevEUIs {
-		if members[d] == (e.Op == opAdd) {
-			todo = append(todo, d)
-		}
-	}
-	if len(todo) == 0 {
-		return "nothing to do", nil
-	}
-	if e.Op == opAdd {
-		err = r.w.RemoveGroupDevices(ctx, gid, todo)
-	} else {
-		err = r.w.AddGroupDevices(ctx, gid, todo)
-	}
-	if err != nil {
-		e2 := *e
-		e2.ID, e2.DevEUIs = gid, todo
-		e2.Op = map[string]string{opAdd: opRemove, opRemove: opAdd}[e.Op]
-		if ok, _, cerr := r.inForce(ctx, &e2); cerr == nil && ok {
-			err = nil
-		}
-	}
-	if e.Op == opAdd {
-		return fmt.Sprintf("removed %d members", len(todo)), err
-	}
-	return fmt.Sprintf("re-added %d members", len(todo)), err
 }

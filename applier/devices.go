@@ -1,0 +1,128 @@
+package applier
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+)
+
+// devices: found by devEUI, which is also their server id. Deleting one
+// takes its multicast memberships with it; ABP frame counters are sent at
+// create and never rewound by an update.
+type devices struct{ kindBase }
+
+func (devices) identity(o *plan.Object) string {
+	if o.Device == nil {
+		return ""
+	}
+	return strings.ToUpper(o.Device.DevEUI)
+}
+
+func (devices) serverID(o *plan.Object) string {
+	if o.Device == nil {
+		return ""
+	}
+	return strings.ToUpper(o.Device.DevEUI)
+}
+
+func (devices) create(ctx context.Context, w Writer, o *plan.Object) (string, error) {
+	d := o.Device.Write()
+	d.DevEUI = strings.ToUpper(d.DevEUI)
+	return d.DevEUI, w.CreateDevice(ctx, d)
+}
+
+func (devices) update(ctx context.Context, w Writer, id string, o, prev *plan.Object) error {
+	d := o.Device.Write()
+	d.DevEUI = ""
+	if p := prev; p != nil && p.Device != nil && !p.Device.SupportsJoin && !o.Device.SupportsJoin &&
+		p.Device.FCntUp == o.Device.FCntUp && p.Device.FCntDown == o.Device.FCntDown {
+		// A running ABP session keeps its frame counters: the values read
+		// at plan time are already behind, and sending them would rewind
+		// the device.
+		d.FCntUp, d.FCntDown = nil, nil
+	}
+	return w.UpdateDevice(ctx, id, d)
+}
+
+func (devices) remove(ctx context.Context, w Writer, id string) error {
+	return w.DeleteDevice(ctx, id)
+}
+
+func (devices) find(ctx context.Context, w Writer, eui string) (bool, string, *plan.Object, error) {
+	d, err := w.GetDevice(ctx, eui)
+	if nsapi.IsCode(err, nsapi.CodeNotFound) {
+		return false, "", nil, nil
+	}
+	if err != nil {
+		return false, "", nil, err
+	}
+	if d == nil || !strings.EqualFold(d.DevEUI, eui) {
+		return false, "", nil, nil
+	}
+	return true, strings.ToUpper(d.DevEUI), &plan.Object{Device: d}, nil
+}
+
+// held confirms a few devices with one searched read each, and many with
+// the whole list: whichever reads less.
+func (devices) held(ctx context.Context, r *runner, effs []*effect) (func(*effect) bool, error) {
+	if len(effs) <= devicePages(r.before, len(effs)) {
+		n := map[string]bool{}
+		for _, e := range effs {
+			found, _, _, err := r.find(ctx, plan.KindDevice, e.Name)
+			if err != nil {
+				return nil, err
+			}
+			n[e.Name] = found
+		}
+		return byName(n), nil
+	}
+	n, err := names(ctx, func(ctx context.Context) ([]nsapi.Device, error) {
+		l, err := r.w.ListDevices(ctx, nsapi.DeviceQuery{})
+		if err != nil {
+			return nil, err
+		}
+		return l.DeviceResult, nil
+	}, func(d *nsapi.Device) string { return strings.ToUpper(d.DevEUI) })
+	if err != nil {
+		return nil, err
+	}
+	return byName(n), nil
+}
+
+// devicePages estimates the pages of a whole device list after an apply
+// that adds up to added devices to before's.
+func devicePages(before *nsapi.State, added int) int {
+	n := added
+	if before != nil {
+		n += len(before.Devices)
+	}
+	return max(3, (n+nsapi.DefaultPageSize-1)/nsapi.DefaultPageSize)
+}
+
+func (devices) comparable(o *plan.Object) *nsapi.State {
+	s := &nsapi.State{}
+	if o.Device != nil {
+		d := *o.Device
+		d.ProfileName, d.PayloadName = "", ""
+		s.Devices = []nsapi.Device{d}
+	}
+	return s
+}
+
+// recreated puts the device back into its multicast groups and says what
+// a re-created device loses.
+func (devices) recreated(ctx context.Context, r *runner, e *effect, _ string) error {
+	d := e.Before.Device
+	eui := strings.ToUpper(d.DevEUI)
+	if err := r.rejoinGroups(ctx, eui); err != nil {
+		return err
+	}
+	if d.SupportsJoin {
+		r.note("device %s was re-created: its session is lost, it must join again, and its frame counters restart", eui)
+	} else {
+		r.note("device %s was re-created: its frame counters are set back to the values read before the apply (fCntUp %d, fCntDown %d)", eui, d.FCntUp, d.FCntDown)
+	}
+	return nil
+}
