@@ -52,7 +52,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 	opts := site.Options{LookupEnv: func(k string) (string, bool) {
 		v := env.Getenv(k)
 		return v, v != ""
-	}}
+	}, Offline: stateFile != "", PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != ""}
 	s, problems := site.Load(opts, siteArgs...)
 	for _, p := range problems {
 		fmt.Fprintln(env.Stderr, p.Error())
@@ -71,6 +71,9 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 			return nil, withExit(ExitError, fmt.Errorf("snapshot %s: it is of gateway %s, the site is for %s", stateFile, st.GatewayEUI, s.Gateway.EUI))
 		}
 		run.State = st
+		if n := assumeUnsetKeys(s, st); n > 0 {
+			fmt.Fprintf(env.Stderr, "warning: %s not set: this offline plan takes the snapshot's keys as unchanged (new resources get a placeholder); plan against the gateway and apply need them\n", count(n, "key reference"))
+		}
 	} else {
 		cl, closer, err := connect(ctx, env, flags, &s.Connection, s.Gateway)
 		if err != nil {
@@ -253,4 +256,54 @@ func journalDirFor(siteArgs []string) string {
 		return journalDirOf(siteArgs[0])
 	}
 	return journalDirOf(siteDirOf(siteArgs))
+}
+
+// unsetKeyPlaceholder stands in for a key whose reference is not set, in an
+// offline plan of a resource the snapshot does not hold. It is shown masked
+// like any key; a plan that holds it cannot be applied (apply plans again
+// with every key set).
+const unsetKeyPlaceholder = "00000000000000000000000000000000"
+
+// assumeUnsetKeys fills the keys an offline load left unset: the
+// snapshot's own key (a digest) where it holds the device or group, so the
+// plan shows no key change, else a placeholder. It returns how many keys
+// were filled.
+func assumeUnsetKeys(s *site.Site, st *nsapi.State) int {
+	n := 0
+	fill := func(sec *site.Secret, live string) {
+		if !sec.Unset {
+			return
+		}
+		n++
+		sec.Value = live
+		if sec.Value == "" {
+			sec.Value = unsetKeyPlaceholder
+		}
+	}
+	devs := make(map[string]*nsapi.Device, len(st.Devices))
+	for i := range st.Devices {
+		devs[strings.ToUpper(st.Devices[i].DevEUI)] = &st.Devices[i]
+	}
+	for i := range s.Devices {
+		d := &s.Devices[i]
+		var live nsapi.Device
+		if ld := devs[strings.ToUpper(d.DevEUI)]; ld != nil {
+			live = *ld
+		}
+		fill(&d.AppKey, live.AppKey)
+		fill(&d.NwkSKey, live.NwkSKey)
+		fill(&d.AppSKey, live.AppSKey)
+	}
+	for i := range s.MulticastGroups {
+		g := &s.MulticastGroups[i]
+		var live nsapi.MulticastGroupInfo
+		for _, lg := range st.Groups {
+			if lg.Name == g.Name {
+				live = lg
+			}
+		}
+		fill(&g.McNwkSKey, live.McNwkSKey)
+		fill(&g.McAppSKey, live.McAppSKey)
+	}
+	return n
 }

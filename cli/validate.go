@@ -51,6 +51,8 @@ func (c *ValidateCmd) Run(env *Env) error {
 			v := env.Getenv(k)
 			return v, v != ""
 		},
+		Offline:       true,
+		PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != "",
 	}
 	s, problems := site.Load(opts, c.Site...)
 	errs, warns := len(problems.Errors()), len(problems.Warnings())

@@ -86,10 +86,10 @@ func TestValidateCommand(t *testing.T) {
 			args:     []string{"validate", "sites/a"},
 			wantCode: 1,
 			wantOut: "sites/a/site.yaml:3:13: devices[0].devEUI: \"24E1\" is not 16 hex digits\n" +
-				"sites/a/site.yaml:5:13: devices[0].appKey: ${env:UNSET_KEY_FOR_TEST} is not set\n" +
+				"sites/a/site.yaml:5:13: warning: devices[0].appKey: ${env:UNSET_KEY_FOR_TEST} is not set: needed by plan and apply\n" +
 				"sites/a/site.yaml:8:16: warning: multicastGroups[0].mcNwkSKey: same key as multicast group g (mcAppSKey); give every device and group its own key\n" +
 				"sites/a/site.yaml:9:16: warning: multicastGroups[0].mcAppSKey: same key as multicast group g (mcNwkSKey); give every device and group its own key\n" +
-				"Invalid: 2 errors, 2 warnings.\n",
+				"Invalid: 1 error, 3 warnings.\n",
 		},
 		{
 			name:     "channel plan flag",

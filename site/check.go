@@ -1,7 +1,9 @@
 package site
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,7 +151,8 @@ func deviceLabel(d *Device) string {
 }
 
 // resolveSecrets replaces ${env:…} and ${file:…} references with their
-// values. A value never appears in a message.
+// values. A value never appears in a message. Offline, a reference that
+// cannot be resolved is a warning and its secret is marked Unset.
 func (l *loader) resolveSecrets() {
 	for _, ss := range l.secretSites() {
 		sec := ss.s
@@ -159,14 +162,26 @@ func (l *loader) resolveSecrets() {
 			}
 			continue
 		}
+		if ss.field == "password" && ss.owner == "connection" && l.opts.PasswordGiven {
+			sec.Value, sec.Unset = "", true
+			continue
+		}
+		unresolved := func(format string, args ...any) {
+			sec.Value = ""
+			if l.opts.Offline {
+				sec.Unset = true
+				l.warn(sec.Pos, ss.path, format+": needed by plan and apply", args...)
+				return
+			}
+			l.add(sec.Pos, ss.path, format, args...)
+		}
 		m := refPattern.FindStringSubmatch(sec.Ref)
 		var val string
 		switch m[1] {
 		case "env":
 			v, ok := l.opts.LookupEnv(m[2])
 			if !ok || v == "" {
-				l.add(sec.Pos, ss.path, "%s is not set", sec.Ref)
-				sec.Value = ""
+				unresolved("%s is not set", sec.Ref)
 				continue
 			}
 			val = v
@@ -174,8 +189,12 @@ func (l *loader) resolveSecrets() {
 			p := relTo(ss.dir, m[2])
 			b, err := l.readFile(p)
 			if err != nil {
-				l.add(sec.Pos, ss.path, "%s: cannot read %s: %v", sec.Ref, p, err)
-				sec.Value = ""
+				if errors.Is(err, fs.ErrNotExist) {
+					unresolved("%s: cannot read %s: %v", sec.Ref, p, err)
+				} else {
+					l.add(sec.Pos, ss.path, "%s: cannot read %s: %v", sec.Ref, p, err)
+					sec.Value = ""
+				}
 				continue
 			}
 			val = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")

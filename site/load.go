@@ -41,6 +41,15 @@ type Options struct {
 	// ChannelPlan is the plan to check ranges against when the site's
 	// gateway.channelPlan is not given ("" checks no plan ranges).
 	ChannelPlan string
+	// Offline checks the site without sending anything anywhere (validate,
+	// plan --state): a ${env:…} reference that is not set, or a ${file:…}
+	// that is not there, is a warning ("needed by plan and apply") and the
+	// secret is marked Unset, instead of an error.
+	Offline bool
+	// PasswordGiven says that the connection password comes from elsewhere
+	// (GWSYNC_PASSWORD): the site's connection.password reference is not
+	// resolved, and its absence is no problem.
+	PasswordGiven bool
 }
 
 // loader holds one Load's state.

@@ -217,6 +217,9 @@ type Secret struct {
 	Value string
 	Ref   string // "${env:NAME}" or "${file:PATH}"; "" when written in clear
 	Pos   Pos
+	// Unset marks a reference that could not be resolved in an offline
+	// load (Options.Offline): Value is "" and a warning says so.
+	Unset bool
 }
 
 // Masked is what every output shows in place of a secret.
