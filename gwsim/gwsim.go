@@ -54,6 +54,9 @@ type Options struct {
 	// ChannelPlan is the channel plan (band.Lookup names), default EU868.
 	ChannelPlan string
 	// StatePath is the JSON state file; "" keeps state in memory only.
+	// Writes are appended to a log beside it (StatePath + ".log") before
+	// they are answered, and compacted into it on Close: read the file of
+	// a gateway that may not have been closed with ReadStateFile.
 	StatePath string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
