@@ -194,15 +194,17 @@ func Run(ctx context.Context, tr Trial) *Report {
 		return fail(Wrong, "the journal file %s holds a key in clear", f)
 	}
 
+	// What gwsync said, for the reader of a wrong trial.
+	said := func() string { return "gwsync said:\n    " + strings.Join(lastLines(printed, 6), "\n    ") }
 	switch exit {
 	case exitOK:
 		if d := Diff(want, got, 12); len(d) > 0 {
-			return fail(Wrong, "exit 0 (applied), but the gateway differs from a fault-free apply:\n%s", strings.Join(d, "\n"))
+			return fail(Wrong, "exit 0 (applied), but the gateway differs from a fault-free apply:\n%s\n%s", strings.Join(d, "\n"), said())
 		}
 		rep.Outcome = Converged
 	case exitRolled:
 		if d := Diff(before, got, 12); len(d) > 0 {
-			return fail(Wrong, "exit 3 (rolled back), but the gateway differs from its state before:\n%s", strings.Join(d, "\n"))
+			return fail(Wrong, "exit 3 (rolled back), but the gateway differs from its state before:\n%s\n%s", strings.Join(d, "\n"), said())
 		}
 		rep.Outcome = Restored
 	case exitError:
@@ -210,7 +212,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 			return fail(Wrong, "exit 1 before any write, with no fault injected: the apply refused to start:\n%s", printed)
 		}
 		if forwarded > 0 {
-			return fail(Wrong, "exit 1 (nothing written), but %d writes reached the gateway:\n%s", forwarded, strings.Join(Diff(before, got, 12), "\n"))
+			return fail(Wrong, "exit 1 (nothing written), but %d writes reached the gateway:\n%s\n%s", forwarded, strings.Join(Diff(before, got, 12), "\n"), said())
 		}
 		if d := Diff(before, got, 12); len(d) > 0 {
 			return fail(Wrong, "exit 1 (nothing written), but the gateway differs from its state before:\n%s", strings.Join(d, "\n"))
@@ -226,7 +228,8 @@ func Run(ctx context.Context, tr Trial) *Report {
 			return fail(Stuck, "apply exit %d; gwsync rollback (no fault) then failed: %s\n%s", exit, msg, strings.Join(Diff(before, got, 12), "\n"))
 		}
 		if d := Diff(before, got, 12); len(d) > 0 {
-			return fail(Wrong, "apply exit %d; gwsync rollback (no fault) succeeded, but the gateway differs from its state before:\n%s", exit, strings.Join(d, "\n"))
+			return fail(Wrong, "apply exit %d; gwsync rollback (no fault) succeeded, but the gateway differs from its state before:\n%s\ngwsync rollback said:\n    %s",
+				exit, strings.Join(d, "\n"), strings.Join(lastLines(msg, 6), "\n    "))
 		}
 		rep.Outcome = Restored
 	}
@@ -326,6 +329,17 @@ func (c *cliRun) apply(statePath, sitePath string, faults ...*Fault) applyOut {
 // rollback runs gwsync rollback SITE without faults.
 func (c *cliRun) rollback(statePath, sitePath string) (int, string) {
 	return c.run(nil, statePath, "rollback", sitePath)
+}
+
+// lastLines is the last n non-blank lines of s.
+func lastLines(s string, n int) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out[max(len(out)-n, 0):]
 }
 
 // fileWithKey is the first file under dir whose content leaked says holds
