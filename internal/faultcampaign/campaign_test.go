@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 var (
 	flagTrials  = flag.Int("campaign.trials", 0, "trials to run (0: the short run)")
 	flagSeed    = flag.Uint64("campaign.seed", 0, "base seed: trial i runs seed BASE+i; with -campaign.trials unset, runs that one seed alone")
+	flagKind    = flag.String("campaign.kind", "", "run only trials of this fault kind (with -campaign.trials)")
 	flagTimeout = flag.Duration("campaign.timeout", 300*time.Millisecond, "the client's request timeout in a trial")
 )
 
@@ -84,8 +86,13 @@ func TestCampaign(t *testing.T) {
 	var seeds []uint64
 	switch {
 	case *flagTrials > 0:
-		for i := range *flagTrials {
-			seeds = append(seeds, *flagSeed+uint64(i))
+		if *flagKind != "" && !slices.Contains(Kinds, *flagKind) {
+			t.Fatalf("-campaign.kind %q: want one of %s", *flagKind, strings.Join(Kinds, ", "))
+		}
+		for s := *flagSeed; len(seeds) < *flagTrials; s++ {
+			if kind, _ := trialOf(s); *flagKind == "" || kind == *flagKind {
+				seeds = append(seeds, s)
+			}
 		}
 	case *flagSeed != 0:
 		seeds = []uint64{*flagSeed}

@@ -19,6 +19,8 @@
 //	go test ./internal/faultcampaign                        # the short run (60 trials)
 //	go test ./internal/faultcampaign -run TestCampaign -v \
 //	    -campaign.trials=1000 -campaign.seed=BASE          # a long run, with its table
+//	go test ./internal/faultcampaign -run TestCampaign -v \
+//	    -campaign.trials=200 -campaign.kind=sigkill-apply  # one fault kind
 //	go test ./internal/faultcampaign -run TestCampaign \
 //	    -campaign.seed=12345 -v                            # replay one trial
 //
