@@ -1,8 +1,10 @@
 package gwsim
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -630,9 +632,33 @@ func (g *Gateway) payloadSizes(*request, string) any {
 	return out
 }
 
+// modelName is a Milesight product model at the start of a name: two to
+// four letters, two to four digits and an optional letter (WT201, EM300,
+// CT303), followed by the end of the name or a separator.
+var modelName = regexp.MustCompile(`^([A-Za-z]{2,4}[0-9]{2,4}[A-Za-z]?)(?:$|[-_ .])`)
+
+// productModel is the product model a name starts with, upper case, or ""
+// when it starts with none. The simulator knows a device's model by its
+// name, as the spec's 6.7 example names a WT201 "WT201-1", and a local
+// firmware's by its file name ("WT101.0000.0100.0101.bin" in 6.1): a real
+// gateway learns the model from the device.
+func productModel(name string) string {
+	if m := modelName.FindStringSubmatch(name); m != nil {
+		return strings.ToUpper(m[1])
+	}
+	return ""
+}
+
+// fits reports whether a firmware for model fits device d: when either
+// model is unknown, the simulator cannot tell and says it fits.
+func fits(d *devRec, model string) bool {
+	dm := productModel(d.Name)
+	return dm == "" || model == "" || strings.EqualFold(dm, model)
+}
+
 // fuotaDevice is d's entry in a FUOTA device list, with its state in t (nil: none).
 func (g *Gateway) fuotaDevice(d *devRec, t *taskRec, rp *runProgress, upper bool, model string) fuotaDeviceOut {
-	o := fuotaDeviceOut{DevEui: strings.ToLower(d.DevEUI), Name: d.Name, ProfileID: d.ProfileID, ProductModel: model}
+	o := fuotaDeviceOut{DevEui: strings.ToLower(d.DevEUI), Name: d.Name, ProfileID: d.ProfileID, ProductModel: cmp.Or(productModel(d.Name), model)}
 	if upper {
 		o.DevEui = d.DevEUI
 	}
@@ -709,6 +735,8 @@ func (g *Gateway) firmwareDevices(req *request, _ string) any {
 		model = of.Model
 	} else if name == "" || content == "" {
 		return errf(nsapi.CodeFuotaMissFirmwareInfo, "firmwareName and fileContent, or officialFirmwareInfo")
+	} else {
+		model = productModel(name)
 	}
 	var scope []*devRec
 	if taskID > 0 {
@@ -727,7 +755,7 @@ func (g *Gateway) firmwareDevices(req *request, _ string) any {
 	progress := map[int64]runProgress{}
 	var found []fuotaDeviceOut
 	for _, d := range scope {
-		if !matches(search, d.Name, d.DevEUI) {
+		if !matches(search, d.Name, d.DevEUI) || !fits(d, model) {
 			continue
 		}
 		var t *taskRec

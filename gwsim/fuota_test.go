@@ -347,3 +347,40 @@ func TestFuotaStartTimeWithASpace(t *testing.T) {
 		t.Errorf("startedAt with a space: code %d, want %d", code, nsapi.CodeFuotaStartTime)
 	}
 }
+
+// TestFirmwareDevicesByModel: the devices a firmware fits (6.8) are those
+// of its model, known by name (WT201-1 is a WT201, as in the spec's 6.7
+// example); a device or firmware whose name gives no model fits all.
+func TestFirmwareDevicesByModel(t *testing.T) {
+	g := newGateway(t, Options{})
+	addDevice(t, g, "24E1247151234568", "WT201-1")
+	addDevice(t, g, "24E1247151234569", "wt201-reception")
+	addDevice(t, g, "24E124136A456465", "em300-th-01")
+	addDevice(t, g, "24E124136A456466", "lamp")
+	list := func(body string) []string {
+		t.Helper()
+		fd := decode[nsapi.FuotaDeviceList](t, mustOK(t, g, "POST", "/api/fuota/devices/firmware", body))
+		var got []string
+		for _, d := range fd.Devices {
+			got = append(got, d.DevEUI+" "+d.ProductModel)
+		}
+		return got
+	}
+	for _, c := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"official WT201", `{"officialFirmwareInfo":{"id":"1888828394920153090","model":"WT201"}}`,
+			[]string{"24E1247151234568 WT201", "24E1247151234569 WT201", "24E124136A456466 WT201"}},
+		{"local WT201 file", `{"firmwareName":"WT201-v1.5.bin","fileContent":"` + firmware880 + `"}`,
+			[]string{"24E1247151234568 WT201", "24E1247151234569 WT201", "24E124136A456466 WT201"}},
+		{"local EM300 file", `{"firmwareName":"em300_v2.bin","fileContent":"` + firmware880 + `"}`,
+			[]string{"24E124136A456465 EM300", "24E124136A456466 EM300"}},
+		{"local file of no model", `{"firmwareName":"firmware.bin","fileContent":"` + firmware880 + `"}`,
+			[]string{"24E1247151234568 WT201", "24E1247151234569 WT201", "24E124136A456465 EM300", "24E124136A456466 "}},
+	} {
+		if d := cmp.Diff(c.want, list(c.body)); d != "" {
+			t.Errorf("%s (-want +got):\n%s", c.name, d)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -88,11 +89,36 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	}
 }
 
+// fuotaCase is a case's fuota.json: what a plan against the gateway
+// learns besides its state, for the FUOTA checks.
+type fuotaCase struct {
+	Now             time.Time           `json:"now"`             // the clock (zero: no start-time check)
+	Estimates       bool                `json:"estimates"`       // Options.Estimates
+	PayloadSizes    []nsapi.PayloadSize `json:"payloadSizes"`    // the gateway's 6.6 answer
+	FirmwareDevices []nsapi.FuotaDevice `json:"firmwareDevices"` // its 6.8 answer, for any firmware (null: not asked)
+}
+
 // caseOptions are the planner options of a case: the file stop-tasks, when
-// there is one, lists the tasks --stop-task names, one a line.
+// there is one, lists the tasks --stop-task names, one a line; fuota.json,
+// when there is one, is a fuotaCase.
 func caseOptions(t *testing.T, dir string) planner.Options {
 	t.Helper()
 	var o planner.Options
+	if b, err := os.ReadFile(filepath.Join(dir, "fuota.json")); err == nil {
+		var fc fuotaCase
+		if err := json.Unmarshal(b, &fc); err != nil {
+			t.Fatalf("fuota.json: %v", err)
+		}
+		if !fc.Now.IsZero() {
+			o.Now = func() time.Time { return fc.Now }
+		}
+		o.Estimates, o.PayloadSizes = fc.Estimates, fc.PayloadSizes
+		if fc.FirmwareDevices != nil {
+			o.FirmwareDevices = func(*nsapi.FuotaTask) ([]nsapi.FuotaDevice, error) { return fc.FirmwareDevices, nil }
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "stop-tasks"))
 	if errors.Is(err, os.ErrNotExist) {
 		return o

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/nsapi"
@@ -50,6 +51,22 @@ type Options struct {
 	// codecJson, so this record is the only way to see that the site
 	// changed it; a codec without a record is never updated for it.
 	WrittenCodecJSON map[string]string
+	// Now, when set, is the clock of the check that a FUOTA task the plan
+	// creates (or replaces) starts in the future: a gateway starts a task
+	// whose start time has passed at once. Plans against a gateway set it;
+	// a snapshot plan leaves it nil, so that it plans the same whenever it
+	// runs.
+	Now func() time.Time
+	// FirmwareDevices, when set, is the gateway's answer to POST
+	// /api/fuota/devices/firmware (spec 6.8) for the firmware of a task the
+	// plan writes: the devices that firmware fits. Each of the task's
+	// devices that is on the gateway must be among them, and each should be
+	// able to take the task's class C multicast session (see tasks.go).
+	FirmwareDevices func(t *nsapi.FuotaTask) ([]nsapi.FuotaDevice, error)
+	// Estimates adds to the plan, for each FUOTA task it writes, a Note
+	// with the estimate of its session: fragments, time to send, airtime
+	// (EstimateTask). gwsync plan and apply set it.
+	Estimates bool
 }
 
 // PayloadSizer reads the gateway's payload-size answer (spec 6.6) for

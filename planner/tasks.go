@@ -144,9 +144,11 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	addr := address(plan.KindTask, st.Name)
 	want := b.desiredTask(st)
 	if lt == nil {
-		if b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) && b.complete(st, path, &want) {
+		if b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) && b.complete(st, path, &want) &&
+			b.startsLater(st, path) && b.firmwareFits(st, path, addr, &want) {
 			b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, Action: plan.Create,
 				After: &plan.Object{Task: &want}})
+			b.estimate(addr, &want)
 		}
 		return
 	}
@@ -160,6 +162,12 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	if !b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) || !b.complete(st, path, &want) { // reads the firmware only for a write
 		return
 	}
+	// A replace makes a new task; an update that moves the start moves it.
+	newStart := int64(lt.Status) != nsapi.TaskPending || !sameInstant(want.StartedAt, lt.StartedAt)
+	if (newStart && !b.startsLater(st, path)) || !b.firmwareFits(st, path, addr, &want) {
+		return
+	}
+	b.estimate(addr, &want)
 	before := *lt
 	before.DevEUIs = upperSorted(lt.DevEUIs)
 	if sameInstant(before.StartedAt, want.StartedAt) {
