@@ -61,12 +61,16 @@ func withExit(code int, err error) error { return &exitError{code: code, err: er
 type CLI struct {
 	Validate ValidateCmd `cmd:"" help:"Check site files offline: schema and semantic checks."`
 	Plan     PlanCmd     `cmd:"" help:"Read the gateway and show what apply would change."`
+	Show     ShowCmd     `cmd:"" help:"Print a saved plan as text, markdown or its JSON document."`
 	Apply    ApplyCmd    `cmd:"" help:"Change the gateway to match the site, rolling back on failure."`
 	Rollback RollbackCmd `cmd:"" help:"Finish an interrupted apply's rollback from its journal."`
 	Snapshot SnapshotCmd `cmd:"" help:"Save the gateway's live state as a JSON snapshot."`
 	Export   ExportCmd   `cmd:"" help:"Write the gateway's live state as a site file, keys as references."`
 	Sim      SimCmd      `cmd:"" help:"Run a simulated gateway."`
 	Schema   SchemaCmd   `cmd:"" help:"Print the site file JSON Schema."`
+	Status   StatusCmd   `cmd:"" help:"Show the gateway's FUOTA tasks and each device's progress; exit 1 when a device failed."`
+	Fuota    FuotaCmd    `cmd:"" help:"FUOTA task commands: retry."`
+	Firmware FirmwareCmd `cmd:"" help:"Official firmware the gateway can fetch: list."`
 	Version  VersionCmd  `cmd:"" help:"Print gwsync's version."`
 }
 

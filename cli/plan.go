@@ -196,6 +196,9 @@ func officialLookup(ctx context.Context, cl *nsapi.Client) func(model, version, 
 // Run plans and prints the plan.
 func (c *PlanCmd) Run(env *Env) error {
 	ctx := context.Background()
+	if len(c.Site) == 1 && isSavedPlan(c.Site[0]) {
+		return withExit(ExitError, fmt.Errorf("%s is a saved plan, not a site: gwsync show %s prints it, gwsync apply %s runs it", c.Site[0], c.Site[0], c.Site[0]))
+	}
 	if len(c.Site) == 1 {
 		if dir := journalDirOf(c.Site[0]); applier.HasJournal(dir) {
 			fmt.Fprintf(env.Stderr, "Warning: an earlier apply did not finish (journal %s): the gateway may be half-way between two states, and apply refuses to run until gwsync rollback %s finishes or abandons it.\n", dir, c.Site[0])

@@ -165,11 +165,14 @@ func TestMasked(t *testing.T) {
 func TestLoadRejects(t *testing.T) {
 	for name, in := range map[string]string{
 		"not json":      "plan",
-		"wrong version": `{"format_version": 9, "changes": []}`,
-		"no version":    `{"changes": []}`,
-		"bad action":    `{"format_version": 1, "changes": [{"address": "device.X", "kind": "device", "action": "explode"}]}`,
-		"no after":      `{"format_version": 1, "changes": [{"address": "device.X", "kind": "device", "action": "create"}]}`,
-		"no before":     `{"format_version": 1, "changes": [{"address": "device.X", "kind": "device", "action": "delete"}]}`,
+		"wrong version": `{"format_version": "9.0", "resource_changes": []}`,
+		"older gwsync":  `{"format_version": 1, "changes": []}`,
+		"no version":    `{"resource_changes": []}`,
+		"bad action":    `{"format_version": "1.2", "resource_changes": [{"address": "device.X", "type": "device", "change": {"actions": ["explode"]}}]}`,
+		"no after":      `{"format_version": "1.2", "resource_changes": [{"address": "device.X", "type": "device", "change": {"actions": ["create"]}}]}`,
+		"no before":     `{"format_version": "1.2", "resource_changes": [{"address": "device.X", "type": "device", "change": {"actions": ["delete"]}}]}`,
+		"unknown type":  `{"format_version": "1.2", "resource_changes": [{"address": "x.X", "type": "x", "change": {"actions": ["create"], "after": {}}}]}`,
+		"edited":        `{"format_version": "1.2", "plan_digest": "sha256:00", "resource_changes": []}`,
 	} {
 		_, err := plan.Load(strings.NewReader(in))
 		var fe *plan.FormatError

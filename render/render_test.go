@@ -89,14 +89,14 @@ func TestEmpty(t *testing.T) {
 	if diff := cmp.Diff("No changes. The gateway matches the site.\n", txt.String()); diff != "" {
 		t.Errorf("text (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff("**No changes. The gateway matches the site.**\n", md.String()); diff != "" {
+	if diff := cmp.Diff("**No changes. The gateway matches the site.**\n", md.String()); diff != "" { // nothing known of the gateway: no header
 		t.Errorf("markdown (-want +got):\n%s", diff)
 	}
 	var j render.JSONPlan
 	if err := json.Unmarshal(js.Bytes(), &j); err != nil {
 		t.Fatal(err)
 	}
-	if len(j.ResourceChanges) != 0 || j.FormatVersion != "1" {
+	if len(j.ResourceChanges) != 0 || j.FormatVersion != plan.DocumentFormatVersion || j.Applyable {
 		t.Errorf("json = %+v", j)
 	}
 }
@@ -112,87 +112,157 @@ func TestUnmanagedHint(t *testing.T) {
 	}
 }
 
-// TestJSONShape checks the machine-readable plan's fields.
+// TestJSONShape checks the machine-readable plan's fields: Terraform's
+// resource_changes[].change, a key rotation as a sensitive change whose
+// digests differ (never the key), and the saved plan's bytes.
 func TestJSONShape(t *testing.T) {
-	var b bytes.Buffer
+	var b, saved bytes.Buffer
 	if err := render.JSON(&b, devicePlan()); err != nil {
 		t.Fatal(err)
+	}
+	if err := plan.Save(&saved, devicePlan()); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != saved.String() {
+		t.Error("plan --format json and the saved plan differ")
 	}
 	if strings.Contains(b.String(), oldKey) || strings.Contains(b.String(), newKey) {
 		t.Fatal("json plan shows a key")
 	}
+	type change struct {
+		Actions         []string        `json:"actions"`
+		Before          map[string]any  `json:"before"`
+		After           map[string]any  `json:"after"`
+		AfterUnknown    map[string]bool `json:"after_unknown"`
+		BeforeSensitive any             `json:"before_sensitive"`
+		AfterSensitive  any             `json:"after_sensitive"`
+	}
 	var j struct {
 		FormatVersion   string `json:"format_version"`
 		ResourceChanges []struct {
-			Address      string          `json:"address"`
-			Actions      []string        `json:"actions"`
-			After        map[string]any  `json:"after"`
-			AfterUnknown map[string]bool `json:"after_unknown"`
-			ActionReason string          `json:"action_reason"`
+			Address      string `json:"address"`
+			Type         string `json:"type"`
+			Name         string `json:"name"`
+			Change       change `json:"change"`
+			ActionReason string `json:"action_reason"`
+			Reason       string `json:"reason"`
 		} `json:"resource_changes"`
 		Summary map[string]int `json:"summary"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &j); err != nil {
 		t.Fatal(err)
 	}
+	rc := j.ResourceChanges
 	got := map[string]any{
-		"version":  j.FormatVersion,
-		"actions":  [][]string{j.ResourceChanges[0].Actions, j.ResourceChanges[1].Actions, j.ResourceChanges[2].Actions},
-		"unknown":  j.ResourceChanges[1].AfterUnknown,
-		"appKey":   j.ResourceChanges[0].After["appKey"],
-		"reason":   j.ResourceChanges[2].ActionReason,
-		"summary":  j.Summary,
-		"address0": j.ResourceChanges[0].Address,
+		"version":         j.FormatVersion,
+		"actions":         [][]string{rc[0].Change.Actions, rc[1].Change.Actions, rc[2].Change.Actions},
+		"unknown":         rc[1].Change.AfterUnknown,
+		"rotated":         rc[0].Change.Before["appKey"] != rc[0].Change.After["appKey"],
+		"afterKey":        rc[0].Change.After["appKey"],
+		"after_sensitive": rc[0].Change.AfterSensitive,
+		"create before":   rc[1].Change.BeforeSensitive,
+		"reason":          rc[2].Reason,
+		"action_reason":   rc[2].ActionReason,
+		"summary":         j.Summary,
+		"address0":        rc[0].Address,
+		"type/name":       rc[0].Type + " " + rc[0].Name,
 	}
 	want := map[string]any{
-		"version":  "1",
-		"actions":  [][]string{{"update"}, {"create"}, {"delete", "create"}},
-		"unknown":  map[string]bool{"profileID": true},
-		"appKey":   "(sensitive value)",
-		"reason":   "the task is executing",
-		"summary":  map[string]int{"add": 2, "change": 1, "destroy": 1},
-		"address0": "device.24E124136A456465",
+		"version":         "1.2",
+		"actions":         [][]string{{"update"}, {"create"}, {"delete", "create"}},
+		"unknown":         map[string]bool{"profileID": true},
+		"rotated":         true,
+		"afterKey":        plan.SecretDigest(newKey),
+		"after_sensitive": map[string]any{"appKey": true, "appSKey": true, "nwkSKey": true},
+		"create before":   false,
+		"reason":          "the task is executing",
+		"action_reason":   "replace_because_cannot_update",
+		"summary":         map[string]int{"add": 2, "change": 1, "destroy": 1},
+		"address0":        "device.24E124136A456465",
+		"type/name":       "device 24E124136A456465",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("json (-want +got):\n%s", diff)
 	}
 }
 
-// TestMarkdownFolds checks that a huge plan stays under the comment limit,
-// keeps its summary outside the fold and says what was folded.
-func TestMarkdownFolds(t *testing.T) {
-	for _, n := range []int{3, 400, 5000} {
-		p := &plan.Plan{FormatVersion: 1}
-		for i := 0; i < n; i++ {
-			eui := fmt.Sprintf("24E12413%08X", i)
-			p.Changes = append(p.Changes, plan.Change{Address: "device." + eui, Kind: plan.KindDevice, Name: "sensor-" + eui,
-				Action: plan.Create, After: &plan.Object{Device: &nsapi.Device{DevEUI: eui, Name: "sensor-" + eui,
-					Description: strings.Repeat("d", 40), ApplicationID: "1", ProfileID: "p", FPort: 1, SupportsJoin: true, AppKey: newKey}}})
-		}
+// bigPlan is a plan of n device creates, a delete, and u unmanaged devices.
+func bigPlan(n, u int) *plan.Plan {
+	p := &plan.Plan{FormatVersion: 1, GatewayEUI: "24E124FFFEF5A6A8", ChannelPlan: "EU868",
+		SiteFiles: []string{"sites/hq/devices.yaml", "sites/hq/site.yaml", "sites/hq/codecs/em300.js"}}
+	for i := 0; i < n; i++ {
+		eui := fmt.Sprintf("24E12413%08X", i)
+		p.Changes = append(p.Changes, plan.Change{Address: "device." + eui, Kind: plan.KindDevice, Name: "sensor-" + eui,
+			Action: plan.Create, After: &plan.Object{Device: &nsapi.Device{DevEUI: eui, Name: "sensor-" + eui,
+				Description: strings.Repeat("d", 40), ApplicationID: "1", ProfileID: "p", FPort: 1, SupportsJoin: true, AppKey: newKey}}})
+	}
+	p.Changes = append(p.Changes, plan.Change{Address: "codec.old", Kind: plan.KindCodec, Name: "old", ID: "7", Action: plan.Delete,
+		Before: &plan.Object{Codec: &nsapi.Codec{Name: "old"}}})
+	for i := 0; i < u; i++ {
+		eui := fmt.Sprintf("24E12499%08X", i)
+		p.Unmanaged = append(p.Unmanaged, plan.Unmanaged{Address: "device." + eui, Kind: plan.KindDevice, Name: "legacy-" + eui})
+	}
+	return p
+}
+
+// TestMarkdownForReview checks the pull-request comment: the gateway and
+// site in the header, the summary and the counts of every change always
+// visible, under GitHub's 65,536 characters even for 5,000 changes and
+// 3,000 unmanaged objects; the unmanaged list shortened first, and never
+// styled as deletions.
+func TestMarkdownForReview(t *testing.T) {
+	for _, tc := range []struct {
+		changes, unmanaged int
+		wantFull           bool // every attribute line shown
+		wantAllUnmanaged   bool
+		wantAllChanges     bool // the last change, a delete, has a line
+	}{
+		{3, 2, true, true, true},
+		{3, 1400, true, false, true}, // the unmanaged list goes first
+		{400, 0, false, true, true},
+		{5000, 3000, false, false, true}, // the delete stays in sight
+	} {
+		name := fmt.Sprintf("%d changes, %d unmanaged", tc.changes, tc.unmanaged)
+		p := bigPlan(tc.changes, tc.unmanaged)
 		var b bytes.Buffer
 		if err := render.Markdown(&b, p, 0); err != nil {
 			t.Fatal(err)
 		}
 		out := b.String()
-		summary := fmt.Sprintf("**Plan: %d to add, 0 to change, 0 to destroy.**\n", n)
-		if !strings.HasPrefix(out, summary) {
-			t.Errorf("%d changes: markdown does not start with the summary: %.80q", n, out)
+		if len(out) > 65536 || len(out) > render.MarkdownLimit {
+			t.Errorf("%s: markdown is %d characters, over %d", name, len(out), render.MarkdownLimit)
 		}
-		if len(out) > render.MarkdownLimit {
-			t.Errorf("%d changes: markdown is %d characters, over %d", n, len(out), render.MarkdownLimit)
+		head := "#### gwsync plan: gateway `24E124FFFEF5A6A8` (EU868), site `sites/hq/`\n\n" +
+			fmt.Sprintf("**Plan: %d to add, 0 to change, 1 to destroy.**\n", tc.changes) +
+			"\n| kind | to add | to change | to destroy |\n|---|---:|---:|---:|\n" +
+			"| codec | 0 | 0 | 1 |\n" + fmt.Sprintf("| device | %d | 0 | 0 |\n", tc.changes)
+		if !strings.HasPrefix(out, head) {
+			t.Errorf("%s: markdown does not start with the header, summary and counts:\n%.400s", name, out)
 		}
-		if !strings.Contains(out, "<details>") || !strings.Contains(out, "```diff\n") || !strings.HasSuffix(out, "</details>\n") {
-			t.Errorf("%d changes: no diff block in a fold", n)
+		if !strings.Contains(out, "\n"+render.DigestMarker+p.Digest()+" -->\n") {
+			t.Errorf("%s: no plan digest", name)
 		}
-		folded := strings.Contains(out, "folded")
-		if folded != (n > 3) {
-			t.Errorf("%d changes: folded = %v", n, folded)
+		if got := strings.Contains(out, `+        name          = "sensor-24E1241300000000"`+"\n"); got != tc.wantFull {
+			t.Errorf("%s: attribute lines shown = %v, want %v", name, got, tc.wantFull)
+		}
+		if got := strings.Contains(out, "legacy-24E12499"+fmt.Sprintf("%08X", tc.unmanaged-1)); tc.unmanaged > 0 && got != tc.wantAllUnmanaged {
+			t.Errorf("%s: every unmanaged entry listed = %v, want %v", name, got, tc.wantAllUnmanaged)
+		}
+		if got := strings.Contains(out, "- codec.old") || strings.Contains(out, `- codec "old"`); got != tc.wantAllChanges {
+			t.Errorf("%s: the last change (a delete) shown = %v, want %v", name, got, tc.wantAllChanges)
+		}
+		if !tc.wantAllUnmanaged && !strings.Contains(out, " more (") {
+			t.Errorf("%s: the shortened unmanaged list does not say how many are left out", name)
+		}
+		if tc.changes == 5000 && !strings.Contains(out, "more creates (counted in the table above)") {
+			t.Errorf("%s: changes left out without saying so", name)
+		}
+		// unmanaged entries are a plain list, never a red "-" diff line
+		if strings.Contains(out, "\n-    device.24E12499") || strings.Contains(out, "\n- device.24E12499") {
+			t.Errorf("%s: an unmanaged device is styled as a deletion", name)
 		}
 		if strings.Contains(out, newKey) {
-			t.Errorf("%d changes: markdown shows a key", n)
-		}
-		if n == 3 && !strings.Contains(out, "+        name          = \"sensor-24E1241300000000\"\n") {
-			t.Errorf("3 changes: no diff line for the name:\n%s", out)
+			t.Errorf("%s: markdown shows a key", name)
 		}
 	}
 }
