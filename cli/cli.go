@@ -72,6 +72,11 @@ type CLI struct {
 	Fuota    FuotaCmd    `cmd:"" help:"FUOTA task commands: retry."`
 	Firmware FirmwareCmd `cmd:"" help:"Official firmware the gateway can fetch: list."`
 	Version  VersionCmd  `cmd:"" help:"Print gwsync's version."`
+
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
+	Help       HelpCmd       `cmd:"" help:"Show the help of a command (gwsync help plan)."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print gwsync's version and exit."`
 }
 
 // VersionCmd prints the version.
@@ -79,7 +84,7 @@ type VersionCmd struct{}
 
 // Run prints the version.
 func (VersionCmd) Run(env *Env) error {
-	fmt.Fprintln(env.Stdout, "gwsync", Version)
+	fmt.Fprintln(env.Stdout, "gwsync", VersionString())
 	return nil
 }
 
@@ -93,6 +98,15 @@ func Run(env *Env, args []string) int {
 	stdout, stderr := env.Stdout, env.Stderr
 	var grammar CLI
 	exitCode := -1
+	bare := len(args) == 0
+	switch {
+	case bare:
+		// gwsync alone: the usage, and exit 1 (no command ran)
+		args = []string{"--help"}
+	case args[0] == "help":
+		// gwsync help CMD is gwsync CMD --help
+		args = append(append([]string{}, args[1:]...), "--help")
+	}
 	parser, err := kong.New(&grammar,
 		kong.Name("gwsync"),
 		kong.Description("Keep Milesight gateways' LoRaWAN network server in the state your site files describe."),
@@ -100,6 +114,7 @@ func Run(env *Env, args []string) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exitCode = code; panic(kongExit{}) }),
 		kong.Bind(env),
+		kong.Vars{"version": "gwsync " + VersionString()},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "gwsync:", err)
@@ -107,6 +122,9 @@ func Run(env *Env, args []string) int {
 	}
 	ctx, code, done := parse(parser, args, &exitCode)
 	if done {
+		if bare {
+			return ExitError
+		}
 		return code
 	}
 	if err := ctx.Run(); err != nil {

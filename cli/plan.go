@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/band"
@@ -27,6 +28,7 @@ type PlanCmd struct {
 	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 when there are no changes, 2 when there are (1 on error)."`
 	State            string   `name:"state" placeholder:"SNAPSHOT" type:"path" help:"Plan against a snapshot file (gwsync snapshot) instead of the gateway."`
 	NoColor          bool     `name:"no-color" help:"No colours, even on a terminal (NO_COLOR works too)."`
+	EnvFileFlag      `embed:""`
 	ConnFlags        `embed:""`
 }
 
@@ -91,12 +93,15 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		popts.OfficialFirmware = officialLookup(ctx, cl)
 		if len(s.FirmwareUpdates) > 0 {
 			popts.PayloadSizes = payloadSizes(ctx, env, cl)
+			popts.FirmwareDevices = firmwareDevices(ctx, cl) // fuota.go
+			popts.Now = time.Now
 		}
 	}
 	if err := checkLivePlan(env, opts, siteArgs, s, run.State); err != nil {
 		_ = run.Close()
 		return nil, err
 	}
+	popts.Estimates = true
 	run.Options = popts
 	p, err := planner.Plan(s, run.State, popts)
 	if err != nil {
@@ -196,6 +201,10 @@ func officialLookup(ctx context.Context, cl *nsapi.Client) func(model, version, 
 // Run plans and prints the plan.
 func (c *PlanCmd) Run(env *Env) error {
 	ctx := context.Background()
+	env, err := withEnvFile(env, c.EnvFile)
+	if err != nil {
+		return withExit(ExitError, err)
+	}
 	if len(c.Site) == 1 && isSavedPlan(c.Site[0]) {
 		return withExit(ExitError, fmt.Errorf("%s is a saved plan, not a site: gwsync show %s prints it, gwsync apply %s runs it", c.Site[0], c.Site[0], c.Site[0]))
 	}

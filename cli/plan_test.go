@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestPlanOutSaves(t *testing.T) {
 // and reports the request count with --verbose.
 func TestPlanAgainstSim(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "gw.json")
-	c := filepath.Join(planCases, "create-all")
+	c := futureCase(t, "create-all")
 	code, out, errOut := runMain(t, "plan", c+"/site.yaml", "--broker", "sim://"+state, "--detailed-exitcode", "--verbose")
 	if code != ExitChanges {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -203,4 +204,30 @@ func TestPlanChecksLiveChannelPlan(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "fragment.size: 47 bytes is more than data rate 0 carries on EU868: at most 46") {
 		t.Errorf("fragment too large for the gateway: exit %d\n%s", code, errOut)
 	}
+}
+
+// futureCase copies the golden case name to a temporary folder with its
+// FUOTA tasks starting in 2030: a plan against a gateway refuses a new
+// task whose start has passed, and the cases' dates are fixed.
+func futureCase(t *testing.T, name string) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join(planCases, name)
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "site.yaml" {
+			b = regexp.MustCompile(`startAt: 20\d\d-`).ReplaceAll(b, []byte("startAt: 2030-"))
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
 }
