@@ -25,6 +25,7 @@ type ExportCmd struct {
 	EnvFile       string `name:"env-file" placeholder:"FILE" help:"Also write the keys as NAME=value lines to FILE (mode 0600), for your secret store."`
 	InlineScripts bool   `name:"inline-scripts" help:"Keep codec scripts inline instead of in files under codecs/ beside --out."`
 	Schema        string `name:"schema" placeholder:"PATH" help:"Start the file with a yaml-language-server modeline for the schema at PATH (gwsync schema writes it)."`
+	Force         bool   `name:"force" help:"Overwrite files that exist (the site file, the env file, codec and firmware files)."`
 }
 
 // Help is the detailed help of gwsync export --help.
@@ -66,6 +67,16 @@ func (c *ExportCmd) Run(env *Env) error {
 	if c.EnvFile != "" && c.Out != "-" && filepath.Clean(c.EnvFile) == filepath.Clean(c.Out) {
 		return fmt.Errorf("export: --env-file and --out are the same file %s", c.Out)
 	}
+	var outs []string
+	if c.Out != "-" {
+		outs = append(outs, c.Out)
+	}
+	if c.EnvFile != "" {
+		outs = append(outs, c.EnvFile)
+	}
+	if err := c.refuseOverwrite(outs); err != nil {
+		return err
+	}
 	state, conn, gw, err := readLive(ctx, env, c.Site, c.ConnFlags, "export")
 	if err != nil {
 		return err
@@ -90,6 +101,13 @@ func (c *ExportCmd) Run(env *Env) error {
 		// and firmware/ beside it are.
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("export: --out %s: %w", c.Out, unwrapPathErr(err))
+		}
+		var files []string
+		for _, f := range res.Files {
+			files = append(files, filepath.Join(dir, filepath.FromSlash(f.Path)))
+		}
+		if err := c.refuseOverwrite(files); err != nil {
+			return err
 		}
 		if err := res.WriteFiles(dir); err != nil {
 			return err
@@ -262,4 +280,23 @@ func splitUserinfo(broker string) (clean, user, password string, hasPassword boo
 	password, hasPassword = u.User.Password()
 	u.User = nil
 	return u.String(), user, password, hasPassword
+}
+
+// refuseOverwrite fails, naming them, when any of paths exists and --force
+// is not given: an export never replaces a reviewed site file or a key
+// file by surprise.
+func (c *ExportCmd) refuseOverwrite(paths []string) error {
+	if c.Force {
+		return nil
+	}
+	var exist []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			exist = append(exist, p)
+		}
+	}
+	if len(exist) == 0 {
+		return nil
+	}
+	return fmt.Errorf("export: %s already exists; nothing was written: pass --force to overwrite, or choose another --out", strings.Join(exist, ", "))
 }

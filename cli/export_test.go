@@ -254,7 +254,7 @@ func TestExportKeepsAPasswordFile(t *testing.T) {
 		{"-", "password: ${file:" + filepath.Join(dir, "old", "secrets", "mqtt-password") + "}\n"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := Main([]string{"export", filepath.Join(dir, "old", "site.yaml"), "--out", tc.out, "--env-file", filepath.Join(dir, "keys.env")}, nil, &stdout, &stderr); code != ExitOK {
+		if code := Main([]string{"export", filepath.Join(dir, "old", "site.yaml"), "--out", tc.out, "--env-file", filepath.Join(dir, "keys.env"), "--force"}, nil, &stdout, &stderr); code != ExitOK {
 			t.Fatalf("export exit %d: %s", code, stderr.String())
 		}
 		y := stdout.Bytes()
