@@ -201,7 +201,7 @@ func (tb *table) String() string {
 	return b.String()
 }
 
-// hint names the class of issue 8 a failing trial looks like, from its
+// hint names the classes of issue 8 a failing trial looks like, from its
 // edits, faults and differences. It is a guess for the reader, not a
 // verdict: the replay command is the evidence.
 func hint(r *Report) string {
@@ -221,26 +221,35 @@ func hint(r *Report) string {
 		return "fault-free apply fails"
 	case has(detail, "exit 1 (nothing written), but"):
 		return "C (exit 1 after writes)"
-	case has(detail, "holds values this apply did not write"):
-		return "new: rollback refuses the apply's own writes as changed since"
-	case has(detail, "codecJson"):
-		return "D (write-only codecJson)"
-	case has(detail, "fileContent") || has(detail, "fuotaTasks[") && has(detail, "wanted, missing"):
-		return "D (write-only FUOTA firmware: a deleted task is not re-created)"
-	case has(edits, "replace device") && has(detail, "].devices"):
-		return "B (replace loses membership)"
-	case has(edits, "rename group") && has(detail, "].devices"):
-		return "F (member of a renamed group)"
-	case has(detail, ".mb") || has(detail, "appKey") || has(detail, "devAddr") || has(detail, "SKey"):
-		return "A (rollback cannot clear a field)"
-	case has(faults, "code 5") && r.Kind == KindRollbackFault:
-		return "G (undo answered 5)"
-	case r.Kind == KindCodeAfterWrite || has(faults, "code-after-write") || has(faults, "(performed: true)") || r.Kind == KindLostAnswer:
-		return "E (write done, answered with an error or not at all)"
-	case r.Kind == KindLostRequest:
-		return "lost request"
 	}
-	return "unclassified"
+	var classes []string
+	add := func(ok bool, class string) {
+		if ok {
+			classes = append(classes, class)
+		}
+	}
+	fields := has(detail, ".mb") || has(detail, "appKey") || has(detail, "devAddr") || has(detail, "SKey")
+	members := has(detail, "].devices") || has(detail, "members gone")
+	add(fields, "A (rollback cannot clear a field)")
+	add(has(edits, "replace device") && (members || has(detail, "devices[") && has(detail, "wanted, missing")),
+		"B (a replace's undo loses the device or its membership)")
+	add(has(detail, "codecJson"), "D (write-only codecJson)")
+	add(has(detail, "fileContent") || has(detail, "fuotaTasks[") && has(detail, "wanted, missing"), "D (write-only FUOTA firmware)")
+	add(has(edits, "rename group") && members && !has(edits, "replace device"), "F (member of a renamed group)")
+	add(has(detail, "holds values this apply did not write"), "new: rollback refuses the apply's own writes as changed since")
+	if len(classes) == 0 {
+		switch {
+		case r.Kind == KindRollbackFault && len(r.Faults) > 1 && has(r.Faults[1], "code 5"):
+			classes = append(classes, "G (undo answered 5)")
+		case r.Kind == KindCodeAfterWrite || has(faults, "code-after-write") || has(faults, "(performed: true)") || r.Kind == KindLostAnswer:
+			classes = append(classes, "E (write done, answered with an error or not at all)")
+		case r.Kind == KindLostRequest:
+			classes = append(classes, "lost request")
+		default:
+			classes = append(classes, "unclassified")
+		}
+	}
+	return strings.Join(classes, " + ")
 }
 
 func quirksNote(r *Report) string {

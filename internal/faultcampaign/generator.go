@@ -143,7 +143,7 @@ func (g *Generator) Start(apps []string) *Model {
 	for range g.r.IntN(3) {
 		m.Codecs = append(m.Codecs, g.newCodec())
 	}
-	for range 2 + g.r.IntN(5) {
+	for range 2 + g.r.IntN(7) {
 		m.Devices = append(m.Devices, g.newDevice(m, g.chance(3)))
 	}
 	for range g.r.IntN(3) {
@@ -319,7 +319,7 @@ func (m *Model) clone() *Model {
 	return out
 }
 
-// Edit returns a random edit of start: one to five changes mixing
+// Edit returns a random edit of start: one to six changes mixing
 // creates, updates, deletes (prune), replaces, renames, membership and
 // join-type changes.
 func (g *Generator) Edit(start *Model) *Model {
@@ -331,7 +331,7 @@ func (g *Generator) Edit(start *Model) *Model {
 			pinned[d.EUI] = true
 		}
 	}
-	want := 1 + g.r.IntN(5)
+	want := 1 + g.r.IntN(6)
 	for tries := 0; len(g.Edits) < want && tries < 50; tries++ {
 		g.editOnce(m, pinned)
 	}
@@ -543,7 +543,14 @@ func (g *Generator) editOnce(m *Model, pinned map[string]bool) {
 		case len(m.Tasks) > 0 && g.chance(2):
 			t := pick(g, m.Tasks)
 			t.Description, t.FragSize = "firmware "+g.hex(4), 40+g.r.IntN(8)*8
-			g.note("update task %s", t.Name)
+			if olds := old(m.Devices, func(d *Device) bool { return !d.New && !slices.Contains(t.Devices, d.EUI) }); len(olds) > 0 && g.chance(2) {
+				d := pick(g, olds)
+				t.Devices = append(t.Devices, d.EUI)
+				pinned[d.EUI] = true
+				g.note("update task %s (description, fragment size, device %s added)", t.Name, d.EUI)
+			} else {
+				g.note("update task %s (description, fragment size)", t.Name)
+			}
 		case len(m.Tasks) > 0 && g.chance(2):
 			i := g.r.IntN(len(m.Tasks))
 			g.note("delete task %s", m.Tasks[i].Name)
