@@ -123,7 +123,7 @@ func writeFirmwareText(b *bytes.Buffer, entries []FirmwareEntry) {
 	for _, e := range entries {
 		ambiguous[e.Model+"\x00"+e.Version]++
 	}
-	e := entries[0]
+	e := entries[len(entries)-1]
 	fmt.Fprintf(b, "\nIn a site file: official: {model: %s, version: %s}", e.Model, e.Version)
 	if ambiguous[e.Model+"\x00"+e.Version] > 1 {
 		fmt.Fprintf(b, " and id: %q (more than one firmware has this version)", e.ID)

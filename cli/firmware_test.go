@@ -20,7 +20,7 @@ func TestFirmwareList(t *testing.T) {
 	if len(lines) < 5 || !strings.HasPrefix(lines[0], "MODEL  VERSION  NAME") {
 		t.Fatalf("want a header and the four firmware of the catalogue:\n%s", out)
 	}
-	for _, want := range []string{"CT303  v1.4", "WT101  v1.2", "WT201  v1.3", "WT201  v1.4", "In a site file: official: {model: CT303, version: v1.4}"} {
+	for _, want := range []string{"CT303  v1.4", "WT101  v1.2", "WT201  v1.3", "WT201  v1.4", "In a site file: official: {model: WT201, version: v1.4}"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("firmware list lacks %q:\n%s", want, out)
 		}

@@ -148,6 +148,12 @@ func TestFuotaCampaignOnGwsim(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "Task wt201-v1.5 (id 1): upgrade success, 3 of 3 devices done") || strings.Contains(out, "failed") {
 		t.Fatalf("status --watch after the retry: exit %d, want 0 and every device done:\n%s\n%s", code, out, errOut)
 	}
+	// A watch of ended tasks reads once; as JSON, one document a line.
+	code, out, _ = runEnv(env, "status", sitePath, "--watch", "--format", "json", "--interval", "100ms")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != ExitOK || len(lines) != 1 ||
+		json.Unmarshal([]byte(lines[0]), &doc) != nil || !doc.Ended || doc.Failed || doc.Tasks[0].DoneDevices != 3 {
+		t.Errorf("status --watch --format json of ended tasks: exit %d:\n%s", code, out)
+	}
 	if code, out, errOut = runEnv(env, "plan", sitePath, "--detailed-exitcode"); code != ExitOK {
 		t.Errorf("plan after the campaign: exit %d, want 0 (no changes)\n%s\n%s", code, out, errOut)
 	}
