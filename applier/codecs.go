@@ -105,3 +105,5 @@ func (codecs) recreated(ctx context.Context, r *runner, e *effect, newID string)
 }
 
 func (codecs) recreateFailed(_ *plan.Object, err error) error { return err }
+
+func (codecs) relink(context.Context, *runner, *effect, string) error { return nil }

@@ -113,10 +113,10 @@ func (devices) comparable(o *plan.Object) *nsapi.State {
 
 // recreated puts the device back into its multicast groups and says what
 // a re-created device loses.
-func (devices) recreated(ctx context.Context, r *runner, e *effect, _ string) error {
+func (devices) recreated(ctx context.Context, r *runner, e *effect, id string) error {
 	d := e.Before.Device
 	eui := strings.ToUpper(d.DevEUI)
-	if err := r.rejoinGroups(ctx, eui); err != nil {
+	if err := (devices{}).relink(ctx, r, e, id); err != nil {
 		return err
 	}
 	if d.SupportsJoin {
@@ -125,4 +125,9 @@ func (devices) recreated(ctx context.Context, r *runner, e *effect, _ string) er
 		r.note("device %s was re-created: its frame counters are set back to the values read before the apply (fCntUp %d, fCntDown %d)", eui, d.FCntUp, d.FCntDown)
 	}
 	return nil
+}
+
+// relink puts the device back into the groups it was in before the apply.
+func (devices) relink(ctx context.Context, r *runner, e *effect, _ string) error {
+	return r.rejoinGroups(ctx, strings.ToUpper(e.Before.Device.DevEUI))
 }

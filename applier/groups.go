@@ -75,17 +75,50 @@ func (groups) comparable(o *plan.Object) *nsapi.State {
 // recreated puts the group's members back and says what a re-created
 // group loses.
 func (groups) recreated(ctx context.Context, r *runner, e *effect, newID string) error {
-	var euis []string
-	for _, m := range e.Before.Group.Devices {
-		euis = append(euis, strings.ToUpper(m.DevEUI))
-	}
-	if len(euis) > 0 {
-		if err := r.w.AddGroupDevices(ctx, newID, euis); err != nil {
-			return fmt.Errorf("re-add the members of multicast group %s: %w", e.Name, err)
-		}
+	if err := (groups{}).relink(ctx, r, e, newID); err != nil {
+		return err
 	}
 	r.note("multicast group %s was re-created with a new id (%s → %s); its frame counter restarts at %d", e.Name, e.ID, newID, e.Before.Group.FCnt)
 	return nil
+}
+
+// relink adds the members the group had before the apply and lacks now.
+func (groups) relink(ctx context.Context, r *runner, e *effect, id string) error {
+	var want []string
+	for _, m := range e.Before.Group.Devices {
+		want = append(want, strings.ToUpper(m.DevEUI))
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	found, gid, live, err := r.findGroup(ctx, id, e.Name)
+	if err != nil || !found {
+		return fmt.Errorf("re-add the members of multicast group %s: %v", e.Name, errOr(err, "the group is gone"))
+	}
+	have := memberSet(live)
+	var todo []string
+	for _, d := range want {
+		if !have[d] {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	add := &effect{Op: opAdd, Kind: plan.KindMember, ID: gid, Group: e.Name, DevEUIs: todo}
+	if err := r.w.AddGroupDevices(ctx, gid, todo); err != nil {
+		if ok, _, cerr := r.inForce(ctx, add); cerr != nil || !ok {
+			return fmt.Errorf("re-add the members of multicast group %s: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+func errOr(err error, msg string) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s", msg)
 }
 
 // members: a device's membership of a group. The memberships of one group

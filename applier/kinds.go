@@ -45,6 +45,10 @@ type kind interface {
 	// newID: it restores what the delete took with it and notes what it
 	// cannot.
 	recreated(ctx context.Context, r *runner, e *effect, newID string) error
+	// relink restores, where missing, what deleting e's resource took with
+	// it (memberships): for a resource found in place by a rollback that
+	// cannot tell whether an earlier, interrupted rollback re-created it.
+	relink(ctx context.Context, r *runner, e *effect, id string) error
 	// recreateFailed explains a failed re-create where the kind knows why.
 	recreateFailed(obj *plan.Object, err error) error
 }
@@ -59,7 +63,8 @@ func (kindBase) recreated(_ context.Context, r *runner, e *effect, newID string)
 	r.note("%s %s was re-created with a new id (%s → %s)", e.Kind, e.Name, e.ID, newID)
 	return nil
 }
-func (kindBase) recreateFailed(_ *plan.Object, err error) error { return err }
+func (kindBase) recreateFailed(_ *plan.Object, err error) error         { return err }
+func (kindBase) relink(context.Context, *runner, *effect, string) error { return nil }
 
 var kinds = map[plan.Kind]kind{
 	plan.KindProfile: profiles{},
@@ -103,7 +108,8 @@ func (unknownKind) beforeRecreate(*runner, *effect, *plan.Object) {}
 func (u unknownKind) recreated(context.Context, *runner, *effect, string) error {
 	return u.err("re-create")
 }
-func (unknownKind) recreateFailed(_ *plan.Object, err error) error { return err }
+func (unknownKind) recreateFailed(_ *plan.Object, err error) error         { return err }
+func (unknownKind) relink(context.Context, *runner, *effect, string) error { return nil }
 
 // ---- what the runner calls ----
 

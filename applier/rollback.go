@@ -194,7 +194,10 @@ func (r *runner) undoUnit(ctx context.Context, u *undoUnit) {
 		if err != nil {
 			r.logf("rollback: %s: %v", e.Address, err)
 			r.event(Event{Type: EventUndoFailed, Address: e.Address, Action: undoAction(e.Op), Elapsed: time.Since(start), Err: err})
-			continue
+			// The step's earlier writes are undone only after this one: a
+			// replace's delete must not be undone while the create that
+			// followed it still stands. The journal keeps them for later.
+			return
 		}
 		r.event(Event{Type: EventUndone, Address: e.Address, Action: undoAction(e.Op), Elapsed: time.Since(start)})
 	}
@@ -342,6 +345,11 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 				r.remap[e.ID] = fid
 				r.mu.Unlock()
 			}
+			// Never deleted, or re-created by a rollback that was cut short
+			// before it restored the memberships: restore what is missing.
+			if err := kindOf(e.Kind).relink(ctx, r, e, fid); err != nil {
+				return "still there", fid, err
+			}
 			return "still there", fid, nil
 		}
 	}
@@ -352,8 +360,10 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 	if err != nil {
 		// An error answer may come with a create that took effect ("already
 		// exists" after a lost answer, "internal error"): re-read.
-		found, fid, _, cerr := r.find(ctx, e.Kind, e.Name)
-		if cerr == nil && found {
+		// What is found must be what was deleted, not something else under
+		// its name.
+		found, fid, live, cerr := r.find(ctx, e.Kind, e.Name)
+		if cerr == nil && found && sameObject(e.Kind, live, obj) {
 			newID, err = fid, nil
 		}
 	}

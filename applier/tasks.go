@@ -130,3 +130,5 @@ func (tasks) recreateFailed(obj *plan.Object, err error) error {
 	}
 	return err
 }
+
+func (tasks) relink(context.Context, *runner, *effect, string) error { return nil }
