@@ -141,13 +141,25 @@ func Run(ctx context.Context, tr Trial) *Report {
 	for range 3 {
 		edit = gen.Edit(start)
 		rep.Edits = gen.Edits
+		// Each copy of the gateway gets the site folder a user would have:
+		// the edit over the started site, with what gwsync keeps beside it
+		// from the start's apply (its record of write-only values).
 		if editSite, err = gen.Write(edit, filepath.Join(tr.Dir, "edit")); err != nil {
 			return fail(Wrong, "harness: %v", err)
+		}
+		wantSite, err := gen.Write(edit, filepath.Join(tr.Dir, "want-site"))
+		if err != nil {
+			return fail(Wrong, "harness: %v", err)
+		}
+		for _, to := range []string{editSite, wantSite} {
+			if err := carryRecord(filepath.Dir(startSite), filepath.Dir(to)); err != nil {
+				return fail(Wrong, "harness: %v", err)
+			}
 		}
 		if err := copyFile(beforePath, wantPath); err != nil {
 			return fail(Wrong, "harness: %v", err)
 		}
-		clean = a.apply(wantPath, editSite)
+		clean = a.apply(wantPath, wantSite)
 		want = mustRead(wantPath)
 		if clean.exit != exitOK || clean.mitm.Writes() >= minWrites(tr.Kind) {
 			break
@@ -395,6 +407,24 @@ func factory(path string) error {
 		return err
 	}
 	return g.Close()
+}
+
+// carryRecord copies the record gwsync keeps in from/.gwsync of what it
+// wrote (applier.WrittenFile) to to/.gwsync, as a site folder keeps it
+// from one apply to the next; a folder without one gets none.
+func carryRecord(from, to string) error {
+	dst := filepath.Join(to, ".gwsync", applier.WrittenFile)
+	b, err := os.ReadFile(filepath.Join(from, ".gwsync", applier.WrittenFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return os.RemoveAll(dst)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
 }
 
 func copyFile(from, to string) error {
