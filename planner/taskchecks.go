@@ -35,7 +35,7 @@ func (b *builder) startsLater(st *site.FirmwareUpdate, path string) bool {
 	if start.After(now) {
 		return true
 	}
-	b.problem(st.Pos, path+".startAt", "%s is not in the future (it is now %s): the gateway would start the new task at once; give a later start",
+	b.problem(st.Pos, path+".startAt", "%s is not in the future (it is now %s): the gateway would start the task at once; give a later start",
 		st.StartAt, now.UTC().Format(time.RFC3339))
 	return false
 }
