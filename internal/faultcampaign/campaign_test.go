@@ -152,6 +152,7 @@ type table struct {
 	rows   map[string]map[string]int // "kind/par" → outcome → count
 	trials map[string]int            // kind → trials
 	struck map[string]int            // kind → trials whose fault struck
+	half   int                       // trials left half-way for gwsync rollback to finish
 }
 
 func newTable() *table {
@@ -162,6 +163,9 @@ func (tb *table) add(r *Report) {
 	tb.trials[r.Kind]++
 	if r.Fired {
 		tb.struck[r.Kind]++
+	}
+	if r.HalfWay {
+		tb.half++
 	}
 	key := fmt.Sprintf("%s\x00%d", r.Kind, r.Parallelism)
 	if tb.rows[key] == nil {
@@ -196,8 +200,8 @@ func (tb *table) String() string {
 	for _, n := range tb.struck {
 		struck += n
 	}
-	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op; the fault struck in %d.",
-		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp], struck)
+	fmt.Fprintf(&b, "Campaign: %d trials, %d restored, %d converged, %d wrong, %d stuck, %d no-op; the fault struck in %d; %d left the gateway half-way for gwsync rollback.",
+		all, total[Restored], total[Converged], total[Wrong], total[Stuck], total[NoOp], struck, tb.half)
 	return b.String()
 }
 

@@ -61,6 +61,7 @@ type Report struct {
 	Exit        int      // apply's exit code (-1 killed)
 	Faults      []string // what fired
 	Fired       bool     // the trial's fault struck (a kill killed)
+	HalfWay     bool     // apply left the gateway neither before nor applied (exit 4, killed)
 	Edits       []string
 	Detail      []string // why a trial is wrong or stuck; never a key in clear
 }
@@ -251,6 +252,7 @@ func Run(ctx context.Context, tr Trial) *Report {
 			rep.Outcome = Restored
 			break
 		}
+		rep.HalfWay = len(Diff(before, got, 1)) > 0 && len(Diff(want, got, 1)) > 0
 		code, msg := followUp()
 		got = mustRead(trialPath)
 		if leaked(msg) {
