@@ -469,12 +469,7 @@ func TestSecondInterruptStopsTheRollback(t *testing.T) {
 	sitePath := filepath.Join(dir, "site.yaml")
 	writeKillSite(t, sitePath, 4, "first")
 	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
-	cl, err := nsapi.Dial(context.Background(), nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
-		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dialSim(t, srv)
 	before, err := cl.ReadState(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -567,12 +562,7 @@ func TestJournalAfterAKill(t *testing.T) {
 	s.run(t, 1, "apply", "site.yaml", "--auto-approve")
 
 	// By hand: the first device the killed apply updated gets a new name.
-	cl, err := nsapi.Dial(context.Background(), nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
-		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dialSim(t, srv)
 	const eui = "24E124136A000000"
 	d, err := cl.GetDevice(context.Background(), eui)
 	if err != nil {
@@ -606,4 +596,17 @@ func TestJournalAfterAKill(t *testing.T) {
 		t.Errorf("abandon records: %q, want one", m)
 	}
 	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+}
+
+// dialSim connects a client of its own to the simulated gateway of
+// startSim, as a second operator would.
+func dialSim(t *testing.T, srv *gwsim.Server) *nsapi.Client {
+	t.Helper()
+	cl, err := nsapi.Dial(context.Background(), nsapi.Config{Broker: srv.URL(), RequestTopic: "milesight-gateway/24E124FFFEF5A6A8/request",
+		ResponseTopic: "milesight-gateway/24E124FFFEF5A6A8/response", GatewayEUI: "24E124FFFEF5A6A8", RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
 }
