@@ -53,6 +53,7 @@ func (c *ValidateCmd) Run(env *Env) error {
 		},
 		Offline:       true,
 		PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != "",
+		QuoteErrors:   true,
 	}
 	s, problems := site.Load(opts, c.Site...)
 	errs, warns := len(problems.Errors()), len(problems.Warnings())

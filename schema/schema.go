@@ -40,6 +40,11 @@ type Issue struct {
 	Line    int      // 1-based; 0 when not validating YAML
 	Col     int
 	Message string
+	// Unquoted marks an unquoted value that gwsync reads as the text
+	// written but YAML 1.2 tools (editors, other schema validators) read
+	// as a number or a boolean, which fails the schema there: quoting it
+	// makes every tool agree.
+	Unquoted bool
 }
 
 // compiled is the schema compiled once, with its raw JSON for looking up
@@ -88,6 +93,14 @@ func get() (*compiled, error) {
 			defs[name] = d
 		}
 		theOne = &compiled{site: sch, defs: defs, raw: raw}
+		for ptr, msg := range patternMessages {
+			m := theOne.at(ptr)
+			if m == nil {
+				loadErr = fmt.Errorf("site schema: no %s for its message", ptr)
+				return
+			}
+			m["x-message"] = msg
+		}
 	})
 	return theOne, loadErr
 }
@@ -113,11 +126,18 @@ func (c *compiled) at(ptr string) map[string]any {
 		if tok == "" {
 			continue
 		}
-		m, ok := cur.(map[string]any)
-		if !ok {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]
+		case []any: // anyOf/1
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
 			return nil
 		}
-		cur = m[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]
 	}
 	m, _ := cur.(map[string]any)
 	return m
@@ -192,7 +212,9 @@ func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
 			Message: fmt.Sprintf("field %q given twice (first at line %d)", d.Key.Value, d.First.Line),
 		})
 	}
+	flagged := map[string]bool{}
 	for _, is := range c.validate(c.site, inst) {
+		flagged[strings.Join(is.Pointer, "/")] = true
 		node, key := NodeAt(root, is.Pointer)
 		if is.keyPos && key != nil {
 			node = key
@@ -202,6 +224,16 @@ func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
 		}
 		is.Path = PathOf(root, is.Pointer)
 		issues = append(issues, is.Issue)
+	}
+	for _, u := range conv.unquoted {
+		if flagged[strings.Join(u.loc, "/")] {
+			continue // wrong anyway: quoting is not the point
+		}
+		msg := fmt.Sprintf("%s is read as %s by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '%s'", u.node.Value, u.as, u.node.Value)
+		if len(u.loc) > 0 && SecretFields[u.loc[len(u.loc)-1]] {
+			msg = fmt.Sprintf("the value is read as %s by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it", u.as)
+		}
+		issues = append(issues, Issue{Pointer: u.loc, Path: PathOf(root, u.loc), Line: u.node.Line, Col: u.node.Column, Unquoted: true, Message: msg})
 	}
 	sortIssues(issues)
 	return issues, nil
@@ -276,6 +308,44 @@ func (c *compiled) validate(s *jsonschema.Schema, inst any) []issue {
 	var out []issue
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
+		_, frag, _ := strings.Cut(e.SchemaURL, "#")
+		for _, r := range loaderRules {
+			if strings.HasPrefix(frag, r) {
+				return // the site loader says it in its own words
+			}
+		}
+		switch e.ErrorKind.(type) {
+		case *kind.OneOf, *kind.AllOf, *kind.Not, *kind.DependentRequired:
+			if frag == "/$defs/firmwareUpdate" || frag == "/$defs/codec" {
+				return // likewise
+			}
+		}
+		if _, ok := e.ErrorKind.(*kind.AnyOf); ok {
+			// A value that is one of several types (prune: true or a
+			// mapping): when it has a branch's type, only that branch's
+			// problems are worth saying; when it has none, one message
+			// names every type it may be.
+			var matched []*jsonschema.ValidationError
+			var want []string
+			got := ""
+			for _, ce := range e.Causes {
+				if t, ok := ce.ErrorKind.(*kind.Type); ok && len(ce.Causes) == 0 {
+					want = append(want, t.Want...)
+					got = t.Got
+					continue
+				}
+				matched = append(matched, ce)
+			}
+			if len(matched) == 0 && len(want) > 0 {
+				out = append(out, c.explain(&jsonschema.ValidationError{SchemaURL: e.SchemaURL, InstanceLocation: e.InstanceLocation,
+					ErrorKind: &kind.Type{Got: got, Want: want}}, inst)...)
+				return
+			}
+			for _, ce := range matched {
+				walk(ce)
+			}
+			return
+		}
 		if len(e.Causes) > 0 {
 			for _, ce := range e.Causes {
 				walk(ce)
@@ -286,6 +356,33 @@ func (c *compiled) validate(s *jsonschema.Schema, inst any) []issue {
 	}
 	walk(ve)
 	return out
+}
+
+// loaderRules are the schema's keyword locations for rules that the site
+// loader checks and explains itself ("give firmwareFile or official, not
+// both"): the schema has them for editors and other validators, and
+// validation here leaves them to the loader, so that each is said once.
+var loaderRules = []string{
+	"/$defs/codec/allOf",
+	"/$defs/firmwareUpdate/oneOf",
+	"/$defs/firmwareUpdate/dependentRequired",
+}
+
+// patternMessages say what a value that fails the schema at a pointer is,
+// in words ("is not 16 hex digits" rather than a regular expression). They
+// are kept here, not in the published schema, so that the schema holds only
+// standard keywords and loads in validators' strict modes (ajv's default).
+var patternMessages = map[string]string{
+	"/properties/gateway/properties/eui":       "is not 16 hex digits",
+	"/properties/connection/properties/broker": "is not a broker URL (tcp://, ssl://, ws://, wss:// or sim://)",
+	"/$defs/key":                               "is not 32 hex digits or a ${env:NAME} / ${file:PATH} reference",
+	"/$defs/eui":                               "is not 16 hex digits",
+	"/$defs/mbFramePort":                       "85 is reserved; mbFramePort must be 2-84 or 86-223",
+	"/$defs/profile/properties/name":           "is not a profile name (up to 64 letters, digits, \"-\" or \"_\", the first a letter)",
+	"/$defs/device/properties/name":            "is not one line of text (it holds a line break, tab or other control character)",
+	"/$defs/device/properties/devAddr":         "is not 8 hex digits",
+	"/$defs/multicastGroup/properties/mcAddr":  "is not 8 hex digits",
+	"/$defs/firmwareUpdate/properties/startAt": "is not an RFC 3339 time (2026-12-01T02:00:00Z)",
 }
 
 // SecretFields are the fields whose values are never shown in a message.
@@ -300,7 +397,7 @@ func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
 	loc := e.InstanceLocation
 	val := valueAt(inst, loc)
 	sch := c.lookup(e.SchemaURL)
-	secret := sch != nil && sch["x-secret"] == true
+	secret := false
 	if len(loc) > 0 && SecretFields[loc[len(loc)-1]] {
 		secret = true
 	}

@@ -119,9 +119,18 @@ func TestValidateYAML(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "all-digit EUI and a float-looking version stay strings",
+			name: "all-digit EUI and a float-looking version: read as written, flagged for quoting as YAML 1.2 tools read numbers",
 			src: "version: 1\ndevices:\n  - devEUI: 2400000000000001\nfirmwareUpdates:\n  - name: t\n    startAt: 2026-12-01T02:00:00Z\n" +
-				"    devices: [2400000000000001]\n    official: {model: WT201, version: 1.4}\n    fragment: {size: 1, intervalMs: 1000, redundancy: 0}\n",
+				"    devices: [2400000000000001, 24E1247151234568, '24E1247151234569']\n    official: {model: WT201, version: 1.4}\n    fragment: {size: 1, intervalMs: 1000, redundancy: 0}\n" +
+				"multicastGroups:\n  - {name: true, mcAddr: 12345678}\n  - {name: 'true', mcAddr: \"12345678\"}\n",
+			want: []string{
+				"3:13: devices[0].devEUI: 2400000000000001 is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '2400000000000001'",
+				"7:15: firmwareUpdates[0].devices[0]: 2400000000000001 is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '2400000000000001'",
+				"7:33: firmwareUpdates[0].devices[1]: 24E1247151234568 is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '24E1247151234568'",
+				"8:39: firmwareUpdates[0].official.version: 1.4 is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '1.4'",
+				"11:12: multicastGroups[0].name: true is read as a boolean by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: 'true'",
+				"11:26: multicastGroups[0].mcAddr: 12345678 is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it: '12345678'",
+			},
 		},
 		{
 			name: "anchors and merge keys",

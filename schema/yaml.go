@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -90,11 +91,45 @@ type duplicateKey struct {
 // takes. Where the schema wants a string, a plain scalar is read as its
 // text, so `version: 1.4` or an all-digit EUI stay what the user wrote.
 type converter struct {
-	sch   *compiled
-	count int
-	dups  []duplicateKey
-	err   error
+	sch      *compiled
+	count    int
+	dups     []duplicateKey
+	unquoted []unquoted
+	err      error
 }
+
+// unquoted is a plain scalar where the schema wants a string that YAML 1.2
+// tools (editors, other validators) read as a number or a boolean.
+type unquoted struct {
+	node *yaml.Node
+	loc  []string
+	as   string // "a number" or "a boolean"
+}
+
+// readAs says what YAML 1.2's core schema makes of a plain scalar other
+// than a string: "a number", "a boolean", or "".
+func readAs(n *yaml.Node) string {
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return ""
+	}
+	switch {
+	case n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" && n.Tag != "!!bool":
+		return ""
+	case core12Number.MatchString(n.Value):
+		return "a number"
+	case core12Bool.MatchString(n.Value):
+		return "a boolean"
+	}
+	return ""
+}
+
+// The YAML 1.2 core schema's number and boolean forms (yaml.v3 reads some,
+// such as 24E1247151234568, as strings; editors and js-yaml read them as
+// numbers).
+var (
+	core12Number = regexp.MustCompile(`^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	core12Bool   = regexp.MustCompile(`^(?:true|True|TRUE|false|False|FALSE)$`)
+)
 
 func (c *converter) value(n *yaml.Node, s map[string]any, loc []string, depth int) any {
 	if c.err != nil {
@@ -142,6 +177,9 @@ func (c *converter) value(n *yaml.Node, s map[string]any, loc []string, depth in
 			return nil
 		}
 		if c.sch.wantsString(s) {
+			if as := readAs(n); as != "" {
+				c.unquoted = append(c.unquoted, unquoted{node: n, loc: append([]string(nil), loc...), as: as})
+			}
 			return n.Value
 		}
 		return scalar(n)

@@ -342,7 +342,7 @@ func TestBadInputs(t *testing.T) {
 		{
 			name: "group member twice and one unknown",
 			files: map[string]string{"site.yaml": with(dev, "multicastGroups:", "  - name: g", "    mcNwkSKey: ${env:K2}", "    mcAppSKey: ${env:K3}",
-				"    devices: [24E124136A456465, 24e124136a456465, 24E1247151234568]")},
+				"    devices: [24E124136A456465, 24e124136a456465, '24E1247151234568']")},
 			want: []string{
 				"site.yaml:10:33: multicastGroups[0].devices[1]: 24E124136A456465 is listed twice (also devices[0])",
 				"site.yaml:10:51: warning: multicastGroups[0].devices[2]: 24E1247151234568 is not a device of this site; the gateway must already hold it to join the group",
@@ -360,7 +360,7 @@ func TestBadInputs(t *testing.T) {
 		{
 			name: "FUOTA fragment size above 250",
 			files: map[string]string{"site.yaml": y("version: 1", "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01T02:00:00Z",
-				"    devices: [24E1247151234568]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 251, intervalMs: 5000, redundancy: 30}")},
+				"    devices: ['24E1247151234568']", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 251, intervalMs: 5000, redundancy: 30}")},
 			want: []string{
 				"site.yaml:5:15: warning: firmwareUpdates[0].devices[0]: 24E1247151234568 is not a device of this site; the gateway must already hold it to be updated",
 				"site.yaml:7:22: firmwareUpdates[0].fragment.size: 251 is out of range 1-250",
@@ -587,6 +587,7 @@ func TestBadInputs(t *testing.T) {
 			want: []string{
 				"site.yaml:5:13: warning: devices[0].appKey: key written in clear in the site file; use ${env:NAME} or ${file:PATH}",
 				"site.yaml:5:13: warning: devices[0].appKey: is the spec's published default key: anyone can use it; set a key of your own",
+				"site.yaml:8:13: warning: devices[1].appKey: the value is read as a number by YAML 1.2 tools (editors, other schema validators), which then reject it: quote it",
 				"site.yaml:8:13: warning: devices[1].appKey: key written in clear in the site file; use ${env:NAME} or ${file:PATH}",
 				"site.yaml:8:13: warning: devices[1].appKey: is an all-zero key; set a random key",
 				"site.yaml:11:16: warning: multicastGroups[0].mcNwkSKey: same key as multicast group g (mcAppSKey); give every device and group its own key",

@@ -314,13 +314,76 @@ func (l *loader) checkCodecs() {
 	l.checkNames("codec", objs)
 }
 
-func (l *loader) external(kind, name string, p Pos, path string, seen map[string]bool) {
+// external records a reference the site cannot resolve itself, for the
+// planner; it reports whether it is the first to that name.
+func (l *loader) external(kind, name string, p Pos, path string, seen map[string]bool) bool {
 	k := kind + "\x00" + name
 	if seen[k] {
-		return
+		return false
 	}
 	seen[k] = true
 	l.site.External = append(l.site.External, Ref{Kind: kind, Name: name, Pos: p, Path: path})
+	return true
+}
+
+// didYouMean warns of a reference to a name that is neither in the site
+// nor built in but close to one that is: likely a typo. It is a warning,
+// not an error: the gateway may hold the name (plan checks that).
+func (l *loader) didYouMean(kind, name string, p Pos, path string, candidates []string) {
+	if s := closeName(name, candidates); s != "" {
+		l.warn(p, path, "%s %q is neither in the site nor built in: did you mean %q? (plan checks whether the gateway has %q)", kind, name, s, name)
+	}
+}
+
+// closeName is the candidate name is a likely typo of: the same but for
+// case or "-"/"_", or one edit away (two for names over 10 characters).
+func closeName(name string, candidates []string) string {
+	norm := func(s string) string { return strings.NewReplacer("_", "-", " ", "-").Replace(strings.ToLower(s)) }
+	limit := 1
+	if len(name) > 10 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	for _, c := range candidates {
+		if c == name {
+			return ""
+		}
+		if d := editDistance(norm(name), norm(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (l *loader) checkDevices() {
@@ -379,11 +442,15 @@ func (l *loader) checkDevices() {
 			known, otaa = true, true
 		} else {
 			p, path := l.devAt(d, "profile")
-			l.external("profile", profile, p, path, seenExt)
+			if l.external("profile", profile, p, path, seenExt) {
+				l.didYouMean("profile", profile, p, path, append(mapKeys(profiles), BuiltinProfiles...))
+			}
 		}
 		if dev.Codec != "" && !codecs[dev.Codec] {
 			p, path := l.devAt(d, "codec")
-			l.external("codec", dev.Codec, p, path, seenExt)
+			if l.external("codec", dev.Codec, p, path, seenExt) {
+				l.didYouMean("codec", dev.Codec, p, path, mapKeys(codecs))
+			}
 		}
 		if known && otaa && !dev.AppKey.IsSet() && dev.AppKey.Ref == "" {
 			l.add(self, selfPath, "missing appKey: profile %s supports join (OTAA)", profile)

@@ -50,6 +50,11 @@ type Options struct {
 	// (GWSYNC_PASSWORD): the site's connection.password reference is not
 	// resolved, and its absence is no problem.
 	PasswordGiven bool
+	// QuoteErrors makes an unquoted value that YAML 1.2 tools read as a
+	// number or boolean where a string is wanted (devEUI: 1234567890123456)
+	// an error, as the schema is in every other validator (validate);
+	// otherwise it is a warning.
+	QuoteErrors bool
 }
 
 // loader holds one Load's state.
@@ -262,6 +267,10 @@ func (l *loader) loadFile(file string) {
 		return
 	}
 	for _, is := range issues {
+		if is.Unquoted && !l.opts.QuoteErrors {
+			l.warn(Pos{File: file, Line: is.Line, Col: is.Col}, is.Path, "%s", is.Message)
+			continue
+		}
 		l.add(Pos{File: file, Line: is.Line, Col: is.Col}, is.Path, "%s", is.Message)
 	}
 	if len(doc.Content) == 0 {
@@ -322,8 +331,13 @@ func (l *loader) yamlError(file string, data []byte, err error) {
 	}
 	p := Pos{File: file}
 	if line > 0 {
+		line = problemLine(data, line, msg)
 		p.Line, p.Col = line, 1
 		lines := strings.Split(string(data), "\n")
+		if line <= len(lines) {
+			l := lines[line-1]
+			p.Col = len(l) - len(strings.TrimLeft(l, " ")) + 1
+		}
 		if strings.HasPrefix(msg, "did not find expected ',' or '}'") && line <= len(lines) && strings.Contains(lines[line-1], "${") {
 			msg += ` (inside {…}, quote references: '${env:NAME}')`
 		}
@@ -332,6 +346,53 @@ func (l *loader) yamlError(file string, data []byte, err error) {
 		}
 	}
 	l.add(p, "", "invalid YAML: %s", msg)
+}
+
+// problemLine is the line a YAML error is at. yaml.v3 reports some errors
+// at the start of the enclosing block ("did not find expected key" at the
+// list a bad indentation breaks, which may be far above it): for those, it
+// is the first line whose prefix of the file no longer parses, found by
+// bisection (a block structure's error depends only on what comes before
+// it). Other errors keep the line yaml.v3 gives.
+func problemLine(data []byte, reported int, msg string) int {
+	switch {
+	case strings.HasPrefix(msg, "did not find expected key"),
+		strings.HasPrefix(msg, "did not find expected '-' indicator"),
+		strings.HasPrefix(msg, "found a tab character"),
+		strings.HasPrefix(msg, "found character that cannot start any token"):
+	default:
+		return reported
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	fails := func(k int) bool {
+		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:k], nil)))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if errors.Is(err, io.EOF) {
+				return false
+			}
+			if err != nil {
+				return true
+			}
+		}
+	}
+	lo, hi := max(reported-1, 0), len(lines) // prefix lo parses (assumed), hi fails
+	if lo > 0 && fails(lo) {
+		return reported
+	}
+	if !fails(hi) {
+		return reported
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // once checks that a site-wide block is given in one file only.

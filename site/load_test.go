@@ -120,7 +120,7 @@ func TestLoadModel(t *testing.T) {
 			"  - name: wt201-v1.4", // 90
 			"    startAt: 2026-12-02T02:00:00+01:00",
 			"    devices: [24E124707C481005]",
-			"    official: {model: WT201, version: 1.4, id: '1888828394920153089'}",
+			"    official: {model: WT201, version: '1.4', id: '1888828394920153089'}",
 			"    fragment: {size: 40, intervalMs: 1000, redundancy: 0}",
 		),
 		"secrets/mqtt":          "mqtt-password\n",
@@ -370,7 +370,7 @@ func TestStrict(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"site.yaml": with(dev, "  - devEUI: 24E124136A456466", "    application: cloud",
 		"    appKey: 5572404c696e6b4c6f52613230313823",
-		"multicastGroups:", "  - name: g", "    mcNwkSKey: ${env:K2}", "    mcAppSKey: ${env:K3}", "    devices: [24E1247151234568]")})
+		"multicastGroups:", "  - name: g", "    mcNwkSKey: ${env:K2}", "    mcAppSKey: ${env:K3}", "    devices: ['24E1247151234568']")})
 	t.Chdir(dir)
 	opts := Options{LookupEnv: lookup(testEnv)}
 	s, problems := Load(opts, "site.yaml")
@@ -479,7 +479,7 @@ func TestExamples(t *testing.T) {
 	env := testEnvFor(t, root)
 	for _, p := range sites {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			s, problems := Load(Options{Strict: true, LookupEnv: lookup(env)}, p)
+			s, problems := Load(Options{Strict: true, QuoteErrors: true, LookupEnv: lookup(env)}, p)
 			if len(problems) > 0 || s == nil {
 				t.Fatalf("problems:\n%v", problems)
 			}
