@@ -35,6 +35,8 @@ type ApplyCmd struct {
 	NoColor     bool   `name:"no-color" help:"No colours, even on a terminal (NO_COLOR works too)."`
 	EnvFileFlag `embed:""`
 	ConnFlags   `embed:""`
+	FleetFlags  `embed:""`
+	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
 }
 
 // journalDirOf is the journal directory of a site: <site dir>/.gwsync.
@@ -88,6 +90,9 @@ func (c *ApplyCmd) Run(env *Env) error {
 	}
 	if c.Parallelism < 1 || c.Parallelism > applier.MaxParallelism {
 		return withExit(ExitError, fmt.Errorf("--parallelism %d: want 1–%d", c.Parallelism, applier.MaxParallelism))
+	}
+	if dir, ok := fleetDir([]string{c.Target}); ok {
+		return c.runFleet(env, dir) // fleet.go
 	}
 	// A first Ctrl-C (or SIGTERM) starts no new step: the writes in flight
 	// finish and the completed ones are rolled back. A second one stops at

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,14 @@ type Env struct {
 	// (sim://) gateway connection: a test's man in the middle sees and
 	// faults the real command's traffic.
 	WrapTransport func(nsapi.Transport) nsapi.Transport
+	// DialShared, when set, opens the client of a network broker (not
+	// sim://) instead of nsapi.Dial: a fleet shares one connection per
+	// broker among its sites.
+	DialShared func(context.Context, nsapi.Config) (*nsapi.Client, error)
+	// JournalDir, when set, is the journal folder of the site being
+	// planned (a fleet site is loaded together with its common folders,
+	// so its journal cannot be found from the paths loaded).
+	JournalDir string
 }
 
 // exitError carries an exit code out of a command's Run.

@@ -159,7 +159,11 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 	if cfg.ResponseTopic, err = topic("response", c.responseTopic, c.gatewayEUI); err != nil {
 		return nil, nil, err
 	}
-	cl, err := nsapi.Dial(ctx, cfg)
+	dial := nsapi.Dial
+	if env.DialShared != nil {
+		dial = env.DialShared
+	}
+	cl, err := dial(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,6 +30,7 @@ type PlanCmd struct {
 	NoColor          bool     `name:"no-color" help:"No colours, even on a terminal (NO_COLOR works too)."`
 	EnvFileFlag      `embed:""`
 	ConnFlags        `embed:""`
+	FleetFlags       `embed:""`
 }
 
 // planRun is what makePlan made, and what it was made from.
@@ -63,7 +64,11 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was read from the gateway", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
-	popts := planner.Options{StopTasks: flags.StopTask, WrittenCodecJSON: applier.WrittenCodecJSON(journalDirFor(siteArgs), s.Gateway.EUI)}
+	journalDir := journalDirFor(siteArgs)
+	if env.JournalDir != "" {
+		journalDir = env.JournalDir // a fleet site
+	}
+	popts := planner.Options{StopTasks: flags.StopTask, WrittenCodecJSON: applier.WrittenCodecJSON(journalDir, s.Gateway.EUI)}
 	if stateFile != "" {
 		st, err := readSnapshot(stateFile)
 		if err != nil {
@@ -204,6 +209,9 @@ func (c *PlanCmd) Run(env *Env) error {
 	env, err := withEnvFile(env, c.EnvFile)
 	if err != nil {
 		return withExit(ExitError, err)
+	}
+	if dir, ok := fleetDir(c.Site); ok {
+		return c.runFleet(env, dir) // fleet.go
 	}
 	if len(c.Site) == 1 && isSavedPlan(c.Site[0]) {
 		return withExit(ExitError, fmt.Errorf("%s is a saved plan, not a site: gwsync show %s prints it, gwsync apply %s runs it", c.Site[0], c.Site[0], c.Site[0]))

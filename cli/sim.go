@@ -36,6 +36,9 @@ type SimCmd struct {
 	Quirks        string        `default:"tables" enum:"tables,spec-examples" placeholder:"MODE" help:"Where the spec contradicts itself, behave as its parameter tables say (tables) or as its examples show (spec-examples): URL spellings, field names, number or string types."`
 	Application   []string      `name:"application" placeholder:"NAME[=ID]" help:"Hold this application besides cloud (id 1); the id defaults to the next free one (repeatable)."`
 	Verbose       bool          `short:"v" help:"Log every request to stderr."`
+	Gateways      int           `placeholder:"N" help:"Run N gateways on the one broker, each on its own topics, with their state files in --state-dir (EUIs counting up from 24E124FFFE100000)."`
+	StateDir      string        `name:"state-dir" placeholder:"DIR" help:"Run every gateway whose state file (EUI.json) is in DIR, on the one broker; with --gateways N, add state files up to N."`
+	FaultGateway  string        `name:"fault-gateway" placeholder:"EUI" help:"With several gateways: the fault flags act on this gateway only (default: on each)."`
 }
 
 // faults turns the fault flags into gwsim faults.
@@ -126,6 +129,9 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 	}
 	if c.Verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }
+	}
+	if c.Gateways > 0 || c.StateDir != "" {
+		return c.runMany(ctx, env, opts, faults)
 	}
 	g, err := gwsim.Open(c.State, opts)
 	if err != nil {

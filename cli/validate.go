@@ -19,6 +19,7 @@ type ValidateCmd struct {
 	Strict      bool     `help:"Treat security warnings (keys in clear, default or shared keys) as errors."`
 	Format      string   `enum:"text,json" default:"text" help:"Output format: text or json."`
 	ChannelPlan string   `name:"channel-plan" placeholder:"PLAN" help:"Check frequencies and data rates against this channel plan when the site's gateway.channelPlan is not given."`
+	FleetFlags  `embed:""`
 }
 
 // validateProblem is one problem in the JSON output.
@@ -43,6 +44,9 @@ func (c *ValidateCmd) Run(env *Env) error {
 		if _, err := band.Lookup(c.ChannelPlan); err != nil {
 			return withExit(ExitError, fmt.Errorf("--channel-plan: %w", err))
 		}
+	}
+	if dir, ok := fleetDir(c.Site); ok {
+		return c.runFleet(env, dir) // fleet.go
 	}
 	opts := site.Options{
 		Strict:      c.Strict,

@@ -49,6 +49,9 @@ type Server struct {
 
 	mq   *mqtt.Server // embedded broker
 	paho paho.Client  // client of another broker
+	// attached is the inline subscription id of a gateway served on
+	// another Server's embedded broker (Attach); 0 when s owns mq.
+	attached int
 
 	mu     sync.Mutex
 	closed bool
@@ -288,6 +291,9 @@ func (s *Server) Close() error {
 	close(s.stop)
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.attached != 0 {
+		return s.mq.Unsubscribe(s.requestTopic, s.attached)
+	}
 	if s.mq != nil {
 		return s.closeBroker()
 	}

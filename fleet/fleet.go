@@ -1,0 +1,172 @@
+// Package fleet finds the sites of a fleet directory — many gateways, each
+// its own site, sharing common files — and splits them: into shards (one
+// CI runner each) and into waves (applied one after the other). It also
+// renders the fleet's summary table.
+//
+// It neither loads site files nor talks to a gateway: package cli runs each
+// site with the commands of one site.
+package fleet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Files names the fleet file, in the order they are looked for. Its
+// presence makes a directory a fleet.
+var Files = []string{"fleet.yml", "fleet.yaml"}
+
+// Config is the fleet file.
+type Config struct {
+	// Version is 1.
+	Version int `yaml:"version"`
+	// Common lists folders or files (relative to the fleet directory)
+	// merged into every site: shared profiles, codecs, deviceDefaults, a
+	// shared connection block.
+	Common []string `yaml:"common"`
+	// Sites lists folders (relative to the fleet directory) whose
+	// subdirectories are sites; default: the fleet directory itself.
+	Sites []string `yaml:"sites"`
+}
+
+// Site is one site of a fleet.
+type Site struct {
+	// Name is the site's path relative to the fleet directory, with
+	// forward slashes: the same on every machine, so it picks the shard.
+	Name string
+	// Dir is the site's folder (the fleet directory joined with Name).
+	Dir string
+}
+
+// Fleet is a fleet directory's sites and common files.
+type Fleet struct {
+	Dir    string
+	File   string   // the fleet file read
+	Common []string // paths of the common folders or files
+	Sites  []Site   // sorted by Name
+}
+
+// FileOf returns the fleet file of dir, or "" when dir is not a fleet.
+func FileOf(dir string) string {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return ""
+	}
+	for _, f := range Files {
+		p := filepath.Join(dir, f)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+// Is says whether path is a fleet directory (it holds a fleet file).
+func Is(path string) bool { return FileOf(path) != "" }
+
+// Load reads the fleet file of dir and finds its sites: every subdirectory
+// of a sites folder that holds a *.yaml or *.yml file of its own, except
+// the common folders and folders whose name starts with ".".
+func Load(dir string) (*Fleet, error) {
+	file := FileOf(dir)
+	if file == "" {
+		return nil, fmt.Errorf("fleet %s: no %s", dir, strings.Join(Files, " or "))
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("fleet %s: %w", file, err)
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("fleet %s: %w", file, err)
+	}
+	if cfg.Version != 1 {
+		return nil, fmt.Errorf("fleet %s: version %d: want version: 1", file, cfg.Version)
+	}
+	f := &Fleet{Dir: dir, File: file}
+	common := map[string]bool{}
+	for _, c := range cfg.Common {
+		if c == "" || filepath.IsAbs(c) {
+			return nil, fmt.Errorf("fleet %s: common %q: want a path relative to the fleet folder", file, c)
+		}
+		p := filepath.Join(dir, c)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("fleet %s: common %s: %w", file, c, unwrapPath(err))
+		}
+		f.Common = append(f.Common, p)
+		common[filepath.Clean(p)] = true
+	}
+	roots := cfg.Sites
+	if len(roots) == 0 {
+		roots = []string{"."}
+	}
+	seen := map[string]bool{}
+	for _, r := range roots {
+		if filepath.IsAbs(r) {
+			return nil, fmt.Errorf("fleet %s: sites %q: want a path relative to the fleet folder", file, r)
+		}
+		root := filepath.Join(dir, r)
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			return nil, fmt.Errorf("fleet %s: sites %s: %w", file, r, unwrapPath(err))
+		}
+		for _, e := range entries {
+			p := filepath.Join(root, e.Name())
+			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || common[filepath.Clean(p)] || !hasYAML(p) {
+				continue
+			}
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return nil, fmt.Errorf("fleet %s: %w", file, err)
+			}
+			name := filepath.ToSlash(rel)
+			if !seen[name] {
+				seen[name] = true
+				f.Sites = append(f.Sites, Site{Name: name, Dir: p})
+			}
+		}
+	}
+	sort.Slice(f.Sites, func(i, j int) bool { return f.Sites[i].Name < f.Sites[j].Name })
+	if len(f.Sites) == 0 {
+		return nil, fmt.Errorf("fleet %s: no site: a site is a subfolder holding *.yaml files", file)
+	}
+	return f, nil
+}
+
+// Paths are the paths to load for s: its folder, then the common ones.
+func (f *Fleet) Paths(s Site) []string {
+	return append([]string{s.Dir}, f.Common...)
+}
+
+func hasYAML(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			return true
+		}
+	}
+	return false
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

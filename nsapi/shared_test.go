@@ -1,0 +1,122 @@
+package nsapi_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/gwsync/gwsync/gwsim"
+	"github.com/gwsync/gwsync/nsapi"
+)
+
+// TestSharedMQTT: the clients of several gateways over one MQTT
+// connection each get their own gateway's answers, under concurrent
+// requests, whether the gateways answer on topics of their own or all on
+// one topic (then routed by the gateway EUI the answer carries); the
+// broker sees one client; closing one gateway's transport leaves the
+// others working.
+func TestSharedMQTT(t *testing.T) {
+	for _, tc := range []struct{ name, resp string }{
+		{"topic per gateway", "fleet/{eui}/response"},
+		{"one response topic", "fleet/responses"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			plans := []string{"EU868", "US915", "AS923-1", "IN865"}
+			var srv *gwsim.Server
+			var euis []string
+			for i, p := range plans {
+				eui := fmt.Sprintf("24E124FFFE3000%02X", i)
+				g, err := gwsim.New(gwsim.Options{EUI: eui, ChannelPlan: p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer g.Close()
+				if i == 0 {
+					srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "fleet/{eui}/request", tc.resp)
+				} else {
+					_, err = srv.Attach(g, "fleet/{eui}/request", tc.resp)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				euis = append(euis, eui)
+			}
+			defer srv.Close()
+			shared, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: srv.URL()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := shared.Connect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer shared.Close()
+			var clients []*nsapi.Client
+			for _, eui := range euis {
+				resp := tc.resp
+				if resp == "fleet/{eui}/response" {
+					resp = "fleet/" + eui + "/response"
+				}
+				cl, err := nsapi.New(ctx, shared.Gateway("fleet/"+eui+"/request", resp, eui), nsapi.Config{GatewayEUI: eui})
+				if err != nil {
+					t.Fatal(err)
+				}
+				clients = append(clients, cl)
+			}
+			if n := shared.Gateways(); n != len(plans) {
+				t.Errorf("%d gateways on the connection, want %d", n, len(plans))
+			}
+			check := func(idx []int) {
+				var wg sync.WaitGroup
+				for _, i := range idx {
+					for k := 0; k < 5; k++ {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							st, err := clients[i].ReadState(ctx)
+							if err != nil {
+								t.Errorf("gateway %s: %v", euis[i], err)
+								return
+							}
+							if st.ChannelPlan != plans[i] {
+								t.Errorf("gateway %s: read channel plan %s, want %s", euis[i], st.ChannelPlan, plans[i])
+							}
+						}()
+					}
+				}
+				wg.Wait()
+			}
+			check([]int{0, 1, 2, 3})
+			if peak := srv.PeakClients(); peak != 1 {
+				t.Errorf("the broker had %d clients at once, want 1", peak)
+			}
+			if err := clients[1].Close(); err != nil {
+				t.Fatal(err)
+			}
+			check([]int{0, 2, 3})
+			if n := shared.Gateways(); n != len(plans)-1 {
+				t.Errorf("%d gateways on the connection after one closed, want %d", n, len(plans)-1)
+			}
+			for _, i := range []int{0, 2, 3} {
+				clients[i].Close()
+			}
+		})
+	}
+}
+
+// TestSharedMQTTRefusals: a gateway transport before the connection is
+// open, and a broker URL of the wrong kind.
+func TestSharedMQTTRefusals(t *testing.T) {
+	if _, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: "http://x:1"}); err == nil {
+		t.Error("http:// accepted")
+	}
+	s, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: "tcp://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nsapi.New(context.Background(), s.Gateway("a", "b", ""), nsapi.Config{}); err == nil {
+		t.Error("a gateway connected over a shared connection never opened")
+	}
+}
