@@ -55,7 +55,10 @@ problems, if any, are shown.
 Examples:
   gwsync export --broker tcp://192.168.1.10:1883 --gateway-eui 24E124FFFEF5A6A8 \
       --out site/site.yaml --env-file ~/gateway-keys.env
-  gwsync export site/ --out - > exported.yaml`
+  gwsync export site/ --out - > exported.yaml
+
+` + exitsRead + `
+     (export: also when a file to write exists and --force is not given)`
 }
 
 // Run reads the gateway and writes the site file (and the env file).

@@ -86,6 +86,26 @@ func (c *SimCmd) Help() string { return exitsSim }
 // Help is the detailed help of gwsync schema --help.
 func (c *SchemaCmd) Help() string { return exitsSimple }
 
+// Help is the detailed help of gwsync status --help.
+func (c *StatusCmd) Help() string {
+	return `Exit codes:
+  0  shown, and no device of the tasks shown failed
+  1  a device failed, or an error (the gateway could not be read; --watch timed out)`
+}
+
+// Help is the detailed help of gwsync fuota retry --help.
+func (c *FuotaRetryCmd) Help() string {
+	return `Exit codes:
+  0  the gateway took the retry
+  1  error (no such task, a device that is not a failed device of the task, the gateway refused)`
+}
+
+// Help is the detailed help of gwsync firmware list --help.
+func (c *FirmwareListCmd) Help() string { return exitsRead }
+
+// Help is the detailed help of gwsync version --help.
+func (c *VersionCmd) Help() string { return exitsSimple }
+
 // Help is the detailed help of gwsync completion --help.
 func (c *CompletionCmd) Help() string {
 	return `Prints a completion script for the shell:
@@ -148,3 +168,6 @@ func VersionString() string {
 	parts = append(parts, info.GoVersion)
 	return fmt.Sprintf("%s (%s)", v, strings.Join(parts, ", "))
 }
+
+// Help is the detailed help of gwsync help --help.
+func (c *HelpCmd) Help() string { return exitsSimple }
