@@ -17,6 +17,8 @@ type CompletionCmd struct {
 // compCmd is one command, its help line and its flags.
 type compCmd struct {
 	name, help string
+	subs       []string // subcommands (fuota retry)
+	node       *kong.Node
 	flags      []compFlag
 	enums      map[string][]string // flag → its values
 }
@@ -41,19 +43,37 @@ func commandsOf(app *kong.Application) []compCmd {
 		}
 		c := compCmd{name: n.Name, help: n.Help, enums: map[string][]string{}}
 		c.flags = append(c.flags, global...)
-		for _, f := range n.Flags {
-			if f.Hidden {
-				continue
+		seen := map[string]bool{}
+		var add func(n *kong.Node)
+		add = func(n *kong.Node) {
+			for _, f := range n.Flags {
+				if f.Hidden || seen[f.Name] {
+					continue
+				}
+				seen[f.Name] = true
+				c.flags = append(c.flags, compFlag{f.Name, f.Help, !f.IsBool()})
+				if f.Enum != "" {
+					c.enums[f.Name] = strings.Split(f.Enum, ",")
+				}
 			}
-			c.flags = append(c.flags, compFlag{f.Name, f.Help, !f.IsBool()})
-			if f.Enum != "" {
-				c.enums[f.Name] = strings.Split(f.Enum, ",")
+			for _, p := range n.Positional {
+				if p.Enum != "" {
+					c.enums[""] = strings.Split(p.Enum, ",")
+				}
+			}
+			for _, sub := range n.Children {
+				if sub.Type == kong.CommandNode && !sub.Hidden {
+					if n == c.node {
+						c.subs = append(c.subs, sub.Name)
+					}
+					add(sub)
+				}
 			}
 		}
-		for _, p := range n.Positional {
-			if p.Enum != "" {
-				c.enums[""] = strings.Split(p.Enum, ",")
-			}
+		c.node = n
+		add(n)
+		if len(c.subs) > 0 {
+			c.enums[""] = c.subs
 		}
 		sort.Slice(c.flags, func(i, j int) bool { return c.flags[i].name < c.flags[j].name })
 		out = append(out, c)
