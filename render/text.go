@@ -1,7 +1,8 @@
 // Package render turns a plan into what people and tools read: Terraform-like
-// text (optionally coloured), a markdown pull-request comment, and JSON.
-// Every output masks secrets as "(sensitive value)" and shows values the same
-// plan creates as "(known after apply)". It does no network I/O and decides
+// text (optionally coloured), a markdown pull-request comment, and JSON (the
+// plan document of package plan, in Terraform's JSON plan shape). Text and
+// markdown mask secrets as "(sensitive value)", JSON shows their digests;
+// values the same plan creates show as "(known after apply)". It does no network I/O and decides
 // nothing about what differs: that is the planner's job.
 package render
 
