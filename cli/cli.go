@@ -80,6 +80,7 @@ type CLI struct {
 	Status   StatusCmd   `cmd:"" help:"Show the gateway's FUOTA tasks and each device's progress; exit 1 when a device failed."`
 	Fuota    FuotaCmd    `cmd:"" help:"FUOTA task commands: retry."`
 	Firmware FirmwareCmd `cmd:"" help:"Official firmware the gateway can fetch: list."`
+	Test     TestCmd     `cmd:"" help:"Run golden plan tests: each case's site planned against its snapshot and compared with the expected plan."`
 	Version  VersionCmd  `cmd:"" help:"Print gwsync's version."`
 
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
