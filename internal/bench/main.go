@@ -324,7 +324,7 @@ func (b *bench) site(name string, n, extra int, full bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&y, "  - devEUI: 24E12413%08X\n    name: d-%d\n    appKey: ${file:%s}\n", i, i, k)
+		fmt.Fprintf(&y, "  - devEUI: \"24E12413%08X\"\n    name: d-%d\n    appKey: ${file:%s}\n", i, i, k)
 		if full {
 			fmt.Fprintf(&y, "    profile: p-%d\n", i%200)
 		}
@@ -345,12 +345,12 @@ func (b *bench) site(name string, n, extra int, full bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&y, "  - name: g-%d\n    mcAddr: %08X\n    mcNwkSKey: ${file:%s}\n    mcAppSKey: ${file:%s}\n    devices: [", g, 0x01000000+g, nk, ak)
+		fmt.Fprintf(&y, "  - name: g-%d\n    mcAddr: \"%08X\"\n    mcNwkSKey: ${file:%s}\n    mcAppSKey: ${file:%s}\n    devices: [", g, 0x01000000+g, nk, ak)
 		for m := range 100 {
 			if m > 0 {
 				y.WriteString(", ")
 			}
-			fmt.Fprintf(&y, "24E12413%08X", g*100+m)
+			fmt.Fprintf(&y, "\"24E12413%08X\"", g*100+m)
 		}
 		y.WriteString("]\n")
 	}
