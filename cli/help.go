@@ -171,3 +171,10 @@ func VersionString() string {
 
 // Help is the detailed help of gwsync help --help.
 func (c *HelpCmd) Help() string { return exitsSimple }
+
+// Help is the detailed help of gwsync test --help.
+func (c *TestCmd) Help() string {
+	return `Exit codes:
+  0  every case passes (or, with --update, the expected plans were written)
+  1  a case differs, or an error (no case, a site or snapshot that does not load)`
+}
