@@ -123,7 +123,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 // the same messages at the same positions. The site is loaded again with
 // that plan; only its errors are printed (the warnings were).
 func checkLivePlan(env *Env, opts site.Options, siteArgs []string, s *site.Site, st *nsapi.State) error {
-	if s.Gateway.ChannelPlan != "" || st.ChannelPlan == "" {
+	if s.Gateway.ChannelPlan != "" || st.ChannelPlan == "" || !s.HasBandValues() {
 		return nil
 	}
 	if _, err := band.Lookup(st.ChannelPlan); err != nil {

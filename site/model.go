@@ -245,3 +245,22 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(Masked), nil }
 // Gateways in AS923 countries are commonly bound by it, and the limited
 // table is the one that never sends a fragment the air cannot carry.
 func (g Gateway) DwellTimeOn() bool { return g.DwellTime == nil || *g.DwellTime }
+
+// HasBandValues says whether the site sets a value whose range depends on
+// the channel plan: a profile's RX2 or ping-slot frequency or data rate, a
+// multicast group's frequency or data rate, or any FUOTA task (fragment
+// sizes). Fields left out take the plan's defaults, which are in range, so
+// a site without such values needs no check against a channel plan.
+func (s *Site) HasBandValues() bool {
+	for _, p := range s.Profiles {
+		if p.RxFreq2 != nil || p.RxDataRate2 != nil || p.PingSlotFreq != nil || p.PingSlotDR != nil {
+			return true
+		}
+	}
+	for _, g := range s.MulticastGroups {
+		if g.Frequency != nil || g.DR != nil {
+			return true
+		}
+	}
+	return len(s.FirmwareUpdates) > 0
+}

@@ -66,3 +66,24 @@ func TestOfflineUnsetReferences(t *testing.T) {
 		t.Errorf("online load: site %v, errors %q; want no site and 3 errors", s != nil, msgs(probs))
 	}
 }
+
+// TestHasBandValues: only values whose range depends on the channel plan
+// make plan check the site again against the gateway's plan.
+func TestHasBandValues(t *testing.T) {
+	f := int64(869525000)
+	for _, tc := range []struct {
+		name string
+		s    Site
+		want bool
+	}{
+		{"devices only", Site{Devices: []Device{{DevEUI: "24E124136A456465"}}}, false},
+		{"group without radio values", Site{MulticastGroups: []MulticastGroup{{Name: "g"}}}, false},
+		{"group frequency", Site{MulticastGroups: []MulticastGroup{{Name: "g", Frequency: &f}}}, true},
+		{"profile RX2 frequency", Site{Profiles: []Profile{{Name: "p", RxFreq2: &f}}}, true},
+		{"a FUOTA task", Site{FirmwareUpdates: []FirmwareUpdate{{Name: "t"}}}, true},
+	} {
+		if got := tc.s.HasBandValues(); got != tc.want {
+			t.Errorf("%s: HasBandValues() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
