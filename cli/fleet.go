@@ -477,7 +477,11 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 	for w, rng := range split {
 		wsites := sites[rng[0]:rng[1]]
 		if len(split) > 1 {
-			fmt.Fprintf(env.Stdout, "--- wave %d of %d: %s\n", w+1, len(split), count(len(wsites), "site"))
+			not := ""
+			if halted.Load() {
+				not = ", not started"
+			}
+			fmt.Fprintf(env.Stdout, "--- wave %d of %d: %s%s\n", w+1, len(split), count(len(wsites), "site"), not)
 		}
 		fleet.Run(len(wsites), c.Jobs, func(i int) siteOutcome {
 			s := wsites[i]

@@ -207,7 +207,7 @@ func TestFleetWavesHalt(t *testing.T) {
 			t.Errorf("no line %v in:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(out, "A site of wave 2 did not end applied and verified: the later waves are not started.") ||
+	if !strings.Contains(out, "A site of wave 2 did not end applied and verified: the later waves are not started.\n\n--- wave 3 of 3: 2 sites, not started\n") ||
 		!strings.HasSuffix(out, "5 sites: 2 with changes, 0 unchanged, 1 failed, 2 not started\n") {
 		t.Errorf("output:\n%s", out)
 	}
