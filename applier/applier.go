@@ -314,9 +314,9 @@ type runner struct {
 	// before is the state read before the first write (what a rollback
 	// restores).
 	before *nsapi.State
-	// written is the codecJson gwsync last wrote per codec name (nil: no
-	// record): what an undo restores of a field no read returns.
-	written map[string]string
+	// written is what gwsync last wrote of the fields no read returns
+	// (codecJson, firmware files): what an undo restores of them.
+	written written
 
 	mu      sync.Mutex
 	ids     map[string]string // address → server id of what this apply created
@@ -420,7 +420,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	if err != nil {
 		return res, err
 	}
-	r := &runner{w: w, opts: opts, j: j, before: before, written: WrittenCodecJSON(opts.JournalDir, p.GatewayEUI),
+	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
 		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
 		r.total += len(ph)

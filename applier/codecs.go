@@ -80,7 +80,7 @@ func (codecs) keepWriteOnly(r *runner, e *effect, target *plan.Object) {
 	if target.Codec == nil || e.After == nil || e.After.Codec == nil || target.Codec.CodecJSON != "" {
 		return
 	}
-	if v, ok := r.written[target.Codec.Name]; ok {
+	if v, ok := r.written.codecJSON[target.Codec.Name]; ok {
 		target.Codec.CodecJSON = v // what gwsync last wrote: the best knowledge there is
 	} else if e.After.Codec.CodecJSON != "" {
 		target.Codec.CodecJSON = e.After.Codec.CodecJSON
@@ -93,7 +93,7 @@ func (codecs) beforeRecreate(r *runner, _ *effect, obj *plan.Object) {
 	if c == nil || c.CodecJSON != "" {
 		return
 	}
-	if v, ok := r.written[c.Name]; ok {
+	if v, ok := r.written.codecJSON[c.Name]; ok {
 		c.CodecJSON = v
 	} else {
 		r.note("codec %s: re-created without its codecJson, which the gateway never returns and gwsync has no record of", c.Name)

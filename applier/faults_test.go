@@ -607,3 +607,37 @@ func TestCodecJSONRecord(t *testing.T) {
 		t.Errorf("codecJson after the rollback: %q, want %q (the value before the apply)", got, first)
 	}
 }
+
+// A FUOTA task of custom firmware that gwsync created can be re-created by
+// a rollback: the gateway never returns its firmware file, but gwsync
+// records the file it wrote beside the journal.
+func TestCustomFirmwareTaskRecreatedFromTheRecord(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	nt := task("custom-task", d1)
+	create := &plan.Plan{FormatVersion: plan.FormatVersion, Changes: []plan.Change{
+		{Address: "fuota_task.custom-task", Kind: plan.KindTask, Name: "custom-task", Action: plan.Create, After: &plan.Object{Task: &nt}}}}
+	if _, err := applier.Apply(ctx, f.c, create, applier.Options{JournalDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	f.live = must(f.c.ReadState(ctx))(t)
+	ct := f.task(t, "custom-task")
+	if ct.FirmwareInfo != nil && ct.FirmwareInfo.FileContent != "" {
+		t.Fatal("the gateway lists the firmware file: the test proves nothing")
+	}
+	del := &plan.Plan{FormatVersion: plan.FormatVersion, Changes: []plan.Change{
+		{Address: "fuota_task.custom-task", Kind: plan.KindTask, Name: "custom-task", ID: fmt.Sprint(ct.ID), Action: plan.Delete, Before: &plan.Object{Task: ct}}}}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	w := &crashWriter{Writer: f.c, dir: dir, copyTo: crashed, nth: 1, afterWrite: true, t: t}
+	if _, err := applier.Apply(ctx, w, del, applier.Options{Parallelism: 1, JournalDir: dir}); err == nil {
+		t.Fatal("apply succeeded through a crash")
+	}
+	if _, err := applier.Rollback(ctx, f.c, crashed, applier.Options{}); err != nil {
+		t.Fatalf("rollback of a deleted custom-firmware task: %v", err)
+	}
+	if d := canonDiff(f.live, must(f.c.ReadState(ctx))(t)); d != "" {
+		t.Errorf("(-before +after):\n%s", d)
+	}
+}

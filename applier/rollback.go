@@ -40,7 +40,7 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 		return res, err
 	}
 	res.Before = before
-	r := &runner{w: w, opts: opts, j: j, before: before, written: WrittenCodecJSON(journalDir, ""),
+	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(journalDir, ""),
 		ids: map[string]string{}, remap: map[string]string{}}
 	r.effects = replay(recs)
 	byN := map[int]*effect{}

@@ -105,6 +105,12 @@ func (tasks) keepWriteOnly(r *runner, e *effect, target *plan.Object) {
 	if target.Task.FirmwareInfo != nil && target.Task.FirmwareInfo.FileContent != "" {
 		return
 	}
+	if fw, ok := r.written.firmware[target.Task.Name]; ok && target.Task.FirmwareInfo != nil {
+		fi := *target.Task.FirmwareInfo
+		fi.FileContent = fw // what gwsync last wrote: the best knowledge there is
+		target.Task.FirmwareInfo = &fi
+		return
+	}
 	fi := *e.After.Task.FirmwareInfo
 	if target.Task.FirmwareInfo != nil {
 		keep := *target.Task.FirmwareInfo
@@ -117,7 +123,20 @@ func (tasks) keepWriteOnly(r *runner, e *effect, target *plan.Object) {
 	}
 }
 
-func (tasks) beforeRecreate(*runner, *effect, *plan.Object) {}
+// beforeRecreate puts back the firmware file gwsync recorded writing:
+// the task list shows it empty, so without the record a task of custom
+// firmware cannot be sent again.
+func (tasks) beforeRecreate(r *runner, _ *effect, obj *plan.Object) {
+	t := obj.Task
+	if t == nil || t.IsOfficialFirmware || t.FirmwareInfo == nil || t.FirmwareInfo.FileContent != "" {
+		return
+	}
+	if fw, ok := r.written.firmware[t.Name]; ok {
+		fi := *t.FirmwareInfo
+		fi.FileContent = fw
+		t.FirmwareInfo = &fi
+	}
+}
 
 func (tasks) recreated(_ context.Context, r *runner, e *effect, newID string) error {
 	r.note("FUOTA task %s was re-created with a new id (%s → %s): its progress starts again", e.Name, e.ID, newID)
@@ -126,7 +145,7 @@ func (tasks) recreated(_ context.Context, r *runner, e *effect, newID string) er
 
 func (tasks) recreateFailed(obj *plan.Object, err error) error {
 	if t := obj.Task; t != nil && t.FirmwareInfo != nil && t.FirmwareInfo.FileContent == "" {
-		return fmt.Errorf("%w (the gateway never returns a task's firmware file, so it cannot be sent again)", err)
+		return fmt.Errorf("%w (the gateway never returns a task's firmware file and gwsync has no record of it, so it cannot be sent again)", err)
 	}
 	return err
 }
