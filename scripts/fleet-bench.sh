@@ -28,7 +28,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 broker="tcp://127.0.0.1:$port"
 
 if command -v mosquitto >/dev/null; then
-	printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nlog_type all\nlog_dest stderr\n' \
+	printf 'listener %s 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nmax_queued_messages 100000\nlog_type all\nlog_dest stderr\n' \
 		"$port" >"$work/mosquitto.conf"
 	mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
 	pids+=($!)

@@ -131,7 +131,11 @@ func (b *bench) startBroker() error {
 		return err
 	}
 	conf := filepath.Join(b.dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port), 0o600); err != nil {
+	// set_tcp_nodelay: Mosquitto leaves Nagle's algorithm on by default, and
+	// then a small answer can wait for the previous one's ACK (up to 40 ms
+	// of delayed ACK): 2,000 creates at 20 ms took 14.9 s with it on, 12.1 s
+	// with it off. A broker in front of gateways should turn it off.
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n", port), 0o600); err != nil {
 		return err
 	}
 	b.mosq = exec.Command(path, "-c", conf)
