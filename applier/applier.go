@@ -428,8 +428,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	// Writes in flight finish even when ctx is cancelled (each request is
 	// bounded by the client's timeout): only the start of new steps stops.
 	wctx := context.WithoutCancel(ctx)
-	for _, ph := range phases {
-		r.runPhase(ctx, wctx, ph)
+	for i, ph := range phases {
+		// The last phase needs no confirmation read of its own when the
+		// whole gateway is re-read and verified right after it.
+		confirm := i < len(phases)-1 || opts.Verify == nil
+		r.runPhase(ctx, wctx, ph, confirm)
 		if r.isStopped() {
 			break
 		}
@@ -486,10 +489,10 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	return res, failure
 }
 
-// runPhase runs the steps of one phase, Parallelism at a time, then
-// confirms the creates and membership changes of the phase with one list
-// read per kind.
-func (r *runner) runPhase(ctx, wctx context.Context, steps []*step) {
+// runPhase runs the steps of one phase, Parallelism at a time, then (with
+// confirm) confirms the creates and membership changes of the phase with
+// one list read per kind.
+func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool) {
 	sem := make(chan struct{}, parallelism(r.opts))
 	var wg sync.WaitGroup
 	for _, s := range steps {
@@ -515,7 +518,7 @@ func (r *runner) runPhase(ctx, wctx context.Context, steps []*step) {
 		}(s)
 	}
 	wg.Wait()
-	if !r.isStopped() {
+	if confirm && !r.isStopped() {
 		r.confirmPhase(wctx, steps)
 	}
 }
