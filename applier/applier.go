@@ -658,11 +658,14 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 			r.setState(e, effDone, id)
 			return r.j.append(record{T: "ok", N: e.N, ID: id}, false)
 		}
-		if refused(err) {
+		if refused(err) && attempt == 0 {
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)
 			return err
 		}
+		// No answer, an answer that leaves the outcome open, or a refusal of
+		// a write sent again: the first request may yet have arrived late
+		// ("already exists"), so only a re-read tells.
 		r.logf("apply: %s: %s: %v; re-reading to decide", e.Address, e.Op, err)
 		inForce, foundID, cerr := r.inForce(ctx, e)
 		switch {
@@ -673,7 +676,7 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 			r.setState(e, effDone, foundID)
 			r.logf("apply: %s: the answer was lost but the re-read shows the %s happened", e.Address, e.Op)
 			return r.j.append(record{T: "ok", N: e.N, ID: foundID}, false)
-		case attempt < resendAttempts && ctx.Err() == nil:
+		case attempt < resendAttempts && ctx.Err() == nil && !refused(err):
 			// The re-read proves the write never took effect (the request
 			// was lost, or refused without an error code): sending it again
 			// cannot do it twice.

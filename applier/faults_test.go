@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/nsapi"
@@ -639,5 +641,32 @@ func TestCustomFirmwareTaskRecreatedFromTheRecord(t *testing.T) {
 	}
 	if d := canonDiff(f.live, must(f.c.ReadState(ctx))(t)); d != "" {
 		t.Errorf("(-before +after):\n%s", d)
+	}
+}
+
+// A write sent again after a re-read showed it missing can meet its first
+// request arriving late: the gateway then answers "already exists" to the
+// second. A re-read decides, and the apply goes on.
+func TestLateFirstRequestOfAWriteSentAgain(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	w := &hookWriter{Writer: f.c, on: func(name string, n int) (bool, error) {
+		switch {
+		case name == "CreateProfile" && n == 0:
+			return false, lost() // the request is late: not there yet
+		case name == "CreateProfile" && n == 1:
+			return true, remote(nsapi.CodeAlreadyExists) // it arrives; the one sent again is refused
+		}
+		return true, nil
+	}}
+	res, err := applier.Apply(context.Background(), w, f.fullPlan(t), applier.Options{Parallelism: 1, JournalDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("apply: %v (restored %v)", err, res.Restored)
+	}
+	got := summarize(must(f.c.ReadState(context.Background()))(t))
+	want := wantApplied
+	want.Profiles = append(builtinProfiles(got), wantApplied.Profiles[3:]...)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("gateway after apply (-want +got):\n%s", d)
 	}
 }
