@@ -463,12 +463,7 @@ func TestSecondInterruptStopsTheRollback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := t.TempDir()
-	g, srv := startSim(t, dir)
-	s := newSubEnv(t, dir, srv.URL())
-	sitePath := filepath.Join(dir, "site.yaml")
-	writeKillSite(t, sitePath, 4, "first")
-	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	dir, sitePath, g, srv, s := simWithFirstSite(t)
 	cl := dialSim(t, srv)
 	before, err := cl.ReadState(context.Background())
 	if err != nil {
@@ -527,12 +522,7 @@ func TestJournalAfterAKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := t.TempDir()
-	g, srv := startSim(t, dir)
-	s := newSubEnv(t, dir, srv.URL())
-	sitePath := filepath.Join(dir, "site.yaml")
-	writeKillSite(t, sitePath, 4, "first")
-	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	dir, sitePath, g, srv, s := simWithFirstSite(t)
 
 	writeKillSite(t, sitePath, 20, "second")
 	g.Faults().SetDelay(20*time.Millisecond, 0)
@@ -609,4 +599,17 @@ func dialSim(t *testing.T, srv *gwsim.Server) *nsapi.Client {
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// simWithFirstSite starts a simulated gateway on its own broker and applies
+// a first site of 4 devices to it with the gwsync binary.
+func simWithFirstSite(t *testing.T) (dir, sitePath string, g *gwsim.Gateway, srv *gwsim.Server, s *subEnv) {
+	t.Helper()
+	dir = t.TempDir()
+	g, srv = startSim(t, dir)
+	s = newSubEnv(t, dir, srv.URL())
+	sitePath = filepath.Join(dir, "site.yaml")
+	writeKillSite(t, sitePath, 4, "first")
+	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	return dir, sitePath, g, srv, s
 }
