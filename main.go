@@ -3,8 +3,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/gwsync/gwsync/cli"
 )
@@ -20,5 +22,24 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run())
+}
+
+// run is the command; GWSYNC_CPUPROFILE=FILE writes a CPU profile of it
+// (go tool pprof FILE), for the benchmarks of README "Speed".
+func run() int {
+	if path := os.Getenv("GWSYNC_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gwsync: GWSYNC_CPUPROFILE:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "gwsync: GWSYNC_CPUPROFILE:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }

@@ -56,12 +56,17 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		v := env.Getenv(k)
 		return v, v != ""
 	}, Offline: stateFile != "", PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != ""}
+	var early *earlyRead
+	if stateFile == "" {
+		early = startEarlyRead(ctx, env, flags, opts, siteArgs)
+	}
 	s, problems := site.Load(opts, siteArgs...)
 	for _, p := range problems {
 		fmt.Fprintln(env.Stderr, p.Error())
 	}
 	if s == nil || len(problems.Errors()) > 0 {
-		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was read from the gateway", count(len(problems.Errors()), "error")))
+		early.discard()
+		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was planned or written", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
 	journalDir := journalDirFor(siteArgs)
@@ -82,14 +87,9 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 			fmt.Fprintf(env.Stderr, "warning: %s not set: this offline plan takes the snapshot's keys as unchanged (new resources get a placeholder); plan against the gateway and apply need them\n", count(n, "key reference"))
 		}
 	} else {
-		cl, closer, err := connect(ctx, env, flags, &s.Connection, s.Gateway)
+		cl, closer, st, err := readGateway(ctx, env, flags, s, early)
 		if err != nil {
 			return nil, withExit(ExitError, err)
-		}
-		st, err := cl.ReadState(ctx)
-		if err != nil {
-			_ = closer()
-			return nil, withExit(ExitError, fmt.Errorf("reading the gateway: %w", err))
 		}
 		if flags.Verbose {
 			fmt.Fprintf(env.Stderr, "read the gateway's state in %d requests\n", cl.Requests())

@@ -54,7 +54,7 @@ func TestPlanCommand(t *testing.T) {
 		{"missing snapshot", []string{"plan", dir("steady") + "/site.yaml", "--state", dir("steady") + "/nothing.json"},
 			ExitError, "", "snapshot: open", ""},
 		{"broken site", []string{"plan", "testdata-does-not-exist.yaml", "--state", dir("steady") + "/state.json"},
-			ExitError, "", "testdata-does-not-exist.yaml: cannot read: no such file or directory\nError: the site has 1 error; nothing was read from the gateway\n", ""},
+			ExitError, "", "testdata-does-not-exist.yaml: cannot read: no such file or directory\nError: the site has 1 error; nothing was planned or written\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runMain(t, tc.args...)

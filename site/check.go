@@ -154,7 +154,15 @@ func deviceLabel(d *Device) string {
 // values. A value never appears in a message. Offline, a reference that
 // cannot be resolved is a warning and its secret is marked Unset.
 func (l *loader) resolveSecrets() {
-	for _, ss := range l.secretSites() {
+	sites := l.secretSites()
+	var files []string
+	for _, ss := range sites {
+		if m := refPattern.FindStringSubmatch(ss.s.Ref); m != nil && m[1] == "file" {
+			files = append(files, relTo(ss.dir, m[2]))
+		}
+	}
+	l.prefetch(files)
+	for _, ss := range sites {
 		sec := ss.s
 		if sec.Ref == "" {
 			if ss.key {

@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -63,6 +65,7 @@ type loader struct {
 	probs    Problems
 	files    []string          // every file read, in order
 	contents map[string][]byte // file → bytes, for the digest
+	fetched  map[string]fetch  // read ahead (prefetch), not yet taken by readFile
 
 	single map[string]Pos // gateway, connection, ... → where first given
 
@@ -128,6 +131,7 @@ func Load(opts Options, paths ...string) (*Site, Problems) {
 	}
 	s := l.site
 	s.Files = l.files
+	s.digest = digest(l.files, l.contents)
 	return &s, l.probs
 }
 
@@ -222,13 +226,57 @@ func (l *loader) readFile(path string) ([]byte, error) {
 	if b, ok := l.contents[path]; ok {
 		return b, nil
 	}
-	b, err := os.ReadFile(path)
+	var b []byte
+	var err error
+	if r, ok := l.fetched[path]; ok {
+		delete(l.fetched, path)
+		b, err = r.b, r.err
+	} else {
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return nil, unwrapPath(err)
 	}
 	l.files = append(l.files, path)
 	l.contents[path] = b
 	return b, nil
+}
+
+// fetch is a file read ahead of its use.
+type fetch struct {
+	b   []byte
+	err error
+}
+
+// prefetch reads the files at paths side by side, for readFile to take in
+// order later: a site can refer to thousands of key files.
+func (l *loader) prefetch(paths []string) {
+	var todo []string
+	for _, p := range paths {
+		if _, ok := l.contents[p]; !ok {
+			todo = append(todo, p)
+		}
+	}
+	if len(todo) < 2 {
+		return
+	}
+	out := make([]fetch, len(todo))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(8, len(todo)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
+				out[i].b, out[i].err = os.ReadFile(todo[i])
+			}
+		})
+	}
+	wg.Wait()
+	if l.fetched == nil {
+		l.fetched = make(map[string]fetch, len(todo))
+	}
+	for i, p := range todo {
+		l.fetched[p] = out[i]
+	}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -260,11 +308,49 @@ func (l *loader) loadFile(file string) {
 		l.yamlError(file, data, err)
 		return
 	}
-	issues, err := schema.ValidateYAML(&doc)
-	if err != nil {
-		l.unparsed = true // its fields are not read: no "missing version" either
-		l.add(Pos{File: file, Line: 1, Col: 1}, "", "%v", err)
-		return
+	// The schema check and the decoding both only read the tree, and take
+	// about as long on a large file: they run side by side. With aliases
+	// the check goes first, as it refuses aliases that expand beyond
+	// reason, and then nothing is decoded.
+	type checked struct {
+		issues []schema.Issue
+		err    error
+	}
+	var ch chan checked
+	if !hasAlias(&doc) {
+		ch = make(chan checked, 1)
+		go func() {
+			issues, err := schema.ValidateYAML(&doc)
+			ch <- checked{issues, err}
+		}()
+	}
+	var issues []schema.Issue
+	if ch == nil {
+		if issues, err = schema.ValidateYAML(&doc); err != nil {
+			l.unparsed = true // its fields are not read: no "missing version" either
+			l.add(Pos{File: file, Line: 1, Col: 1}, "", "%v", err)
+			return
+		}
+	}
+	decoded := len(l.probs)
+	if len(doc.Content) > 0 {
+		if root := l.newMapping(file, "", doc.Content[0]); root != nil {
+			l.decode(root)
+		}
+	}
+	// The schema's issues go before the decoding's: of two at one place,
+	// the first is kept (sortAndDedupe), and the schema's says more.
+	fromDecode := append([]*FieldError(nil), l.probs[decoded:]...)
+	l.probs = l.probs[:decoded]
+	defer func() { l.probs = append(l.probs, fromDecode...) }()
+	if ch != nil {
+		c := <-ch
+		if c.err != nil {
+			l.unparsed = true
+			l.add(Pos{File: file, Line: 1, Col: 1}, "", "%v", c.err)
+			return
+		}
+		issues = c.issues
 	}
 	for _, is := range issues {
 		if is.Unquoted && !l.opts.QuoteErrors {
@@ -273,14 +359,19 @@ func (l *loader) loadFile(file string) {
 		}
 		l.add(Pos{File: file, Line: is.Line, Col: is.Col}, is.Path, "%s", is.Message)
 	}
-	if len(doc.Content) == 0 {
-		return
+}
+
+// hasAlias reports whether the tree under n holds an alias (*name).
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
 	}
-	root := l.newMapping(file, "", doc.Content[0])
-	if root == nil {
-		return
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
 	}
-	l.decode(root)
+	return false
 }
 
 // utf8 reports whether data is UTF-8 text, and reports where it is not
@@ -661,9 +752,14 @@ func digest(files []string, contents map[string][]byte) string {
 
 // Digest is a sha256 (hex) over the bytes of the site's files, sorted by
 // path: YAML and CSV files, script, secret and firmware files (Files). A
-// saved plan keeps it to notice that the site changed since. It reads the
-// files when called; a file that cannot be read hashes as its error.
+// saved plan keeps it to notice that the site changed since. For a site
+// Load returned it is the digest of the bytes Load read; otherwise the
+// files are read when it is called, and a file that cannot be read hashes
+// as its error.
 func (s *Site) Digest() string {
+	if s.digest != "" {
+		return s.digest
+	}
 	contents := map[string][]byte{}
 	for _, f := range s.Files {
 		b, err := os.ReadFile(f)

@@ -213,7 +213,7 @@ func TestLoadModel(t *testing.T) {
 		},
 	}
 	// Device.Fields is checked by TestDeviceFieldPositions.
-	if diff := cmp.Diff(want, s, cmpopts.IgnoreFields(Device{}, "Fields")); diff != "" {
+	if diff := cmp.Diff(want, s, cmpopts.IgnoreFields(Device{}, "Fields"), cmpopts.IgnoreUnexported(Site{})); diff != "" {
 		t.Errorf("site (-want +got):\n%s", diff)
 	}
 }

@@ -28,6 +28,8 @@ type Site struct {
 	// (applications, profiles and codecs it does not declare), once per
 	// kind and name, at their first use: the gateway must hold them.
 	External []Ref
+
+	digest string // of the bytes Load read (Digest)
 }
 
 // Ref is a reference by name that the site does not resolve itself.
