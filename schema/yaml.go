@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -115,6 +116,8 @@ func readAs(n *yaml.Node) string {
 	switch {
 	case n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" && n.Tag != "!!bool":
 		return ""
+	case n.Value == "" || !strings.ContainsRune("+-.0123456789tTfF", rune(n.Value[0])):
+		return "" // neither form starts otherwise: most names skip the patterns
 	case core12Number.MatchString(n.Value):
 		return "a number"
 	case core12Bool.MatchString(n.Value):

@@ -25,12 +25,37 @@ const DefaultKey = "5572404c696e6b4c6f52613230313823"
 // (LoRaWAN TS004: a 14-bit fragment index).
 const MaxFragments = 16383
 
-var refPattern = regexp.MustCompile(`^\$\{(env|file):([^}]+)\}$`)
+// parseRef splits a whole ${env:NAME} or ${file:PATH} reference into its
+// kind ("env" or "file") and argument (no "}" in it); ok is false for
+// anything else.
+func parseRef(s string) (kind, arg string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "${")
+	if !ok || !strings.HasSuffix(rest, "}") {
+		return "", "", false
+	}
+	kind, arg, ok = strings.Cut(rest[:len(rest)-1], ":")
+	if !ok || (kind != "env" && kind != "file") || arg == "" || strings.Contains(arg, "}") {
+		return "", "", false
+	}
+	return kind, arg, true
+}
 
 // isRef reports whether s is a whole ${env:NAME} or ${file:PATH} reference.
-func isRef(s string) bool { return refPattern.MatchString(s) }
+func isRef(s string) bool { _, _, ok := parseRef(s); return ok }
 
-var hex32 = regexp.MustCompile(`^[0-9A-Fa-f]{32}$`)
+// isHex32 reports whether s is 32 hex digits (a key).
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // finish runs everything that needs the whole site: version, defaults,
 // secrets, semantic checks and the security lint.
@@ -157,8 +182,8 @@ func (l *loader) resolveSecrets() {
 	sites := l.secretSites()
 	var files []string
 	for _, ss := range sites {
-		if m := refPattern.FindStringSubmatch(ss.s.Ref); m != nil && m[1] == "file" {
-			files = append(files, relTo(ss.dir, m[2]))
+		if kind, arg, ok := parseRef(ss.s.Ref); ok && kind == "file" {
+			files = append(files, relTo(ss.dir, arg))
 		}
 	}
 	l.prefetch(files)
@@ -183,18 +208,18 @@ func (l *loader) resolveSecrets() {
 			}
 			l.add(sec.Pos, ss.path, format, args...)
 		}
-		m := refPattern.FindStringSubmatch(sec.Ref)
+		kind, arg, _ := parseRef(sec.Ref)
 		var val string
-		switch m[1] {
+		switch kind {
 		case "env":
-			v, ok := l.opts.LookupEnv(m[2])
+			v, ok := l.opts.LookupEnv(arg)
 			if !ok || v == "" {
 				unresolved("%s is not set", sec.Ref)
 				continue
 			}
 			val = v
 		case "file":
-			p := relTo(ss.dir, m[2])
+			p := relTo(ss.dir, arg)
 			b, err := l.readFile(p)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -213,7 +238,7 @@ func (l *loader) resolveSecrets() {
 			}
 		}
 		if ss.key {
-			if !hex32.MatchString(val) {
+			if !isHex32(val) {
 				l.add(sec.Pos, ss.path, "%s is not 32 hex digits", sec.Ref)
 				sec.Value = ""
 				continue
@@ -643,7 +668,7 @@ func (l *loader) lintKeys() {
 	byValue := map[string][]secretSite{}
 	for _, ss := range sites {
 		sec := ss.s
-		if sec.Value == "" || (ss.key && !hex32.MatchString(sec.Value)) {
+		if sec.Value == "" || (ss.key && !isHex32(sec.Value)) {
 			continue // reported already
 		}
 		if sec.Ref == "" {
