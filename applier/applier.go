@@ -305,6 +305,10 @@ type step struct {
 	phase   int
 	changes []plan.Change
 	address string
+	// sent is set when the step's first write takes its token of
+	// runner.wire (by the step's own goroutine): from then on the step runs
+	// to its end.
+	sent bool
 }
 
 type runner struct {
@@ -330,7 +334,32 @@ type runner struct {
 	total   int
 	// unanswered counts a rollback's undos in a row that got no answer.
 	unanswered int
+	// wire holds a token per write in flight (Options.Parallelism). More
+	// steps than that run at once: while writes are in flight, the next
+	// steps journal their intents, so the fsync is off the critical path.
+	wire chan struct{}
+	// interrupt is closed when the user interrupts the apply: no step
+	// sends its first write after that.
+	interrupt <-chan struct{}
 }
+
+// interrupted reports whether the user interrupted the apply.
+func (r *runner) interrupted() bool {
+	select {
+	case <-r.interrupt:
+		return true
+	default:
+		return false
+	}
+}
+
+// errNotSent ends a step whose intent was journalled but whose write was
+// not sent, as the apply stopped meanwhile: the step did not run.
+var errNotSent = errors.New("not sent: the apply stopped")
+
+// stepsAhead is how many steps beyond the writes in flight journal their
+// intent ahead: an fsync takes far less than an answer.
+const stepsAhead = 2
 
 func (r *runner) logf(format string, args ...any) {
 	if r.opts.Logf != nil {
@@ -421,6 +450,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		return res, err
 	}
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
+		wire: make(chan struct{}, parallelism(opts)), interrupt: ctx.Done(),
 		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
 		r.total += len(ph)
@@ -493,7 +523,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 // confirm) confirms the creates and membership changes of the phase with
 // one list read per kind.
 func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool) {
-	sem := make(chan struct{}, parallelism(r.opts))
+	sem := make(chan struct{}, parallelism(r.opts)+stepsAhead)
 	var wg sync.WaitGroup
 	for _, s := range steps {
 		if ctx.Err() != nil {
@@ -534,6 +564,12 @@ func (r *runner) runStep(ctx context.Context, s *step) {
 		err = r.doChange(ctx, s, first)
 	}
 	elapsed := time.Since(start)
+	if s.sent && r.wire != nil {
+		defer func() { <-r.wire }()
+	}
+	if errors.Is(err, errNotSent) {
+		return
+	}
 	if err != nil {
 		se := &StepError{Change: first, Err: err}
 		r.stop(se)
@@ -652,6 +688,24 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 		r.setState(e, effNotDone, "")
 		return err
 	}
+	if r.wire != nil && !s.sent {
+		// The step's first write takes a token, which runStep gives back
+		// once the step is over and reported.
+		select {
+		case r.wire <- struct{}{}:
+		case <-ctx.Done():
+			r.setState(e, effNotDone, "")
+			_ = r.j.append(record{T: "fail", N: e.N}, false)
+			return ctx.Err()
+		}
+		s.sent = true
+		if r.isStopped() || r.interrupted() {
+			r.setState(e, effNotDone, "")
+			_ = r.j.append(record{T: "fail", N: e.N}, false)
+			return errNotSent
+		}
+	}
+	s.sent = true
 	for attempt := 0; ; attempt++ {
 		id, err := write(ctx)
 		if err == nil {
