@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1239,5 +1240,43 @@ func TestRequestsPerCreate(t *testing.T) {
 	}
 	if got, want := f.c.Requests()-r1, read+50+1; got != want {
 		t.Errorf("%d requests, want %d (state read %d + 50 creates + 1 confirming list)", got, want, read)
+	}
+}
+
+// inFlight counts the device creates in flight and keeps the most seen.
+type inFlight struct {
+	*nsapi.Client
+	now, most atomic.Int32
+}
+
+func (w *inFlight) CreateDevice(ctx context.Context, d nsapi.DeviceWrite) error {
+	n := w.now.Add(1)
+	for m := w.most.Load(); n > m && !w.most.CompareAndSwap(m, n); m = w.most.Load() {
+	}
+	defer w.now.Add(-1)
+	time.Sleep(2 * time.Millisecond)
+	return w.Client.CreateDevice(ctx, d)
+}
+
+// TestWritesInFlightStayWithinParallelism: steps beyond --parallelism
+// journal their intents ahead, but never more writes than it allows are
+// in flight, and all of them are done.
+func TestWritesInFlightStayWithinParallelism(t *testing.T) {
+	for _, par := range []int{1, 3} {
+		t.Run(fmt.Sprint(par), func(t *testing.T) {
+			f := newFixture(t, gwsim.Options{})
+			live := must(f.c.ReadState(context.Background()))(t)
+			w := &inFlight{Client: f.c}
+			res, err := applier.Apply(context.Background(), w, createPlan(live, 24), applier.Options{Parallelism: par, JournalDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.most.Load(); got != int32(par) {
+				t.Errorf("at most %d creates in flight, want %d", got, par)
+			}
+			if len(res.Applied) != 24 || len(must(f.c.ReadState(context.Background()))(t).Devices) != 24 {
+				t.Errorf("%d steps applied, want 24", len(res.Applied))
+			}
+		})
 	}
 }
