@@ -126,6 +126,27 @@ func BenchmarkDecodeDevicePage500(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeDevicePageBody is the decoding alone of a page of 500
+// devices: by the fast reader, and by encoding/json (which the fast reader
+// leaves a page to when it meets anything it is not sure of).
+func BenchmarkDecodeDevicePageBody(b *testing.B) {
+	page := devicePage(b, 500)
+	for _, c := range []struct {
+		name string
+		fast bool
+	}{{"fast", true}, {"encoding-json", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if n, err := nsapi.DecodeDevicePage(page, c.fast); n != 500 || err != nil {
+					b.Fatalf("%d devices, %v", n, err)
+				}
+			}
+		})
+	}
+}
+
 // bigState is a gateway of n devices, 200 profiles and groups of 100
 // members (n/100 of them), as the plan benchmark has.
 func bigState(b *testing.B, n int, latency time.Duration) *gwsim.Gateway {
