@@ -100,10 +100,13 @@ func (e *earlyRead) read(ctx context.Context, env *Env, flags ConnFlags, conn *s
 // after an error nothing is left open.
 func (e *earlyRead) result() (*nsapi.Client, func() error, *nsapi.State, error) {
 	if e.connectErr != nil {
+		if e.cancel != nil {
+			e.cancel()
+		}
 		return nil, nil, nil, e.connectErr
 	}
 	if e.readErr != nil {
-		_ = e.closer()
+		_ = e.closer() // cancels too, when taken from an early read
 		return nil, nil, nil, fmt.Errorf("reading the gateway: %w", e.readErr)
 	}
 	return e.cl, e.closer, e.st, nil
