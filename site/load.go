@@ -63,9 +63,10 @@ type Options struct {
 type loader struct {
 	opts     Options
 	probs    Problems
-	files    []string          // every file read, in order
-	contents map[string][]byte // file → bytes, for the digest
-	fetched  map[string]fetch  // read ahead (prefetch), not yet taken by readFile
+	files    []string                // every file read, in order
+	contents map[string][]byte       // file → bytes, for the digest
+	fetched  map[string]fetch        // read ahead (prefetch), not yet taken by readFile
+	pending  []chan map[string]fetch // reads started by prefetchLater
 
 	single map[string]Pos // gateway, connection, ... → where first given
 
@@ -249,34 +250,84 @@ type fetch struct {
 }
 
 // prefetch reads the files at paths side by side, for readFile to take in
-// order later: a site can refer to thousands of key files.
+// order later: a site can refer to thousands of key files. It first takes
+// what prefetchLater read.
 func (l *loader) prefetch(paths []string) {
+	if l.fetched == nil {
+		l.fetched = map[string]fetch{}
+	}
+	for _, ch := range l.pending {
+		for p, f := range <-ch {
+			if _, ok := l.fetched[p]; !ok {
+				l.fetched[p] = f
+			}
+		}
+	}
+	l.pending = nil
 	var todo []string
 	for _, p := range paths {
-		if _, ok := l.contents[p]; !ok {
+		_, read := l.contents[p]
+		_, fetched := l.fetched[p]
+		if !read && !fetched {
 			todo = append(todo, p)
 		}
 	}
-	if len(todo) < 2 {
+	for p, f := range readAll(todo) {
+		l.fetched[p] = f
+	}
+}
+
+// prefetchLater starts reading paths in the background while the loader
+// goes on; prefetch takes what it read.
+func (l *loader) prefetchLater(paths []string) {
+	if len(paths) == 0 {
 		return
 	}
-	out := make([]fetch, len(todo))
+	ch := make(chan map[string]fetch, 1)
+	go func() { ch <- readAll(paths) }()
+	l.pending = append(l.pending, ch)
+}
+
+// readAll reads the files at paths, 8 at a time.
+func readAll(paths []string) map[string]fetch {
+	out := make([]fetch, len(paths))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(8, len(todo)) {
+	for range min(8, len(paths)) {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
-				out[i].b, out[i].err = os.ReadFile(todo[i])
+			for i := int(next.Add(1)) - 1; i < len(paths); i = int(next.Add(1)) - 1 {
+				out[i].b, out[i].err = os.ReadFile(paths[i])
 			}
 		})
 	}
 	wg.Wait()
-	if l.fetched == nil {
-		l.fetched = make(map[string]fetch, len(todo))
+	m := make(map[string]fetch, len(paths))
+	for i, p := range paths {
+		m[p] = out[i]
 	}
-	for i, p := range todo {
-		l.fetched[p] = out[i]
+	return m
+}
+
+// keyFiles lists the ${file:…} references of the devices and groups from
+// the given indexes on, as paths relative to dir.
+func (l *loader) keyFiles(dir string, devices, groups int) []string {
+	var out []string
+	add := func(secs ...*Secret) {
+		for _, s := range secs {
+			if kind, arg, ok := parseRef(s.Ref); ok && kind == "file" {
+				out = append(out, relTo(dir, arg))
+			}
+		}
 	}
+	for i := devices; i < len(l.site.Devices); i++ {
+		d := &l.site.Devices[i]
+		add(&d.AppKey, &d.NwkSKey, &d.AppSKey)
+	}
+	for i := groups; i < len(l.site.MulticastGroups); i++ {
+		g := &l.site.MulticastGroups[i]
+		add(&g.McNwkSKey, &g.McAppSKey)
+	}
+	return out
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -333,11 +384,15 @@ func (l *loader) loadFile(file string) {
 		}
 	}
 	decoded := len(l.probs)
+	devices, groups := len(l.site.Devices), len(l.site.MulticastGroups)
 	if len(doc.Content) > 0 {
 		if root := l.newMapping(file, "", doc.Content[0]); root != nil {
 			l.decode(root)
 		}
 	}
+	// The key files the new resources name are read while the schema
+	// check finishes.
+	l.prefetchLater(l.keyFiles(filepath.Dir(file), devices, groups))
 	// The schema's issues go before the decoding's: of two at one place,
 	// the first is kept (sortAndDedupe), and the schema's says more.
 	fromDecode := append([]*FieldError(nil), l.probs[decoded:]...)
