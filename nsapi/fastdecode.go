@@ -86,8 +86,54 @@ func (w *deviceListWire) decodeFast(body []byte) bool {
 	if !ok || !d.end() {
 		return false
 	}
+	page.compact()
 	*w = page
 	return true
+}
+
+// compact moves the page's strings, which are cut from the copy of the
+// page's bytes, into one buffer of their own: they are about a third of
+// the page, which is then not kept alive by them (20,000 devices: 10.8 MB
+// of pages, 4 MB of strings).
+func (w *deviceListWire) compact() {
+	var fields []*string
+	for i := range w.DeviceResult {
+		dv := &w.DeviceResult[i]
+		p := &dv.devicePlain
+		fields = append(fields, &p.DevEUI, &p.Name, (*string)(&p.ApplicationID), &p.AppName, &p.Description,
+			&p.ProfileID, &p.ProfileName, &p.AppKey, &p.DevAddr, &p.AppSKey, &p.NwkSKey, &p.LastSeenAt,
+			&p.MbMode, &p.LastSeenAtTime, (*string)(&p.PayloadCodecID), &p.PayloadName)
+		if dv.NwksKey != nil {
+			fields = append(fields, dv.NwksKey)
+		}
+		if dv.PayloadCodeID != nil {
+			fields = append(fields, (*string)(dv.PayloadCodeID))
+		}
+	}
+	l := &w.DeviceList
+	for i := range l.AppResult {
+		a := &l.AppResult[i]
+		fields = append(fields, (*string)(&a.ApplicationID), &a.AppName)
+	}
+	for i := range l.ProfileResult {
+		r := &l.ProfileResult[i]
+		fields = append(fields, &r.ProfileID, &r.ProfileName)
+	}
+	fields = append(fields, &l.ChannelPlan)
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all := b.String()
+	for _, f := range fields {
+		k := len(*f)
+		*f, all = all[:k], all[k:]
+	}
 }
 
 // isZero reports whether w is the zero value.
