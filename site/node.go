@@ -20,6 +20,32 @@ type mapping struct {
 	node *yaml.Node
 	val  map[string]*yaml.Node
 	key  map[string]*yaml.Node
+
+	// A frozen mapping (freeze) keeps only where it and its fields stand:
+	// node, val and key are nil, and only has, pos, self and sub work.
+	frozen bool
+	at     spot
+	fields map[string]spot
+}
+
+// spot is where a value stands; null marks an empty value.
+type spot struct {
+	line, col int32
+	null      bool
+}
+
+// freeze lets go of the mapping's YAML nodes once its resource is decoded,
+// keeping where its fields stand for the checks that run on the whole
+// site: the nodes of 20,000 devices are some 38 MB, their spots 3 MB.
+func (m *mapping) freeze() {
+	m.at = spot{line: int32(m.node.Line), col: int32(m.node.Column)}
+	m.fields = make(map[string]spot, len(m.val))
+	for k, n := range m.val {
+		if n != nil {
+			m.fields[k] = spot{line: int32(n.Line), col: int32(n.Column), null: isNull(n)}
+		}
+	}
+	m.node, m.val, m.key, m.frozen = nil, nil, nil, true
 }
 
 // newMapping wraps n, or returns nil (after reporting) when n is not a mapping.
@@ -76,6 +102,10 @@ func (m *mapping) has(k string) bool {
 	if m == nil {
 		return false
 	}
+	if m.frozen {
+		f, ok := m.fields[k]
+		return ok && !f.null
+	}
 	n, ok := m.val[k]
 	return ok && n != nil && !isNull(n)
 }
@@ -83,13 +113,24 @@ func (m *mapping) has(k string) bool {
 // pos is where the field's value stands, or the mapping itself when the
 // field is left out.
 func (m *mapping) pos(k string) Pos {
+	if m.frozen {
+		if f, ok := m.fields[k]; ok {
+			return Pos{File: m.file, Line: int(f.line), Col: int(f.col)}
+		}
+		return m.self()
+	}
 	if n, ok := m.val[k]; ok && n != nil {
 		return Pos{File: m.file, Line: n.Line, Col: n.Column}
 	}
-	return Pos{File: m.file, Line: m.node.Line, Col: m.node.Column}
+	return m.self()
 }
 
-func (m *mapping) self() Pos { return Pos{File: m.file, Line: m.node.Line, Col: m.node.Column} }
+func (m *mapping) self() Pos {
+	if m.frozen {
+		return Pos{File: m.file, Line: int(m.at.line), Col: int(m.at.col)}
+	}
+	return Pos{File: m.file, Line: m.node.Line, Col: m.node.Column}
+}
 
 func (m *mapping) str(k string) (string, bool) {
 	if !m.has(k) {
