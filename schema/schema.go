@@ -53,6 +53,9 @@ type compiled struct {
 	site *jsonschema.Schema
 	defs map[string]*jsonschema.Schema
 	raw  map[string]any
+	// devicesApart says that the schema's devices is exactly a list of
+	// device definitions, so each item can be checked on its own.
+	devicesApart bool
 }
 
 var (
@@ -93,6 +96,12 @@ func get() (*compiled, error) {
 			defs[name] = d
 		}
 		theOne = &compiled{site: sch, defs: defs, raw: raw}
+		devs, _ := raw["properties"].(map[string]any)["devices"].(map[string]any)
+		if len(devs) == 3 && devs["type"] == "array" && devs["description"] != nil && defs["device"] != nil {
+			if it, _ := devs["items"].(map[string]any); len(it) == 1 && it["$ref"] == "#/$defs/device" {
+				theOne.devicesApart = true
+			}
+		}
 		for ptr, msg := range patternMessages {
 			m := theOne.at(ptr)
 			if m == nil {
@@ -199,9 +208,28 @@ func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
 		return nil, nil
 	}
 	conv := &converter{sch: c}
-	inst := conv.value(root, c.raw, nil, 0)
-	if conv.err != nil {
-		return nil, conv.err
+	var checked []issue
+	if items := c.deviceItems(root); items != nil {
+		// The devices are checked one by one against their definition, on
+		// two goroutines, and the rest of the document without them: the
+		// same issues, as the schema says nothing of the list as a whole,
+		// with neither the whole list converted at once nor one core.
+		inst := conv.value(withEmpty(root, "devices"), c.raw, nil, 0)
+		if conv.err != nil {
+			return nil, conv.err
+		}
+		checked = c.validate(c.site, inst)
+		more, err := c.validateDevices(conv, items)
+		if err != nil {
+			return nil, err
+		}
+		checked = append(checked, more...)
+	} else {
+		inst := conv.value(root, c.raw, nil, 0)
+		if conv.err != nil {
+			return nil, conv.err
+		}
+		checked = c.validate(c.site, inst)
 	}
 	var issues []Issue
 	for _, d := range conv.dups {
@@ -213,7 +241,7 @@ func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
 		})
 	}
 	flagged := map[string]bool{}
-	for _, is := range c.validate(c.site, inst) {
+	for _, is := range checked {
 		flagged[strings.Join(is.Pointer, "/")] = true
 		node, key := NodeAt(root, is.Pointer)
 		if is.keyPos && key != nil {
@@ -237,6 +265,96 @@ func ValidateYAML(doc *yaml.Node) ([]Issue, error) {
 	}
 	sortIssues(issues)
 	return issues, nil
+}
+
+// deviceItems returns the items of the document's devices list when they
+// can be checked apart from it: the list is a YAML sequence, the document
+// holds no alias (the node budget is kept per converter), and the schema's
+// devices is exactly a list of device definitions, with no keyword on the
+// list as a whole. Otherwise nil.
+func (c *compiled) deviceItems(root *yaml.Node) []*yaml.Node {
+	if !c.devicesApart || root.Kind != yaml.MappingNode || HasAlias(root) {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "devices" && root.Content[i+1].Kind == yaml.SequenceNode && len(root.Content[i+1].Content) > 0 {
+			return root.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+// withEmpty is a copy of the mapping root whose value of key is an empty
+// sequence at the same place.
+func withEmpty(root *yaml.Node, key string) *yaml.Node {
+	cp := *root
+	cp.Content = append([]*yaml.Node(nil), root.Content...)
+	for i := 0; i+1 < len(cp.Content); i += 2 {
+		if cp.Content[i].Value == key {
+			v := cp.Content[i+1]
+			cp.Content[i+1] = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: v.Line, Column: v.Column}
+		}
+	}
+	return &cp
+}
+
+// validateDevices checks device items against the device definition, each
+// as it would be checked within the document (its issues' pointers start
+// with devices/N), on two goroutines. The converters' findings are added
+// to conv's.
+func (c *compiled) validateDevices(conv *converter, items []*yaml.Node) ([]issue, error) {
+	item := c.items(c.property(c.raw, "devices"))
+	const parts = 2
+	type part struct {
+		conv   *converter
+		issues []issue
+	}
+	res := make([]part, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(items)/parts, (p+1)*len(items)/parts
+		wg.Go(func() {
+			cv := &converter{sch: c}
+			var out []issue
+			for i := lo; i < hi && cv.err == nil; i++ {
+				at := []string{"devices", strconv.Itoa(i)}
+				v := cv.value(items[i], item, at, 2)
+				for _, is := range c.validate(c.defs["device"], v) {
+					is.Pointer = append(append([]string(nil), at...), is.Pointer...)
+					out = append(out, is)
+				}
+			}
+			res[p] = part{cv, out}
+		})
+	}
+	wg.Wait()
+	var out []issue
+	for _, r := range res {
+		if r.conv.err != nil {
+			return nil, r.conv.err
+		}
+		conv.count += r.conv.count
+		conv.dups = append(conv.dups, r.conv.dups...)
+		conv.unquoted = append(conv.unquoted, r.conv.unquoted...)
+		out = append(out, r.issues...)
+	}
+	if conv.count > maxNodes {
+		return nil, fmt.Errorf("document too large or too deep once aliases are expanded (more than %d values or %d levels)", maxNodes, maxDepth)
+	}
+	return out, nil
+}
+
+// HasAlias reports whether the tree under n holds an alias (*name).
+func HasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if HasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // ValidateDef validates a value against one of the schema's definitions
