@@ -427,7 +427,6 @@ func (l *loader) loadFile(file string) {
 	}
 }
 
-
 // utf8 reports whether data is UTF-8 text, and reports where it is not
 // (a file saved as Latin-1 or UTF-16).
 func (l *loader) utf8(file string, data []byte) bool {
