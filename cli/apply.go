@@ -215,7 +215,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		NoRollback:        c.NoRollback,
 		JournalDir:        journalDir,
 		Progress:          prog.event,
-		ExpectFingerprint: run.State.Fingerprint(),
+		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
 	}
 	if saved == nil && c.AutoApprove {

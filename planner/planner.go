@@ -130,6 +130,10 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
+	// The fingerprint only reads the state: it is taken while the plan is
+	// built.
+	fingerprint := make(chan string, 1)
+	go func() { fingerprint <- live.Fingerprint() }()
 	b := &builder{site: desired, live: live, opts: opts}
 	if !b.channelPlan() {
 		return nil, &Error{Problems: b.problems}
@@ -163,7 +167,7 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		FormatVersion:    plan.FormatVersion,
 		GatewayEUI:       strings.ToUpper(cmp.Or(desired.Gateway.EUI, live.GatewayEUI)),
 		ChannelPlan:      b.band.Name,
-		StateFingerprint: live.Fingerprint(),
+		StateFingerprint: <-fingerprint,
 		SiteFiles:        append([]string(nil), desired.Files...),
 		Changes:          b.changes,
 		Unmanaged:        b.unmanaged,
@@ -368,7 +372,14 @@ func sortedInts(s []int64) []int64 {
 	return out
 }
 
-func keysEqual(a, b string) bool { return plan.SecretDigest(a) == plan.SecretDigest(b) }
+// keysEqual compares two keys, each in clear or as its digest; keys in
+// clear compare in lower case, as their digests are taken.
+func keysEqual(a, b string) bool {
+	if !isDigest(a) && !isDigest(b) {
+		return a == b || strings.ToLower(a) == strings.ToLower(b)
+	}
+	return plan.SecretDigest(a) == plan.SecretDigest(b)
+}
 
 func isDigest(v string) bool { return strings.HasPrefix(v, "sha256:") }
 
