@@ -371,7 +371,7 @@ type scaleRow struct {
 // figures are what the run measured, printed at the end.
 type figures struct {
 	planN                  int
-	plan, floor            []time.Duration
+	plan, floor, load      []time.Duration
 	planReqs, floorReqs    int64
 	floorKinds, floorPages int
 	creates                int
@@ -455,6 +455,14 @@ func (b *bench) scaleRun(n int, full bool, f *figures) (scaleRow, error) {
 	}
 	if !full {
 		return row, nil
+	}
+	// The site load alone: validate reads and checks the same files.
+	for range 3 {
+		r, err := check("validate", 0)(b.gw(dir, "", "validate", site))
+		if err != nil {
+			return row, err
+		}
+		f.load = append(f.load, r.wall)
 	}
 	for range 3 {
 		d, reqs, kinds, pages, err := fetchFloor(s.broker)
@@ -689,6 +697,9 @@ func (b *bench) report(f *figures, took time.Duration) {
 	fmt.Fprintf(w, "  %-44s %9s  %3d requests = %d kinds + %d pages\n", "floor: a client that only fetches the pages", secs(floor), f.floorReqs, f.floorKinds, f.floorPages)
 	fmt.Fprintf(w, "  %-44s %8.2fx  goal <= 1.5x: %s; requests = kinds + pages: %s\n", "plan / floor", ratio,
 		verdict(ratio <= 1.5), verdict(f.planReqs == f.floorReqs))
+	load := median(f.load)
+	fmt.Fprintf(w, "  %-44s %9s  %.2fx the floor by itself\n", "site load alone (gwsync validate)", secs(load), load.Seconds()/floor.Seconds())
+	fmt.Fprintf(w, "  %-44s %8.2fx  (1x: the read costs nothing beside the load)\n", "plan / (site load alone)", plan.Seconds()/load.Seconds())
 	fmt.Fprintln(w)
 
 	limit := time.Duration(f.creates) * 20 * time.Millisecond / 4
