@@ -28,7 +28,7 @@ func bigCase() (*site.Site, *nsapi.State) {
 		st.Profiles = append(st.Profiles, nsapi.Profile{Name: name, Profile: nsapi.ProfileSettings{
 			ProfileID: fmt.Sprintf("id-%03d", i), SupportsJoin: true, SupportsClassC: i%2 == 0, MacVersion: "1.0.2",
 			RegParamsRevision: "B", RxFreq2: 869525000, PingSlotDR: 3, PingSlotFreq: 869525000, PingSlotPeriod: 128,
-			ClassBTimeout: 10, ClassCTimeout: 10}})
+			ClassBTimeout: 10, ClassCTimeout: 10, Supports32bitFCnt: true}})
 	}
 	for i := 0; i < 10000; i++ {
 		eui := fmt.Sprintf("24E12413%08X", i)

@@ -40,7 +40,7 @@ func BenchmarkLoadYAML10k(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString(benchHead + "devices:\n")
 	for i := 0; i < benchDevices; i++ {
-		fmt.Fprintf(&sb, "  - devEUI: 24E1241%09X\n    name: em300-th-%05d\n    fPort: 85\n    appKey: ${env:K%05d}\n", i, i, i)
+		fmt.Fprintf(&sb, "  - devEUI: \"24E1241%09X\"\n    name: em300-th-%05d\n    fPort: 85\n    appKey: ${env:K%05d}\n", i, i, i)
 	}
 	benchLoad(b, map[string]string{"site.yaml": sb.String()}, "site.yaml")
 }
@@ -62,7 +62,7 @@ func BenchmarkLoadSharedKeys10k(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString(benchHead + "devices:\n")
 	for i := 0; i < benchDevices; i++ {
-		fmt.Fprintf(&sb, "  - devEUI: 24E1241%09X\n    name: em300-th-%05d\n    appKey: ${env:K%05d}\n", i, i, i%100)
+		fmt.Fprintf(&sb, "  - devEUI: \"24E1241%09X\"\n    name: em300-th-%05d\n    appKey: ${env:K%05d}\n", i, i, i%100)
 	}
 	dir := b.TempDir()
 	writeTree(b, dir, map[string]string{"site.yaml": sb.String()})
@@ -82,7 +82,7 @@ func BenchmarkLoadOneKey10k(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString(benchHead + "devices:\n")
 	for i := 0; i < benchDevices; i++ {
-		fmt.Fprintf(&sb, "  - devEUI: 24E1241%09X\n    name: em300-th-%05d\n    appKey: ${env:K00000}\n", i, i)
+		fmt.Fprintf(&sb, "  - devEUI: \"24E1241%09X\"\n    name: em300-th-%05d\n    appKey: ${env:K00000}\n", i, i)
 	}
 	dir := b.TempDir()
 	writeTree(b, dir, map[string]string{"site.yaml": sb.String()})
