@@ -308,17 +308,6 @@ func readAll(paths []string) map[string]fetch {
 	return m
 }
 
-// readSmall is os.ReadFile for files that are mostly small (keys): the
-// bytes are kept in a slice of their size, where os.ReadFile keeps at least
-// 512 bytes (20,000 key files: 10 MB instead of 0.7 MB).
-func readSmall(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil || cap(b) <= 2*len(b) {
-		return b, err
-	}
-	return bytes.Clone(b), nil
-}
-
 // keyFiles lists the ${file:…} references of the devices and groups from
 // the given indexes on, as paths relative to dir.
 func (l *loader) keyFiles(dir string, devices, groups int) []string {
@@ -379,7 +368,9 @@ func (l *loader) loadFile(file string) {
 		err    error
 	}
 	var ch chan checked
-	if !schema.HasAlias(&doc) {
+	// A file without '&' and '*' holds no anchor and no alias; otherwise
+	// the tree says.
+	if !bytes.ContainsAny(data, "&*") || !schema.HasAlias(&doc) {
 		ch = make(chan checked, 1)
 		go func() {
 			issues, err := schema.ValidateYAML(&doc)
