@@ -38,6 +38,18 @@ func Pairs(n *yaml.Node) [][2]*yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
+	if plainPairs(n) {
+		out := make([][2]*yaml.Node, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out = append(out, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
+		}
+		return out
+	}
+	return mergedPairs(n)
+}
+
+// mergedPairs is Pairs of a mapping n with merge keys or keys given twice.
+func mergedPairs(n *yaml.Node) [][2]*yaml.Node {
 	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
 	seen := make(map[string]bool, len(n.Content)/2)
 	visited := map[*yaml.Node]bool{}
@@ -79,6 +91,27 @@ func Pairs(n *yaml.Node) [][2]*yaml.Node {
 	}
 	add(n, 0)
 	return out
+}
+
+// plainPairs reports whether a mapping's pairs are its content as it
+// stands: a mapping of a few keys (a device's), none a merge key (<<) and
+// none given twice. Pairs then needs no bookkeeping.
+func plainPairs(n *yaml.Node) bool {
+	if len(n.Content) > 16 {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			return false
+		}
+		for j := 0; j < i; j += 2 {
+			if n.Content[j].Value == k.Value {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // duplicateKey is a mapping key given twice in one mapping.
