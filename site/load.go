@@ -535,7 +535,7 @@ func (l *loader) once(m *mapping, k string) bool {
 	if !m.has(k) {
 		return false
 	}
-	kn := m.key[k]
+	kn := m.keyNode(k)
 	here := Pos{File: m.file, Line: kn.Line, Col: kn.Column}
 	if first, ok := l.single[k]; ok {
 		l.add(here, k, "also given at %s:%d:%d; it may appear in one file of a site only", first.File, first.Line, first.Col)

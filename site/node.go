@@ -19,19 +19,40 @@ type mapping struct {
 	path string
 	node *yaml.Node
 	val  map[string]*yaml.Node
-	key  map[string]*yaml.Node
 
 	// A frozen mapping (freeze) keeps only where it and its fields stand:
-	// node, val and key are nil, and only has, pos, self and sub work.
+	// node and val are nil, and only has, pos, self and sub work.
 	frozen bool
 	at     spot
-	fields map[string]spot
+	fields []spot // a few: searched in order
 }
 
-// spot is where a value stands; null marks an empty value.
+// spot is where a value stands (of key, when it is a field's); null marks
+// an empty value.
 type spot struct {
+	key       string
 	line, col int32
 	null      bool
+}
+
+// field finds the spot of field k of a frozen mapping.
+func (m *mapping) field(k string) (spot, bool) {
+	for _, f := range m.fields {
+		if f.key == k {
+			return f, true
+		}
+	}
+	return spot{}, false
+}
+
+// keyNode is the key node of field k, or nil.
+func (m *mapping) keyNode(k string) *yaml.Node {
+	for _, kv := range schema.Pairs(m.node) {
+		if kv[0].Value == k {
+			return kv[0]
+		}
+	}
+	return nil
 }
 
 // freeze lets go of the mapping's YAML nodes once its resource is decoded,
@@ -39,13 +60,13 @@ type spot struct {
 // site: the nodes of 20,000 devices are some 38 MB, their spots 3 MB.
 func (m *mapping) freeze() {
 	m.at = spot{line: int32(m.node.Line), col: int32(m.node.Column)}
-	m.fields = make(map[string]spot, len(m.val))
+	m.fields = make([]spot, 0, len(m.val))
 	for k, n := range m.val {
 		if n != nil {
-			m.fields[k] = spot{line: int32(n.Line), col: int32(n.Column), null: isNull(n)}
+			m.fields = append(m.fields, spot{key: k, line: int32(n.Line), col: int32(n.Column), null: isNull(n)})
 		}
 	}
-	m.node, m.val, m.key, m.frozen = nil, nil, nil, true
+	m.node, m.val, m.frozen = nil, nil, true
 }
 
 // newMapping wraps n, or returns nil (after reporting) when n is not a mapping.
@@ -60,11 +81,10 @@ func (l *loader) newMapping(file, path string, n *yaml.Node) *mapping {
 		}
 		return nil
 	}
-	m := &mapping{l: l, file: file, path: path, node: n, val: map[string]*yaml.Node{}, key: map[string]*yaml.Node{}}
-	for _, kv := range schema.Pairs(n) {
-		k := kv[0].Value
-		m.key[k] = kv[0]
-		m.val[k] = schema.Resolve(kv[1])
+	pairs := schema.Pairs(n)
+	m := &mapping{l: l, file: file, path: path, node: n, val: make(map[string]*yaml.Node, len(pairs))}
+	for _, kv := range pairs {
+		m.val[kv[0].Value] = schema.Resolve(kv[1])
 	}
 	return m
 }
@@ -103,7 +123,7 @@ func (m *mapping) has(k string) bool {
 		return false
 	}
 	if m.frozen {
-		f, ok := m.fields[k]
+		f, ok := m.field(k)
 		return ok && !f.null
 	}
 	n, ok := m.val[k]
@@ -114,7 +134,7 @@ func (m *mapping) has(k string) bool {
 // field is left out.
 func (m *mapping) pos(k string) Pos {
 	if m.frozen {
-		if f, ok := m.fields[k]; ok {
+		if f, ok := m.field(k); ok {
 			return Pos{File: m.file, Line: int(f.line), Col: int(f.col)}
 		}
 		return m.self()
