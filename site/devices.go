@@ -353,8 +353,34 @@ func (l *loader) applyDefaults() {
 // (Device.Fields), so that checks made later (the planner's) point at it.
 func (l *loader) fieldPositions() {
 	fields := schema.Properties("device")
+	known := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		known[f] = true
+	}
 	for _, d := range l.devices {
 		dev := &l.site.Devices[d.idx]
+		set := func(f string) {
+			if dev.Fields == nil {
+				dev.Fields = map[string]FieldPos{}
+			}
+			p, path := l.devAt(d, f)
+			dev.Fields[f] = FieldPos{Pos: p, Path: path}
+		}
+		if d.m != nil && d.m.frozen {
+			// A YAML device gives a few of the many fields: those are
+			// visited, not every field there is.
+			for _, sp := range d.m.fields {
+				if known[sp.key] && !sp.null {
+					set(sp.key)
+				}
+			}
+			for f := range d.fromD {
+				if known[f] {
+					set(f)
+				}
+			}
+			continue
+		}
 		for _, f := range fields {
 			given := d.fromD[f]
 			if d.m != nil {
@@ -362,14 +388,9 @@ func (l *loader) fieldPositions() {
 			} else if _, ok := d.row.cols[f]; ok {
 				given = true
 			}
-			if !given {
-				continue
+			if given {
+				set(f)
 			}
-			if dev.Fields == nil {
-				dev.Fields = map[string]FieldPos{}
-			}
-			p, path := l.devAt(d, f)
-			dev.Fields[f] = FieldPos{Pos: p, Path: path}
 		}
 	}
 }
