@@ -235,3 +235,96 @@ func BenchmarkFingerprint10k(b *testing.B) {
 		_ = s.Fingerprint()
 	}
 }
+
+// BenchmarkScanResponse is the one scan of an answer listing 500 devices:
+// the envelope, where the body lies and its code and error, without the
+// decoding of the body.
+func BenchmarkScanResponse(b *testing.B) {
+	body := devicePage(b, 500)
+	msg := []byte(`{"id":"0123456789abcdef01234567","gatewayEUI":"` + gwsim.DefaultEUI +
+		`","method":"GET","url":"/api/urdevices?limit=500&offset=0","body":` + string(body) + `}`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := nsapi.ScanResponse(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// groupPage is the body of a gwsim answer listing groups groups of members
+// devices each in one page.
+func groupPage(b *testing.B, groups, members int) []byte {
+	b.Helper()
+	g, err := gwsim.New(gwsim.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	send := func(method, url, body string) []byte {
+		req, _ := json.Marshal(nsapi.Request{Type: "ns-api", ID: "x", Method: method, URL: url, Body: json.RawMessage(body)})
+		return g.Handle(req)
+	}
+	for i := range groups * members {
+		send("POST", "/api/urdevices", fmt.Sprintf(`{"devEUI":"24E12413%08X","name":"d-%d","applicationID":"1","appKey":"%032X"}`, i, i, i))
+	}
+	for gi := range groups {
+		var r struct {
+			Body struct{ ID string } `json:"body"`
+		}
+		_ = json.Unmarshal(send("POST", "/api/multicast-groups", fmt.Sprintf(`{"multicastGroup":{"name":"g-%d"}}`, gi)), &r)
+		var euis []string
+		for m := range members {
+			euis = append(euis, fmt.Sprintf(`"24E12413%08X"`, gi*members+m))
+		}
+		send("POST", "/api/multicast-groups/"+r.Body.ID+"/devices", `{"devEUIs":[`+strings.Join(euis, ",")+`]}`)
+	}
+	var resp struct {
+		Body json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(send("GET", fmt.Sprintf("/api/multicast-groups?limit=%d&offset=0", groups), ""), &resp); err != nil {
+		b.Fatal(err)
+	}
+	return resp.Body
+}
+
+// BenchmarkDecodeGroupPage100 is the client's cost of one answer listing
+// 100 multicast groups of 100 members: envelope, error check and decoding,
+// with no wire behind.
+func BenchmarkDecodeGroupPage100(b *testing.B) {
+	tr := &cannedTransport{body: groupPage(b, 100, 100)}
+	c, err := nsapi.New(context.Background(), tr, nsapi.Config{PageSize: 500})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	b.SetBytes(int64(len(tr.body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := c.ListGroups(ctx, "")
+		if err != nil || len(l) != 100 || len(l[99].Devices) != 100 {
+			b.Fatalf("%d groups, %v", len(l), err)
+		}
+	}
+}
+
+// BenchmarkDecodeGroupPageBody is the decoding alone of a list of 100
+// groups of 100 members: by the fast reader, and by encoding/json.
+func BenchmarkDecodeGroupPageBody(b *testing.B) {
+	page := groupPage(b, 100, 100)
+	for _, c := range []struct {
+		name string
+		fast bool
+	}{{"fast", true}, {"encoding-json", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if n, err := nsapi.DecodeGroupPage(page, c.fast); n != 100 || err != nil {
+					b.Fatalf("%d groups, %v", n, err)
+				}
+			}
+		})
+	}
+}

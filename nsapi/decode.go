@@ -1,9 +1,11 @@
 package nsapi
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // A response is read in one scan of the message: the envelope's fields,
@@ -43,47 +45,85 @@ func (s *jsonScanner) ws() {
 }
 
 // str checks the string at s.i and returns its span, quotes included, and
-// whether it holds an escape.
+// whether it holds an escape. It passes over the bytes that need no look
+// (all but those of strSpecial) eight at a time, and the last few of the
+// message one by one.
 func (s *jsonScanner) str() (start, end int, escaped bool, err error) {
 	start = s.i
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
+	b := s.b
+	if start >= len(b) || b[start] != '"' {
 		return 0, 0, false, errSyntax
 	}
-	s.i++
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+	i := start + 1
+	for {
+		for i+8 <= len(b) {
+			if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			s.i = i
+			return 0, 0, false, errSyntax
+		}
+		switch c := b[i]; {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return start, s.i, escaped, nil
 		case c == '\\':
 			escaped = true
-			if s.i+1 >= len(s.b) {
+			if i+1 >= len(b) {
+				s.i = i
 				return 0, 0, false, errSyntax
 			}
-			switch s.b[s.i+1] {
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
+				i += 2
 			case 'u':
-				if s.i+6 > len(s.b) {
+				if i+6 > len(b) || !isHexDigit(b[i+2]) || !isHexDigit(b[i+3]) || !isHexDigit(b[i+4]) || !isHexDigit(b[i+5]) {
+					s.i = i
 					return 0, 0, false, errSyntax
 				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !isHexDigit(h) {
-						return 0, 0, false, errSyntax
-					}
-				}
-				s.i += 6
+				i += 6
 			default:
+				s.i = i
 				return 0, 0, false, errSyntax
 			}
-		case c < 0x20:
+		default: // a control character
+			s.i = i
 			return 0, 0, false, errSyntax
-		default:
-			s.i++
 		}
 	}
-	return 0, 0, false, errSyntax
+}
+
+// strSpecial holds the bytes that end the plain run of a string: the
+// quote, the backslash and the control characters (invalid in a string).
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// specialBytes marks, in the eight bytes of w (the first in the low bits),
+// those of strSpecial: it is zero when w holds none of them, and otherwise
+// its lowest set bit is the high bit of the first of them. (Bytes after
+// that one may be marked wrongly, through the borrow.)
+func specialBytes(w uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	quote := w ^ ('"' * ones)
+	backslash := w ^ ('\\' * ones)
+	// A byte x below n (n ≤ 0x80) has its high bit set in x - n and clear
+	// in x; a byte that is zero is a byte below 1.
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-0x20*ones)&^w) & highs
 }
 
 func isHexDigit(c byte) bool {
