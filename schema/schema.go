@@ -56,6 +56,8 @@ type compiled struct {
 	// devicesApart says that the schema's devices is exactly a list of
 	// device definitions, so each item can be checked on its own.
 	devicesApart bool
+	// refs maps each $ref of raw to its target (indexRefs); read only.
+	refs map[string]map[string]any
 }
 
 var (
@@ -95,7 +97,7 @@ func get() (*compiled, error) {
 			}
 			defs[name] = d
 		}
-		theOne = &compiled{site: sch, defs: defs, raw: raw}
+		theOne = &compiled{site: sch, defs: defs, raw: raw, refs: map[string]map[string]any{}}
 		devs, _ := raw["properties"].(map[string]any)["devices"].(map[string]any)
 		if len(devs) == 3 && devs["type"] == "array" && devs["description"] != nil && defs["device"] != nil {
 			if it, _ := devs["items"].(map[string]any); len(it) == 1 && it["$ref"] == "#/$defs/device" {
@@ -110,6 +112,7 @@ func get() (*compiled, error) {
 			}
 			m["x-message"] = msg
 		}
+		theOne.indexRefs(theOne.raw)
 	})
 	return theOne, loadErr
 }
@@ -123,9 +126,33 @@ func (c *compiled) deref(s map[string]any) map[string]any {
 		if !ok {
 			return s
 		}
+		if t, ok := c.refs[ref]; ok {
+			s = t
+			continue
+		}
 		s = c.at(strings.TrimPrefix(ref, "#"))
 	}
 	return s
+}
+
+// indexRefs records the target of every $ref of the raw schema in c.refs:
+// the converter follows them for every value of every document.
+func (c *compiled) indexRefs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["$ref"].(string); ok {
+			if _, done := c.refs[ref]; !done {
+				c.refs[ref] = c.at(strings.TrimPrefix(ref, "#"))
+			}
+		}
+		for _, e := range v {
+			c.indexRefs(e)
+		}
+	case []any:
+		for _, e := range v {
+			c.indexRefs(e)
+		}
+	}
 }
 
 // at returns the raw schema at a JSON pointer fragment ("/$defs/device").
