@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/alecthomas/kong"
 
@@ -105,6 +106,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Run runs gwsync with args in env and returns the exit code.
 func Run(env *Env, args []string) int {
+	// Messages reach stderr from more than one goroutine (a plan's site
+	// warnings while the gateway is read with --verbose): one at a time.
+	e := *env
+	if e.Stderr == nil {
+		e.Stderr = io.Discard
+	}
+	e.Stderr = &lockedWriter{w: e.Stderr}
+	env = &e
 	stdout, stderr := env.Stdout, env.Stderr
 	var grammar CLI
 	exitCode := -1
@@ -179,4 +188,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
