@@ -16,6 +16,15 @@ func TestCompactTakesEveryString(t *testing.T) {
 	w.DeviceResult = make([]deviceWire, 2)
 	w.AppResult = make([]Application, 2)
 	w.ProfileResult = make([]ProfileRef, 2)
+	checkCompact(t, &w, w.compact)
+}
+
+// checkCompact sets every string field under target (a pointer; found by
+// reflection, through slices and pointers to strings) to a value of its
+// own, runs compact, and checks that each field holds its value and lies
+// inside one buffer: a field compact forgot lies elsewhere.
+func checkCompact(t *testing.T, target any, compact func()) {
+	t.Helper()
 	var want []string
 	var ptrs []*string
 	var fill func(v reflect.Value)
@@ -41,8 +50,8 @@ func TestCompactTakesEveryString(t *testing.T) {
 			}
 		}
 	}
-	fill(reflect.ValueOf(&w).Elem())
-	w.compact()
+	fill(reflect.ValueOf(target).Elem())
+	compact()
 	lo, hi := uintptr(^uint(0)), uintptr(0)
 	for _, p := range ptrs {
 		a := uintptr(unsafe.Pointer(unsafe.StringData(*p)))

@@ -21,17 +21,7 @@ func TestFastDecodeGwsimPage(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer g.Close()
-			handle := func(method, url, body string) json.RawMessage {
-				t.Helper()
-				req, _ := json.Marshal(nsapi.Request{Type: "ns-api", ID: "1", Method: method, URL: url, Body: json.RawMessage(body)})
-				var resp struct {
-					Body json.RawMessage `json:"body"`
-				}
-				if err := json.Unmarshal(g.Handle(req), &resp); err != nil {
-					t.Fatal(err)
-				}
-				return resp.Body
-			}
+			handle := gwsimHandler(t, g)
 			var prof struct {
 				ProfileID string `json:"profileID"`
 			}
@@ -77,5 +67,25 @@ func TestFastDecodeGwsimPage(t *testing.T) {
 				t.Errorf("page read as %+v", l)
 			}
 		})
+	}
+}
+
+// gwsimHandler sends requests straight to g's handler and returns the
+// answers' bodies; an error code fails the test.
+func gwsimHandler(t *testing.T, g *gwsim.Gateway) func(method, url, body string) json.RawMessage {
+	return func(method, url, body string) json.RawMessage {
+		t.Helper()
+		req, _ := json.Marshal(nsapi.Request{Type: "ns-api", ID: "1", Method: method, URL: url, Body: json.RawMessage(body)})
+		var resp struct {
+			Body json.RawMessage `json:"body"`
+		}
+		if err := json.Unmarshal(g.Handle(req), &resp); err != nil {
+			t.Fatal(err)
+		}
+		var e nsapi.ErrorBody
+		if json.Unmarshal(resp.Body, &e) == nil && e.Code != 0 && e.Code != nsapi.CodeSuccess {
+			t.Fatalf("%s %s: code %d: %s", method, url, e.Code, e.Error)
+		}
+		return resp.Body
 	}
 }

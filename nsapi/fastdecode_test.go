@@ -43,24 +43,36 @@ func DecodeDevicePage(page []byte, fast bool) (int, error) {
 	return len(w.DeviceResult), err
 }
 
-// checkFastDecode checks one page against encoding/json and reports
-// whether the fast reader took it.
+// checkFastDecode checks one device page against encoding/json and
+// reports whether the fast reader took it.
 func checkFastDecode(t *testing.T, page []byte) (fast bool) {
 	t.Helper()
-	var want deviceListWire
-	wantErr := json.Unmarshal(page, &want)
+	return checkFast[deviceListWire](t, "/api/urdevices", page)
+}
 
-	var got deviceListWire
-	fast = got.decodeFast(page)
+// checkFast checks one answer body decoded into a T against encoding/json
+// and reports whether the fast reader took it: what it takes, json.Unmarshal
+// must take too and give the same T; what it refuses, it leaves untouched;
+// and decodeBody (the fast reader, or encoding/json when it refuses) must
+// give what json.Unmarshal gives, error or not. url names the answer.
+func checkFast[T any, P interface {
+	*T
+	fastDecoder
+}](t *testing.T, url string, page []byte) (fast bool) {
+	t.Helper()
+	diff := func(want, got T) string { return cmp.Diff(want, got, cmp.AllowUnexported(deviceWire{})) }
+	var zero, want, got T
+	wantErr := json.Unmarshal(page, &want)
+	fast = P(&got).decodeFast(page)
 	if fast {
 		if wantErr != nil {
-			t.Fatalf("the fast reader took a page encoding/json refuses (%v):\n%s", wantErr, page)
+			t.Fatalf("the fast reader took an answer encoding/json refuses (%v):\n%s", wantErr, page)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("the fast reader and encoding/json differ (-json +fast):\n%s\npage:\n%s", diffWire(want, got), page)
+			t.Fatalf("the fast reader and encoding/json differ (-json +fast):\n%s\nanswer:\n%s", diff(want, got), page)
 		}
-	} else if !reflect.DeepEqual(got, deviceListWire{}) {
-		t.Fatalf("the fast reader refused a page but changed its target:\n%s", page)
+	} else if !reflect.DeepEqual(got, zero) {
+		t.Fatalf("the fast reader refused an answer but changed its target:\n%s", page)
 	}
 
 	// decodeBody reads the body without the white space around it
@@ -70,24 +82,20 @@ func checkFastDecode(t *testing.T, page []byte) (fast bool) {
 	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
 		return fast
 	}
-	want = deviceListWire{}
+	want = zero
 	wantErr = json.Unmarshal(b, &want)
-	var viaBody deviceListWire
-	_, bodyErr := decodeBody("GET", "/api/urdevices", page, bodyStatus{}, &viaBody)
+	var viaBody T
+	_, bodyErr := decodeBody("GET", url, page, bodyStatus{}, &viaBody)
 	if (bodyErr == nil) != (wantErr == nil) {
-		t.Fatalf("decodeBody error %v, encoding/json error %v, page:\n%s", bodyErr, wantErr, page)
+		t.Fatalf("decodeBody error %v, encoding/json error %v, answer:\n%s", bodyErr, wantErr, page)
 	}
 	if wantErr != nil && !strings.HasSuffix(bodyErr.Error(), ": "+wantErr.Error()) {
 		t.Fatalf("decodeBody error %q, want it to end with encoding/json's %q", bodyErr, wantErr)
 	}
 	if !reflect.DeepEqual(viaBody, want) {
-		t.Fatalf("decodeBody and encoding/json differ (-json +decodeBody):\n%s\npage:\n%s", diffWire(want, viaBody), page)
+		t.Fatalf("decodeBody and encoding/json differ (-json +decodeBody):\n%s\nanswer:\n%s", diff(want, viaBody), page)
 	}
 	return fast
-}
-
-func diffWire(want, got deviceListWire) string {
-	return cmp.Diff(want, got, cmp.AllowUnexported(deviceWire{}))
 }
 
 // TestFastDecodeAgrees decodes random pages with the fast reader and with

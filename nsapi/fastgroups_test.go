@@ -1,18 +1,15 @@
 package nsapi
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -47,42 +44,7 @@ func DecodeGroupPage(page []byte, fast bool) (int, error) {
 // whether the fast reader took it.
 func checkFastGroups(t *testing.T, page []byte) (fast bool) {
 	t.Helper()
-	var want MulticastGroupList
-	wantErr := json.Unmarshal(page, &want)
-
-	var got MulticastGroupList
-	fast = got.decodeFast(page)
-	if fast {
-		if wantErr != nil {
-			t.Fatalf("the fast reader took a group list encoding/json refuses (%v):\n%s", wantErr, page)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("the fast reader and encoding/json differ (-json +fast):\n%s\npage:\n%s", cmp.Diff(want, got), page)
-		}
-	} else if !reflect.DeepEqual(got, MulticastGroupList{}) {
-		t.Fatalf("the fast reader refused a group list but changed its target:\n%s", page)
-	}
-
-	// decodeBody reads the body without the white space around it, and
-	// an empty or null body as no answer at all.
-	b := bytes.TrimSpace(page)
-	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
-		return fast
-	}
-	want = MulticastGroupList{}
-	wantErr = json.Unmarshal(b, &want)
-	var viaBody MulticastGroupList
-	_, bodyErr := decodeBody("GET", "/api/multicast-groups", page, bodyStatus{}, &viaBody)
-	if (bodyErr == nil) != (wantErr == nil) {
-		t.Fatalf("decodeBody error %v, encoding/json error %v, page:\n%s", bodyErr, wantErr, page)
-	}
-	if wantErr != nil && !strings.HasSuffix(bodyErr.Error(), ": "+wantErr.Error()) {
-		t.Fatalf("decodeBody error %q, want it to end with encoding/json's %q", bodyErr, wantErr)
-	}
-	if !reflect.DeepEqual(viaBody, want) {
-		t.Fatalf("decodeBody and encoding/json differ (-json +decodeBody):\n%s\npage:\n%s", cmp.Diff(want, viaBody), page)
-	}
-	return fast
+	return checkFast[MulticastGroupList](t, "/api/multicast-groups", page)
 }
 
 // TestFastGroupsAgree decodes random group lists with the fast reader and
@@ -256,48 +218,7 @@ func TestCompactGroupsTakesEveryString(t *testing.T) {
 	for i := range l.Result {
 		l.Result[i].Devices = make([]GroupMember, 3)
 	}
-	var want []string
-	var ptrs []*string
-	var fill func(v reflect.Value)
-	fill = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.String:
-			s := fmt.Sprintf("value-%d", len(want))
-			v.SetString(string([]byte(s))) // a separate allocation
-			want = append(want, s)
-			ptrs = append(ptrs, (*string)(unsafe.Pointer(v.UnsafeAddr())))
-		case reflect.Pointer:
-			if v.Type().Elem().Kind() == reflect.String {
-				v.Set(reflect.New(v.Type().Elem()))
-				fill(v.Elem())
-			}
-		case reflect.Struct:
-			for i := range v.NumField() {
-				fill(v.Field(i))
-			}
-		case reflect.Slice:
-			for i := range v.Len() {
-				fill(v.Index(i))
-			}
-		}
-	}
-	fill(reflect.ValueOf(&l).Elem())
-	l.compact()
-	lo, hi := uintptr(^uint(0)), uintptr(0)
-	for _, p := range ptrs {
-		a := uintptr(unsafe.Pointer(unsafe.StringData(*p)))
-		lo, hi = min(lo, a), max(hi, a+uintptr(len(*p)))
-	}
-	total := 0
-	for i, p := range ptrs {
-		if *p != want[i] {
-			t.Fatalf("field %d holds %q after compact, want %q", i, *p, want[i])
-		}
-		total += len(*p)
-	}
-	if int(hi-lo) != total {
-		t.Errorf("the %d strings span %d bytes, want one buffer of %d: compact misses a field", len(ptrs), hi-lo, total)
-	}
+	checkCompact(t, &l, l.compact)
 }
 
 // TestFastGroupsMembersApart: the members of each group are a slice of
