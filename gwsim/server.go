@@ -91,7 +91,7 @@ func ServeEmbedded(ctx context.Context, g *Gateway, listenAddr, requestTopic, re
 	if err != nil {
 		return nil, fmt.Errorf("gwsim server: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: listenAddr})
+	tcp := newTCPListener("tcp", listenAddr)
 	if err := mq.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("gwsim server: listen on %s: %w", listenAddr, err)
 	}
