@@ -226,14 +226,27 @@ func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, res
 	s := &Server{g: g, requestTopic: expandTopic(requestTopic, g.EUI()), responseTopic: expandTopic(responseTopic, g.EUI()),
 		addr: brokerURL, stop: make(chan struct{})}
 	handler := func(_ paho.Client, m paho.Message) { s.request(m.Payload(), "") }
+	// The subscription is made on every connection (a reconnection has a
+	// clean session); the first one is waited for below, as paho runs this
+	// handler after Connect has returned, and a request published before
+	// the broker has the subscription is lost.
+	subscribed := make(chan error, 1)
+	var first sync.Once
 	o := paho.NewClientOptions().AddBroker(brokerURL).SetClientID("gwsim-" + newUUID()[:8]).
 		SetUsername(user).SetPassword(pass).SetAutoReconnect(true).SetCleanSession(true).
 		SetConnectTimeout(10 * time.Second).
 		SetOnConnectHandler(func(c paho.Client) {
 			t := c.Subscribe(s.requestTopic, 0, handler)
-			if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-				g.logf("gwsim: subscribe %s failed: %v", s.requestTopic, t.Error())
+			var err error
+			if !t.WaitTimeout(10 * time.Second) {
+				err = errors.New("no answer from the broker")
+			} else {
+				err = t.Error()
 			}
+			if err != nil {
+				g.logf("gwsim: subscribe %s failed: %v", s.requestTopic, err)
+			}
+			first.Do(func() { subscribed <- err })
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { g.logf("gwsim: broker connection lost: %v", err) })
 	c := paho.NewClient(o)
@@ -248,6 +261,16 @@ func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, res
 	}
 	if err := t.Error(); err != nil {
 		return nil, fmt.Errorf("gwsim client: connect to %s: %w", brokerURL, err)
+	}
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			c.Disconnect(0)
+			return nil, fmt.Errorf("gwsim client: subscribe %s on %s: %w", s.requestTopic, brokerURL, err)
+		}
+	case <-time.After(wait):
+		c.Disconnect(0)
+		return nil, fmt.Errorf("gwsim client: subscribe %s on %s: timed out", s.requestTopic, brokerURL)
 	}
 	s.paho = c
 	context.AfterFunc(ctx, func() { _ = s.Close() })

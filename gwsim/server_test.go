@@ -181,28 +181,16 @@ func TestServeOnBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The subscription is made on connect; retry the first request until
-	// it is answered.
-	deadline := time.Now().Add(10 * time.Second)
-wait:
-	for {
-		_ = m.c.Publish(s.RequestTopic(), 0, false, rawRequest("p", "GET", "/api/urdevices", ""))
-		select {
-		case r := <-m.ans:
-			if r.GatewayEUI != "24E124FFFE000002" || r.ID != "p" {
-				t.Errorf("answer %+v: want id p from 24E124FFFE000002", r)
-			}
-			break wait
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway on another broker never answered")
-		}
+	// ServeOnBroker returns once its subscription stands: the first
+	// request, sent at once and only once, is answered.
+	r := m.roundTrip(t, s.RequestTopic(), "p", "GET", "/api/urdevices", "")
+	if r.GatewayEUI != "24E124FFFE000002" || r.ID != "p" {
+		t.Errorf("answer %+v: want id p from 24E124FFFE000002", r)
 	}
 	// A Disconnect fault is not supported there: ignored, the write is
 	// performed and answered.
 	g2.Faults().Add(Fault{Disconnect: true})
-	r := m.roundTrip(t, s.RequestTopic(), "w", "POST", "/api/urdevices", `{"devEUI":"24E124136A456465","applicationID":"1"}`)
+	r = m.roundTrip(t, s.RequestTopic(), "w", "POST", "/api/urdevices", `{"devEUI":"24E124136A456465","applicationID":"1"}`)
 	if string(r.Body) != `{"code":200,"error":""}` || g2.Writes() != 1 {
 		t.Errorf("write under an ignored Disconnect fault: answer %s, %d writes; want success, 1", r.Body, g2.Writes())
 	}
@@ -236,5 +224,32 @@ func TestServeEmbeddedSharedTopic(t *testing.T) {
 	}
 	if g.Writes() != 1 {
 		t.Errorf("Writes() = %d, want 1", g.Writes())
+	}
+}
+
+// TestServeOnBrokerAnswersAtOnce: a gateway attached to another broker
+// answers a request sent the moment ServeOnBroker returns, every time.
+func TestServeOnBrokerAnswersAtOnce(t *testing.T) {
+	g1 := newGateway(t, Options{})
+	broker, err := ServeEmbedded(context.Background(), g1, "127.0.0.1:0", "gw1/req", "gw1/resp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	for i := range 15 {
+		g := newGateway(t, Options{EUI: fmt.Sprintf("24E124FFFE0001%02X", i)})
+		m, err := dial(t, broker.URL(), "", "", "gw/"+g.EUI()+"/resp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ServeOnBroker(context.Background(), g, broker.URL(), "gw/{eui}/req", "gw/{eui}/resp", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := m.roundTrip(t, s.RequestTopic(), "at-once", "GET", "/api/urprofiles", "")
+		if r.ID != "at-once" {
+			t.Fatalf("gateway %d: answer %+v", i, r)
+		}
+		_ = s.Close()
 	}
 }
