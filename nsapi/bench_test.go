@@ -130,7 +130,12 @@ func BenchmarkDecodeDevicePage500(b *testing.B) {
 // devices: by the fast reader, and by encoding/json (which the fast reader
 // leaves a page to when it meets anything it is not sure of).
 func BenchmarkDecodeDevicePageBody(b *testing.B) {
-	page := devicePage(b, 500)
+	benchDecodeBody(b, devicePage(b, 500), 500, nsapi.DecodeDevicePage)
+}
+
+// benchDecodeBody decodes page with the fast reader and with encoding/json,
+// each a sub-benchmark; decode gives the number of entries read, want.
+func benchDecodeBody(b *testing.B, page []byte, want int, decode func(page []byte, fast bool) (int, error)) {
 	for _, c := range []struct {
 		name string
 		fast bool
@@ -139,8 +144,8 @@ func BenchmarkDecodeDevicePageBody(b *testing.B) {
 			b.SetBytes(int64(len(page)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if n, err := nsapi.DecodeDevicePage(page, c.fast); n != 500 || err != nil {
-					b.Fatalf("%d devices, %v", n, err)
+				if n, err := decode(page, c.fast); n != want || err != nil {
+					b.Fatalf("%d entries, %v; want %d", n, err, want)
 				}
 			}
 		})
@@ -312,19 +317,5 @@ func BenchmarkDecodeGroupPage100(b *testing.B) {
 // BenchmarkDecodeGroupPageBody is the decoding alone of a list of 100
 // groups of 100 members: by the fast reader, and by encoding/json.
 func BenchmarkDecodeGroupPageBody(b *testing.B) {
-	page := groupPage(b, 100, 100)
-	for _, c := range []struct {
-		name string
-		fast bool
-	}{{"fast", true}, {"encoding-json", false}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(page)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if n, err := nsapi.DecodeGroupPage(page, c.fast); n != 100 || err != nil {
-					b.Fatalf("%d groups, %v", n, err)
-				}
-			}
-		})
-	}
+	benchDecodeBody(b, groupPage(b, 100, 100), 100, nsapi.DecodeGroupPage)
 }

@@ -235,18 +235,8 @@ func (s *jsonScanner) members(each func(key []byte, escaped bool) error) error {
 		if err := each(s.b[ks+1:ke-1], esc); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return errSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errSyntax
+		if done, err := s.sep('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -266,20 +256,28 @@ func (s *jsonScanner) elements() error {
 		if _, _, err := s.value(); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return errSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errSyntax
+		if done, err := s.sep(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// sep reads what follows a member or an element: a ',' (more follow) or
+// closing (the end: done).
+func (s *jsonScanner) sep(closing byte) (done bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, errSyntax
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 // keyIs reports whether a raw key is name; escaped keys are unquoted first.
