@@ -781,7 +781,7 @@ func Suggest(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, c := range candidates {
-		d := distance(ls, strings.ToLower(c))
+		d := EditDistance(ls, strings.ToLower(c))
 		if d < bestD || (d == bestD && c < best) {
 			best, bestD = c, d
 		}
@@ -796,7 +796,9 @@ func Suggest(s string, candidates []string) string {
 	return best
 }
 
-func distance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b, in runes: what
+// did-you-mean suggestions are chosen by.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)

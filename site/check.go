@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/schema"
 )
 
 // BuiltinProfiles are the profiles every gateway holds; all three are OTAA.
@@ -381,33 +382,11 @@ func closeName(name string, candidates []string) string {
 		if c == name {
 			return ""
 		}
-		if d := editDistance(norm(name), norm(c)); d < bestD {
+		if d := schema.EditDistance(norm(name), norm(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
 }
 
 func mapKeys[V any](m map[string]V) []string {
