@@ -29,7 +29,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gwsync/gwsync/schema"
 )

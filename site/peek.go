@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"os"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Peek reads only the gateway and connection blocks of the site's files:
