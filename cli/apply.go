@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"unsafe"
 
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/nsapi"
@@ -22,6 +21,8 @@ import (
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
 	"github.com/gwsync/gwsync/site"
+
+	"golang.org/x/term"
 )
 
 // ApplyCmd is `gwsync apply`: it plans (or re-checks a saved plan), asks
@@ -484,10 +485,8 @@ func (p *progress) drawBar(ev applier.Event, undo bool) {
 // else 80.
 func (p *progress) columns() int {
 	if f, ok := p.env.Stdout.(*os.File); ok {
-		var ws struct{ Row, Col, X, Y uint16 }
-		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), uintptr(syscall.TIOCGWINSZ), uintptr(unsafe.Pointer(&ws)))
-		if errno == 0 && ws.Col >= 20 {
-			return int(ws.Col)
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w >= 20 {
+			return w
 		}
 	}
 	if p.env.Getenv != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,22 @@ func TestProgressBarFitsTheTerminal(t *testing.T) {
 				t.Errorf("the bar lost its count: %q", out.String())
 			}
 		})
+	}
+}
+
+// TestNullDeviceIsNotATerminal: /dev/null is a character device, not a
+// terminal, so an apply reading its answer from it is told to pass
+// --auto-approve instead of prompting.
+func TestNullDeviceIsNotATerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Fatalf("%s is taken for a terminal", os.DevNull)
+	}
+	if stdinIsTerminal(&Env{Stdin: f}) {
+		t.Fatalf("standard input %s is taken for a terminal", os.DevNull)
 	}
 }

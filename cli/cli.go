@@ -14,6 +14,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/gwsync/gwsync/nsapi"
+
+	"golang.org/x/term"
 )
 
 // Version is set at build time with -ldflags "-X github.com/gwsync/gwsync/cli.Version=…".
@@ -181,13 +183,11 @@ func parse(parser *kong.Kong, args []string, exitCode *int) (ctx *kong.Context, 
 	return ctx, 0, false
 }
 
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a terminal: a character device such as
+// /dev/null is not one.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // lockedWriter serializes writes to w.

@@ -62,11 +62,4 @@ func withEnvFile(env *Env, path string) (*Env, error) {
 }
 
 // stdinIsTerminal reports whether env's standard input is a terminal.
-func stdinIsTerminal(env *Env) bool {
-	f, ok := env.Stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+func stdinIsTerminal(env *Env) bool { return isTerminal(env.Stdin) }

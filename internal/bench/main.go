@@ -28,7 +28,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -266,9 +265,7 @@ func (b *bench) gw(dir, broker string, args ...string) (result, error) {
 	case err != nil:
 		return r, fmt.Errorf("gwsync %s: %w", args[0], err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssMB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
-	}
+	r.rssMB = peakRSSMB(cmd.ProcessState)
 	return r, nil
 }
 
