@@ -63,13 +63,17 @@ func startSim(t *testing.T, start *regexp.Regexp, args ...string) (url string, o
 	out = &simBuffer{}
 	env := &Env{Stdout: out, Stderr: &simBuffer{}, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
+	// ch gives the caller the result; finished tells the cleanup that the
+	// simulator stopped, whether or not the test already took the result.
 	ch := make(chan error, 1)
-	go func() { ch <- cmd.run(ctx, env) }()
+	finished := make(chan struct{})
+	go func() { ch <- cmd.run(ctx, env); close(finished) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-ch:
+		case <-finished:
 		case <-time.After(10 * time.Second):
+			t.Error("the simulator did not stop within 10 s of its cancel")
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
