@@ -224,8 +224,8 @@ func (c *ApplyCmd) Run(env *Env) error {
 		// for the plan is the state a rollback restores.
 		opts.Before = run.State
 	}
-	if c.Verbose {
-		opts.Logf = func(format string, args ...any) { prog.logf(format, args...) }
+	if debugf(env.logger(c.Verbose)) != nil {
+		opts.Logf = prog.logf
 	}
 	fmt.Fprintln(env.Stdout)
 	if ctx.Err() != nil {
@@ -508,7 +508,7 @@ func (p *progress) logf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearBar()
-	fmt.Fprintf(p.env.Stderr, "debug: "+format+"\n", args...)
+	p.env.logger(true).Debug(fmt.Sprintf(format, args...))
 }
 
 func (p *progress) finish() {

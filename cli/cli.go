@@ -50,6 +50,8 @@ type Env struct {
 	// planned (a fleet site is loaded together with its common folders,
 	// so its journal cannot be found from the paths loaded).
 	JournalDir string
+	// log is the logging configuration (GWSYNC_LOG, --log-format), set by Run.
+	log logConfig
 }
 
 // exitError carries an exit code out of a command's Run.
@@ -90,6 +92,7 @@ type CLI struct {
 	Help       HelpCmd       `cmd:"" help:"Show the help of a command (gwsync help plan)."`
 
 	VersionFlag kong.VersionFlag `name:"version" help:"Print gwsync's version and exit."`
+	LogFormat   string           `name:"log-format" help:"Form of log records on stderr: text or json (default GWSYNC_LOG_FORMAT, else text). GWSYNC_LOG sets their level: debug, info, warn (default) or error; -v means debug."`
 }
 
 // VersionCmd prints the version.
@@ -147,6 +150,10 @@ func Run(env *Env, args []string) int {
 			return ExitError
 		}
 		return code
+	}
+	if env.log, err = parseLogConfig(env.Getenv, grammar.LogFormat); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return ExitError
 	}
 	if err := ctx.Run(); err != nil {
 		var ee *exitError

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gwsync/gwsync/gwsim"
@@ -121,14 +120,7 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		RequestTimeout: f.Timeout,
 		Window:         f.Window,
 	}
-	if f.Verbose {
-		var mu sync.Mutex
-		cfg.Logf = func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(env.Stderr, "debug: "+format+"\n", args...)
-		}
-	}
+	cfg.Logf = debugf(env.logger(f.Verbose))
 
 	if path, ok := strings.CutPrefix(c.broker, "sim://"); ok {
 		if path == "" {

@@ -91,9 +91,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		if err != nil {
 			return nil, withExit(ExitError, err)
 		}
-		if flags.Verbose {
-			fmt.Fprintf(env.Stderr, "read the gateway's state in %d requests\n", cl.Requests())
-		}
+		env.logger(flags.Verbose).Debug("read the gateway's state", "requests", cl.Requests())
 		run.State, run.Client, run.Close = st, cl, closer
 		popts.OfficialFirmware = officialLookup(ctx, cl)
 		if len(s.FirmwareUpdates) > 0 {

@@ -125,7 +125,7 @@ func TestPlanAgainstSim(t *testing.T) {
 	if !strings.Contains(out, "Plan: 10 to add, 0 to change, 0 to destroy.") {
 		t.Errorf("stdout:\n%s", out)
 	}
-	if !strings.Contains(errOut, "read the gateway's state in ") {
+	if !regexp.MustCompile(`level=DEBUG msg="read the gateway's state" requests=[0-9]+`).MatchString(errOut) {
 		t.Errorf("--verbose did not report the request count:\n%s", errOut)
 	}
 }

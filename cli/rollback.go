@@ -72,7 +72,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 
 	prog := newProgress(env)
 	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force}
-	if c.Verbose {
+	if debugf(env.logger(c.Verbose)) != nil {
 		opts.Logf = prog.logf
 	}
 	res, err := applier.Rollback(ctx, cl, journalDir, opts)

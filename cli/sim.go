@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -127,8 +128,8 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 		}
 		opts.Applications = append(opts.Applications, a)
 	}
-	if c.Verbose {
-		opts.Logf = func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }
+	if l := env.logger(c.Verbose); l.Enabled(ctx, slog.LevelInfo) {
+		opts.Logf = func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }
 	}
 	if c.Gateways > 0 || c.StateDir != "" {
 		return c.runMany(ctx, env, opts, faults)

@@ -97,9 +97,7 @@ func readLive(ctx context.Context, env *Env, siteArg string, flags ConnFlags, wh
 		_ = closeClient()
 		return nil, nil, gw, fmt.Errorf("%s: %w", what, err)
 	}
-	if flags.Verbose {
-		fmt.Fprintf(env.Stderr, "Read the gateway's state in %d ns-api requests.\n", client.Requests())
-	}
+	env.logger(flags.Verbose).Debug("read the gateway's state", "requests", client.Requests())
 	if err := closeClient(); err != nil {
 		return nil, nil, gw, fmt.Errorf("%s: close: %w", what, err)
 	}
