@@ -566,6 +566,9 @@ func (g *Gateway) readIDs(req *request) ([]*taskRec, *apiError) {
 	}
 	f.require("ids")
 	ids := f.ints("ids")
+	for _, id := range ids {
+		f.rangeCheck("ids", id, 0, maxID)
+	}
 	if f.failed() != nil {
 		return nil, f.failed()
 	}

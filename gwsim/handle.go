@@ -401,6 +401,14 @@ const maxPaging = math.MaxInt32
 // maxID bounds ids and other counts that are only typed integer.
 const maxID = math.MaxInt64
 
+// maxEIRP is the highest EIRP, in dBm, LoRaWAN's TxParamSetupReq can
+// express (its MaxEIRP table ends at 36).
+const maxEIRP = 36
+
+// maxFrequency is the highest frequency, in Hz, a LoRaWAN MAC command can
+// carry (24 bits of 100 Hz).
+const maxFrequency = (1<<24 - 1) * 100
+
 // paging reads limit (default 9999) and offset (default 0), each 0–maxPaging.
 func paging(q url.Values) (limit, offset int, e *apiError) {
 	l, e := queryInt(q, "limit", 9999, 0, maxPaging)
