@@ -394,8 +394,9 @@ func cutPrefix(path, prefix string) (string, bool) {
 
 // ---- query parameters ----
 
-// maxPaging bounds limit and offset: the spec types them int, and the
-// gateway's int is 32 bits. Larger values are code 3.
+// maxPaging bounds limit and offset: the spec types them int, read here
+// as 32 bits, the narrowest reading and far above any list a gateway
+// holds. Larger values are code 3.
 const maxPaging = math.MaxInt32
 
 // maxID bounds ids and other counts that are only typed integer.

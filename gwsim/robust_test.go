@@ -2,6 +2,7 @@ package gwsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/url"
@@ -219,4 +220,24 @@ func TestNumericParameters(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHandlePanicAnswered: a request that panics inside the gateway (here
+// through a fault table knocked out) is answered code 23 with its id
+// instead of stopping the process, and is logged.
+func TestHandlePanicAnswered(t *testing.T) {
+	var logged []string
+	g := newGateway(t, Options{Logf: func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }})
+	faults := g.faults
+	g.faults = nil
+	out := g.Handle([]byte(`{"type":"ns-api","id":"p1","method":"GET","url":"/api/urprofiles"}`))
+	g.faults = faults
+	var resp nsapi.Response
+	if err := json.Unmarshal(out, &resp); err != nil || resp.ID != "p1" || !strings.Contains(string(resp.Body), `"code":23`) {
+		t.Fatalf("answer %s (%v): want code 23 for request p1", out, err)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "GET /api/urprofiles: internal error") {
+		t.Errorf("log %q", logged)
+	}
+	mustOK(t, g, "GET", "/api/urprofiles", nil)
 }
