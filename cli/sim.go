@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -19,6 +21,9 @@ import (
 // broker or as a client of another broker, until SIGINT or SIGTERM.
 type SimCmd struct {
 	Listen        string        `default:"127.0.0.1:1883" placeholder:"ADDR" help:"Run an embedded MQTT broker on this host:port."`
+	Username      string        `name:"username" placeholder:"USER" help:"The embedded broker admits only clients that log in as USER with --password (env GWSYNC_SIM_USERNAME). Without a login it admits anyone."`
+	Password      string        `name:"password" placeholder:"PASS" help:"The password of --username (env GWSYNC_SIM_PASSWORD, which keeps it off the command line)."`
+	MaxMessage    int           `name:"max-message" placeholder:"BYTES" help:"Largest MQTT message, topic included, the embedded broker takes from a client; a larger one drops the client (default 8388608, 8 MiB, above the largest FUOTA task)."`
 	Broker        string        `placeholder:"URL" help:"Attach to this broker (tcp://, ws://) instead of embedding one; credentials from GWSYNC_USERNAME and GWSYNC_PASSWORD."`
 	RequestTopic  string        `default:"milesight-gateway/{eui}/request" placeholder:"TOPIC" help:"Topic the gateway takes requests on ({eui} is the gateway EUI)."`
 	ResponseTopic string        `default:"milesight-gateway/{eui}/response" placeholder:"TOPIC" help:"Topic the gateway answers on ({eui} is the gateway EUI)."`
@@ -40,6 +45,71 @@ type SimCmd struct {
 	Gateways      int           `placeholder:"N" help:"Run N gateways on the one broker, each on its own topics, with their state files in --state-dir (EUIs counting up from 24E124FFFE100000)."`
 	StateDir      string        `name:"state-dir" placeholder:"DIR" help:"Run every gateway whose state file (EUI.json) is in DIR, on the one broker; with --gateways N, add state files up to N."`
 	FaultGateway  string        `name:"fault-gateway" placeholder:"EUI" help:"With several gateways: the fault flags act on this gateway only (default: on each)."`
+}
+
+// brokerOptions are the embedded broker's login and size limit, from the
+// flags or else GWSYNC_SIM_USERNAME and GWSYNC_SIM_PASSWORD; user is the
+// login's username ("" for none).
+func (c *SimCmd) brokerOptions(env *Env) (opts []gwsim.ServeOption, user string, err error) {
+	if c.Broker != "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--username", c.Username != ""}, {"--password", c.Password != ""}, {"--max-message", c.MaxMessage != 0}} {
+			if f.set {
+				return nil, "", fmt.Errorf("%s: sets the embedded broker (--listen); with --broker the gateway logs in with GWSYNC_USERNAME and GWSYNC_PASSWORD", f.name)
+			}
+		}
+		return nil, "", nil
+	}
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	user, pass := c.Username, c.Password
+	if user == "" {
+		user = getenv("GWSYNC_SIM_USERNAME")
+	}
+	if pass == "" {
+		pass = getenv("GWSYNC_SIM_PASSWORD")
+	}
+	switch {
+	case user != "" && pass == "":
+		return nil, "", errors.New("--username: needs a password (--password or GWSYNC_SIM_PASSWORD)")
+	case user == "" && pass != "":
+		return nil, "", errors.New("--password: needs a username (--username or GWSYNC_SIM_USERNAME)")
+	case user != "":
+		opts = append(opts, gwsim.WithAuth(user, pass))
+	}
+	if c.MaxMessage != 0 {
+		if c.MaxMessage < gwsim.MinMaxMessage || c.MaxMessage > gwsim.MaxMaxMessage {
+			return nil, "", fmt.Errorf("--max-message %d: want %d to %d bytes", c.MaxMessage, gwsim.MinMaxMessage, gwsim.MaxMaxMessage)
+		}
+		opts = append(opts, gwsim.WithMaxMessage(c.MaxMessage))
+	}
+	return opts, user, nil
+}
+
+// warnAnonymous warns when the embedded broker admits anonymous clients
+// on an address other hosts can reach (addr as listened on).
+func warnAnonymous(env *Env, addr, user string) {
+	if user == "" && !loopback(addr) {
+		fmt.Fprintf(env.Stderr, "warning: the embedded broker on %s admits anyone who can reach it, without a login; "+
+			"give --username and --password (or GWSYNC_SIM_USERNAME and GWSYNC_SIM_PASSWORD) to require one\n", addr)
+	}
+}
+
+// loopback reports whether host:port is reachable from this host only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // faults turns the fault flags into gwsim faults.
@@ -131,8 +201,12 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 	if l := env.logger(c.Verbose); l.Enabled(ctx, slog.LevelInfo) {
 		opts.Logf = func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }
 	}
+	serveOpts, user, err := c.brokerOptions(env)
+	if err != nil {
+		return err
+	}
 	if c.Gateways > 0 || c.StateDir != "" {
-		return c.runMany(ctx, env, opts, faults)
+		return c.runMany(ctx, env, opts, faults, serveOpts, user)
 	}
 	g, err := gwsim.Open(c.State, opts)
 	if err != nil {
@@ -146,11 +220,14 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 		srv, err = gwsim.ServeOnBroker(ctx, g, c.Broker, c.RequestTopic, c.ResponseTopic,
 			env.Getenv("GWSYNC_USERNAME"), env.Getenv("GWSYNC_PASSWORD"))
 	} else {
-		srv, err = gwsim.ServeEmbedded(ctx, g, c.Listen, c.RequestTopic, c.ResponseTopic)
+		srv, err = gwsim.ServeEmbedded(ctx, g, c.Listen, c.RequestTopic, c.ResponseTopic, serveOpts...)
 	}
 	if err != nil {
 		_ = g.Close()
 		return fmt.Errorf("sim: %w", err)
+	}
+	if c.Broker == "" {
+		warnAnonymous(env, srv.Addr(), user)
 	}
 	fmt.Fprintf(env.Stdout, "gwsim: gateway %s (%s) on %s, requests on %s, responses on %s, state in %s\n",
 		g.EUI(), g.ChannelPlan(), srv.URL(), srv.RequestTopic(), srv.ResponseTopic(), c.State)

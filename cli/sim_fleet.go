@@ -13,7 +13,7 @@ import (
 const firstSimEUI = 0x24E124FFFE100000
 
 // runMany runs the gateways of a state directory on one broker.
-func (c *SimCmd) runMany(ctx context.Context, env *Env, opts gwsim.Options, faults []gwsim.Fault) error {
+func (c *SimCmd) runMany(ctx context.Context, env *Env, opts gwsim.Options, faults []gwsim.Fault, serveOpts []gwsim.ServeOption, user string) error {
 	if c.Gateways < 0 {
 		return fmt.Errorf("--gateways %d: want N ≥ 1", c.Gateways)
 	}
@@ -65,7 +65,10 @@ func (c *SimCmd) runMany(ctx context.Context, env *Env, opts gwsim.Options, faul
 			srv, err = gwsim.ServeOnBroker(ctx, g, c.Broker, c.RequestTopic, c.ResponseTopic,
 				env.Getenv("GWSYNC_USERNAME"), env.Getenv("GWSYNC_PASSWORD"))
 		case len(srvs) == 0:
-			srv, err = gwsim.ServeEmbedded(ctx, g, c.Listen, c.RequestTopic, c.ResponseTopic)
+			srv, err = gwsim.ServeEmbedded(ctx, g, c.Listen, c.RequestTopic, c.ResponseTopic, serveOpts...)
+			if err == nil {
+				warnAnonymous(env, srv.Addr(), user)
+			}
 		default:
 			srv, err = srvs[0].Attach(g, c.RequestTopic, c.ResponseTopic)
 		}

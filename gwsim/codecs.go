@@ -124,7 +124,7 @@ func readCodec(req *request, c *codecRec) *apiError {
 	f.require("name")
 	c.Name = f.str("name", "")
 	c.Description = f.str("description", c.Description)
-	c.TemplateID = f.integer("templateID", c.TemplateID, false)
+	c.TemplateID = f.bounded("templateID", c.TemplateID, false, 0, maxID)
 	c.EncoderScript = f.str("encoderScript", c.EncoderScript)
 	c.DecoderScript = f.str("decoderScript", c.DecoderScript)
 	c.TestEnabled = f.boolean("testEnabled", c.TestEnabled)

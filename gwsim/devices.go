@@ -107,14 +107,13 @@ func (g *Gateway) listDevices(req *request, _ string) any {
 	if e != nil {
 		return e
 	}
-	appID := strings.TrimSpace(req.query.Get("applicationID"))
-	if appID != "" {
-		if n, err := strconv.ParseInt(appID, 10, 64); err != nil || n < 0 {
-			return errf(nsapi.CodeParameter, "applicationID: want an integer, got %q", appID)
-		}
-		if appID == "0" {
-			appID = ""
-		}
+	app, e := queryInt(req.query, "applicationID", 0, 0, maxID)
+	if e != nil {
+		return e
+	}
+	appID := "" // 0: every application
+	if app > 0 {
+		appID = itoa(app)
 	}
 	search := req.query.Get("search")
 	var found []*devRec
@@ -181,9 +180,9 @@ func (g *Gateway) readDevice(f *fields, d *devRec, create bool) *apiError {
 	} else {
 		f.require("applicationID")
 	}
-	d.ApplicationID = itoa(f.integer("applicationID", 0, true))
+	d.ApplicationID = itoa(f.bounded("applicationID", 0, true, 0, maxID))
 	if f.has("payloadCodecID") {
-		d.PayloadCodecID = itoa(f.integer("payloadCodecID", 0, true))
+		d.PayloadCodecID = itoa(f.bounded("payloadCodecID", 0, true, 0, maxID))
 	}
 	d.Name = f.str("name", d.Name)
 	d.Description = f.str("description", d.Description)

@@ -356,7 +356,7 @@ func (g *Gateway) readTask(req *request, put bool) (*taskRec, *apiError) {
 	t := &taskRec{}
 	if put {
 		f.require("id")
-		t.ID = f.integer("id", 0, true)
+		t.ID = f.bounded("id", 0, true, 0, maxID)
 		if f.failed() != nil {
 			return nil, f.failed()
 		}
@@ -566,6 +566,9 @@ func (g *Gateway) readIDs(req *request) ([]*taskRec, *apiError) {
 	}
 	f.require("ids")
 	ids := f.ints("ids")
+	for _, id := range ids {
+		f.rangeCheck("ids", id, 0, maxID)
+	}
 	if f.failed() != nil {
 		return nil, f.failed()
 	}
@@ -683,10 +686,9 @@ func (g *Gateway) taskDevices(req *request, _ string) any {
 	if e != nil {
 		return e
 	}
-	raw := strings.TrimSpace(req.query.Get("taskId"))
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return errf(nsapi.CodeParameter, "taskId: want an integer, got %q", raw)
+	id, e := queryInt(req.query, "taskId", -1, 0, maxID)
+	if e != nil {
+		return e
 	}
 	t := g.st.task(id)
 	if t == nil {
@@ -713,15 +715,12 @@ func (g *Gateway) firmwareDevices(req *request, _ string) any {
 	}
 	name := f.str("firmwareName", "")
 	content := f.str("fileContent", "")
-	taskID := f.integer("taskId", 0, true)
+	taskID := f.bounded("taskId", 0, true, 0, maxID)
 	search := f.str("search", "")
-	limit := f.integer("limit", 9999, true)
-	offset := f.integer("offset", 0, true)
+	limit := f.bounded("limit", 9999, true, 0, maxPaging)
+	offset := f.bounded("offset", 0, true, 0, maxPaging)
 	if f.failed() != nil {
 		return f.failed()
-	}
-	if limit < 0 || offset < 0 {
-		return errf(nsapi.CodeParameter, "limit, offset: want 0 or more")
 	}
 	model := ""
 	if f.has("officialFirmwareInfo") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -102,8 +103,17 @@ func (g *Gateway) Handle(payload []byte) []byte {
 
 // handle answers one request; canDisconnect false makes Disconnect faults
 // ignored (logged), for servers that cannot drop a requester.
-func (g *Gateway) handle(payload []byte, canDisconnect bool) ([]byte, action) {
+//
+// A request that panics all the same is answered code 23 and logged: one
+// message must not stop a simulator that others share.
+func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act action) {
 	var req request
+	defer func() {
+		if r := recover(); r != nil {
+			g.logf("gwsim: %s %s: internal error: %v", req.Method, req.URL, r)
+			out, act = g.answer(&req, string(req.ID), errf(nsapi.CodeInternal, "%v", r)), actAnswer
+		}
+	}()
 	if err := json.Unmarshal(payload, &req); err != nil {
 		// Not JSON, or an envelope of the wrong shape: answer code 20 if it
 		// claims to be an ns-api request, else it is not for us.
@@ -188,8 +198,8 @@ func (g *Gateway) answer(req *request, id string, body any) []byte {
 	if strings.EqualFold(req.Method, "POST") && strings.TrimRight(url, "/") == "/api/fuota/task" {
 		url = "/api/fuota/tasks"
 	}
-	idJSON, _ := json.Marshal(id)
-	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+	idJSON := []byte(str(id))
+	if jsonInteger(id) {
 		idJSON = []byte(id)
 	}
 	var out bytes.Buffer
@@ -198,6 +208,15 @@ func (g *Gateway) answer(req *request, id string, body any) []byte {
 	out.Write(b)
 	out.WriteByte('}')
 	return out.Bytes()
+}
+
+// jsonInteger reports whether id, written bare, is a JSON integer that
+// reads back as the same text: "42" and "-7" are, "00000", "+5", "-0"
+// and "1e3" are not (the first two are not JSON, the others read back
+// otherwise), so those are echoed as strings.
+func jsonInteger(id string) bool {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return err == nil && strconv.FormatInt(n, 10) == id
 }
 
 // nsapiError is an error body, and the spec's {"code":200,"error":""}.
@@ -375,32 +394,66 @@ func cutPrefix(path, prefix string) (string, bool) {
 
 // ---- query parameters ----
 
-// paging reads limit (default 9999) and offset (default 0).
+// maxPaging bounds limit and offset: the spec types them int, read here
+// as 32 bits, the narrowest reading and far above any list a gateway
+// holds. Larger values are code 3.
+const maxPaging = math.MaxInt32
+
+// maxID bounds ids and other counts that are only typed integer.
+const maxID = math.MaxInt64
+
+// maxEIRP is the highest EIRP, in dBm, LoRaWAN's TxParamSetupReq can
+// express (its MaxEIRP table ends at 36).
+const maxEIRP = 36
+
+// maxFrequency is the highest frequency, in Hz, a LoRaWAN MAC command can
+// carry (24 bits of 100 Hz).
+const maxFrequency = (1<<24 - 1) * 100
+
+// paging reads limit (default 9999) and offset (default 0), each 0–maxPaging.
 func paging(q url.Values) (limit, offset int, e *apiError) {
-	limit, e = queryInt(q, "limit", 9999)
+	l, e := queryInt(q, "limit", 9999, 0, maxPaging)
 	if e != nil {
 		return 0, 0, e
 	}
-	offset, e = queryInt(q, "offset", 0)
-	return limit, offset, e
+	o, e := queryInt(q, "offset", 0, 0, maxPaging)
+	return int(l), int(o), e
 }
 
-func queryInt(q url.Values, key string, def int) (int, *apiError) {
+// queryInt is the one reader of numeric query parameters: key as a
+// decimal integer in lo–hi, def when absent or blank. Anything else (not a
+// number, out of range, beyond int64) is code 3; a def outside lo–hi makes
+// the parameter required.
+func queryInt(q url.Values, key string, def, lo, hi int64) (int64, *apiError) {
 	s := strings.TrimSpace(q.Get(key))
 	if s == "" {
+		if def < lo || def > hi {
+			return 0, errf(nsapi.CodeParameter, "%s: required", key)
+		}
 		return def, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, errf(nsapi.CodeParameter, "%s: want a non-negative integer, got %q", key, s)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, errf(nsapi.CodeParameter, "%s: want an integer %d–%d, got %s", key, lo, hi, clip(s))
 	}
 	return n, nil
 }
 
-// page returns the [offset, offset+limit) window of n items.
+// clip quotes s for an error message, cut to a readable length: a
+// parameter can be as long as the message that carries it.
+func clip(s string) string {
+	const most = 40
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(strings.ToValidUTF8(s[:most], "")) + "…"
+}
+
+// page returns the [offset, offset+limit) window of n items; it never
+// reaches past n, whatever limit and offset are.
 func page(n, limit, offset int) (lo, hi int) {
-	lo = min(offset, n)
-	hi = min(lo+limit, n)
+	lo = min(max(offset, 0), n)
+	hi = lo + min(max(limit, 0), n-lo)
 	return lo, hi
 }
 
@@ -591,4 +644,14 @@ func (f *fields) rangeCheck(key string, v, lo, hi int64) {
 	if v < lo || v > hi {
 		f.fail(nsapi.CodeParameter, key, "want %d–%d, got %d", lo, hi, v)
 	}
+}
+
+// bounded reads an integer as integer does and fails with code 3 unless
+// lo <= v <= hi: for the numbers whose range is the type's (ids, counts).
+func (f *fields) bounded(key string, def int64, strOK bool, lo, hi int64) int64 {
+	n := f.integer(key, def, strOK)
+	if f.has(key) {
+		f.rangeCheck(key, n, lo, hi)
+	}
+	return n
 }

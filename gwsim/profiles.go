@@ -142,9 +142,7 @@ func (g *Gateway) readProfile(req *request, put bool) (string, nsapi.ProfileSett
 	if f.failed() != nil {
 		return "", s, f.failed()
 	}
-	if s.MaxEIRP < 0 {
-		p.fail(nsapi.CodeParameter, "maxEIRP", "want 0 or more")
-	}
+	p.rangeCheck("maxEIRP", int64(s.MaxEIRP), 0, maxEIRP)
 	if !slices.Contains(macVersions, s.MacVersion) {
 		p.fail(nsapi.CodeParameter, "macVersion", "want one of 1.0.0, 1.0.1, 1.0.2, 1.1.0")
 	}
@@ -162,8 +160,8 @@ func (g *Gateway) readProfile(req *request, put bool) (string, nsapi.ProfileSett
 	p.rangeCheck("classBTimeout", int64(s.ClassBTimeout), 0, 10)
 	p.rangeCheck("classCTimeout", int64(s.ClassCTimeout), 0, 10)
 	for _, fr := range s.FactoryPresetFreqs {
-		if fr <= 0 {
-			p.fail(nsapi.CodeParameter, "factoryPresetFreqs", "want frequencies in Hz")
+		if fr <= 0 || fr > maxFrequency {
+			p.fail(nsapi.CodeParameter, "factoryPresetFreqs", "want frequencies in Hz, 1–%d", int64(maxFrequency))
 		}
 	}
 	for _, ch := range s.EnableUplinkChannels {

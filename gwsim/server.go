@@ -25,12 +25,28 @@ type ServeOption func(*serveConfig)
 type serveConfig struct {
 	user, pass string
 	wsAddr     string
+	maxMessage int
 }
 
+// DefaultMaxMessage is the largest MQTT packet (a request, its topic
+// included) the embedded broker takes by default: above the largest
+// legitimate request, a FUOTA task carrying the largest firmware a site
+// may declare (16383 fragments of 250 bytes, 5.2 MiB in base64; see
+// TestLargestRequestFits), and far below what would strain the machine.
+const DefaultMaxMessage = 8 << 20
+
 // WithAuth makes the embedded broker accept only clients that give this
-// username and password (default: anonymous clients are allowed).
+// username and password (default: anonymous clients are allowed). Both
+// must be given.
 func WithAuth(username, password string) ServeOption {
 	return func(c *serveConfig) { c.user, c.pass = username, password }
+}
+
+// WithMaxMessage sets the largest MQTT packet, in bytes, the embedded
+// broker takes from a client (default DefaultMaxMessage). A client that
+// sends a larger one is disconnected; its message reaches no one.
+func WithMaxMessage(n int) ServeOption {
+	return func(c *serveConfig) { c.maxMessage = n }
 }
 
 // WithWebsocket adds a websocket listener on addr (host:port; port 0 picks
@@ -65,9 +81,10 @@ func expandTopic(topic, eui string) string { return strings.ReplaceAll(topic, "{
 // ServeEmbedded starts an MQTT broker (mochi-mqtt) on listenAddr (tcp;
 // "127.0.0.1:0" picks a port) with the gateway attached: it subscribes to
 // requestTopic and answers on responseTopic ({eui} in either is replaced by
-// the gateway EUI). Anonymous clients are allowed unless WithAuth is given.
-// A Disconnect fault drops the client that sent the request. The server
-// stops when ctx ends or on Close.
+// the gateway EUI). Anonymous clients are allowed unless WithAuth is given;
+// a client that sends a packet larger than WithMaxMessage (default
+// DefaultMaxMessage) is disconnected. A Disconnect fault drops the client
+// that sent the request. The server stops when ctx ends or on Close.
 func ServeEmbedded(ctx context.Context, g *Gateway, listenAddr, requestTopic, responseTopic string, opts ...ServeOption) (*Server, error) {
 	var cfg serveConfig
 	for _, o := range opts {
@@ -81,10 +98,26 @@ func ServeEmbedded(ctx context.Context, g *Gateway, listenAddr, requestTopic, re
 	if !mqtt.IsValidFilter(s.requestTopic, false) || strings.ContainsAny(s.responseTopic, "+#") {
 		return nil, fmt.Errorf("gwsim server: invalid topics %q, %q", s.requestTopic, s.responseTopic)
 	}
-	mq := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if cfg.maxMessage == 0 {
+		cfg.maxMessage = DefaultMaxMessage
+	}
+	if cfg.maxMessage < MinMaxMessage || cfg.maxMessage > MaxMaxMessage {
+		return nil, fmt.Errorf("gwsim server: maximum message size %d: want %d–%d bytes", cfg.maxMessage, MinMaxMessage, MaxMaxMessage)
+	}
+	if (cfg.user == "") != (cfg.pass == "") {
+		return nil, errors.New("gwsim server: a login needs both a username and a password")
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = uint32(cfg.maxMessage)
+	mq := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	var err error
-	if cfg.user != "" || cfg.pass != "" {
-		err = mq.AddHook(&passwordHook{user: []byte(cfg.user), pass: []byte(cfg.pass)}, nil)
+	if cfg.user != "" {
+		// Users, not Auth rules: a user's password is compared whole,
+		// where a rule's would take "*" as a wildcard. No ACL rule lets an
+		// authenticated client use every topic.
+		err = mq.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{
+			Users: auth.Users{cfg.user: auth.UserRule{Username: auth.RString(cfg.user), Password: auth.RString(cfg.pass)}},
+		}})
 	} else {
 		err = mq.AddHook(new(auth.AllowHook), nil)
 	}
@@ -342,20 +375,9 @@ func (s *Server) closeBroker() error {
 	return s.mq.Close()
 }
 
-// passwordHook admits clients with the configured username and password.
-type passwordHook struct {
-	mqtt.HookBase
-	user, pass []byte
-}
-
-func (h *passwordHook) ID() string { return "gwsim-password" }
-
-func (h *passwordHook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
-}
-
-func (h *passwordHook) OnConnectAuthenticate(_ *mqtt.Client, pk packets.Packet) bool {
-	return bytes.Equal(pk.Connect.Username, h.user) && bytes.Equal(pk.Connect.Password, h.pass)
-}
-
-func (h *passwordHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+// The bounds of WithMaxMessage: a packet of 1 KiB carries any ordinary
+// request, and MQTT's remaining length stops short of 256 MiB.
+const (
+	MinMaxMessage = 1 << 10
+	MaxMaxMessage = 256<<20 - 1
+)
