@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/internal/redact"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
@@ -295,7 +296,7 @@ func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
 		return gw.EUI
 	}
 	cn := resolve(env, f, conn, gw)
-	return cn.broker + " " + cn.requestTopic
+	return redact.WithoutUserinfo(cn.broker) + " " + cn.requestTopic
 }
 
 // reportApply prints how the apply ended and picks the exit code. The

@@ -48,6 +48,8 @@ type Env struct {
 	// planned (a fleet site is loaded together with its common folders,
 	// so its journal cannot be found from the paths loaded).
 	JournalDir string
+	// warned holds the warnings this run has printed (warnOnce).
+	warned *sync.Map
 }
 
 // exitError carries an exit code out of a command's Run.
@@ -113,6 +115,7 @@ func Run(env *Env, args []string) int {
 		e.Stderr = io.Discard
 	}
 	e.Stderr = &lockedWriter{w: e.Stderr}
+	e.warned = &sync.Map{}
 	env = &e
 	stdout, stderr := env.Stdout, env.Stderr
 	var grammar CLI

@@ -52,14 +52,43 @@ func userinfoParsed(u *url.URL) bool {
 // byHand drops everything from after "://" (the start when there is none)
 // to the last "@", for URLs whose userinfo url.Parse did not find.
 func byHand(raw string) string {
-	prefix, rest := "", raw
-	if i := strings.Index(raw, "://"); i >= 0 {
-		prefix, rest = raw[:i+3], raw[i+3:]
-	}
+	prefix, rest := splitScheme(raw)
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
 		rest = Mask + "@" + rest[i+1:]
 	}
 	return visible(prefix + rest)
+}
+
+// WithoutUserinfo is raw with everything between "://" (the start when
+// there is none) and the last "@" left out: what names a broker whoever
+// logs in, as in a lock's name.
+func WithoutUserinfo(raw string) string {
+	prefix, rest := splitScheme(raw)
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return visible(prefix + rest)
+}
+
+// splitScheme splits raw after its "SCHEME://", when it starts with one;
+// a "://" after anything but a scheme's letters is part of the password.
+func splitScheme(raw string) (prefix, rest string) {
+	scheme, r, ok := strings.Cut(raw, "://")
+	if !ok || !isScheme(scheme) {
+		return "", raw
+	}
+	return scheme + "://", r
+}
+
+// isScheme reports a URL scheme: a letter, then letters, digits, + - .
+func isScheme(s string) bool {
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // visible shows control characters and invalid bytes as escapes, so that a
@@ -99,14 +128,9 @@ func ParseURL(raw string) (*url.URL, error) {
 // whatIsWrong says which part of a URL that failed to parse is at fault,
 // without quoting it.
 func whatIsWrong(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
+	prefix, rest := splitScheme(raw)
+	if prefix == "" {
 		return "not a URL: want SCHEME://HOST:PORT (tcp://HOST:1883)"
-	}
-	if scheme == "" || strings.IndexFunc(scheme, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')
-	}) >= 0 {
-		return "the scheme is not a word: want tcp://, ssl://, ws:// or wss://"
 	}
 	hostEnd := len(rest)
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 && !strings.Contains(rest[i:], "@") {
@@ -190,10 +214,7 @@ func URLPasswords(raw string) []string {
 			out = append(out, p)
 		}
 	}
-	rest := raw
-	if _, r, ok := strings.Cut(raw, "://"); ok {
-		rest = r
-	}
+	_, rest := splitScheme(raw)
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
 		userinfo := rest[:i]
 		if _, p, ok := strings.Cut(userinfo, ":"); ok {

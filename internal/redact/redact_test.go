@@ -129,3 +129,16 @@ func TestParseURLSlashInPassword(t *testing.T) {
 		t.Errorf("ParseURL = %v, want %q…", err, want)
 	}
 }
+
+func TestWithoutUserinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://u:Pw-H4NT%zz@host:1883": "tcp://host:1883",
+		"tcp://u:Pw@H4NT@host:1883":    "tcp://host:1883",
+		"tcp://host:1883":              "tcp://host:1883",
+		"u:Pw-H4NT@host":               "host",
+	} {
+		if got := WithoutUserinfo(in); got != want {
+			t.Errorf("WithoutUserinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
