@@ -109,12 +109,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // Run runs gwsync with args in env and returns the exit code.
 func Run(env *Env, args []string) int {
 	// Messages reach stderr from more than one goroutine (a plan's site
-	// warnings while the gateway is read with --verbose): one at a time.
+	// warnings while the gateway is read with --verbose): one at a time,
+	// and inert: a name or error quoted there cannot drive the terminal.
 	e := *env
 	if e.Stderr == nil {
 		e.Stderr = io.Discard
 	}
-	e.Stderr = &lockedWriter{w: e.Stderr}
+	e.Stderr = &lockedWriter{w: &inertWriter{w: e.Stderr}}
 	e.warned = &sync.Map{}
 	env = &e
 	stdout, stderr := env.Stdout, env.Stderr
