@@ -554,6 +554,10 @@ func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
 		if secret {
 			return "value"
 		}
+		// A broker URL may carry a password (tcp://user:pass@host).
+		if str, ok := val.(string); ok && len(loc) > 0 && loc[len(loc)-1] == "broker" && strings.Contains(str, "@") {
+			return "the URL (its user name and password not shown)"
+		}
 		return display(val)
 	}
 	switch k := e.ErrorKind.(type) {
