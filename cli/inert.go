@@ -34,3 +34,11 @@ func (iw *inertWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// inertStdout is env with its stdout made inert too, for commands whose
+// output is plain text (no colours, no redraws).
+func inertStdout(env *Env) *Env {
+	e := *env
+	e.Stdout = &inertWriter{w: env.Stdout}
+	return &e
+}
