@@ -34,3 +34,20 @@ func TestBrokerErrorsNeverShowThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteErrorMessageIsOneLine: the gateway's error text cannot start a
+// line of its own or carry an escape sequence.
+func TestRemoteErrorMessageIsOneLine(t *testing.T) {
+	for msg, want := range map[string]string{
+		"name: want 1–64 characters": "name: want 1–64 characters",
+		"bad\n::add-mask::x":         `"bad\n::add-mask::x"`,
+		"\x1b[2J\x1b[H No changes.":  `"\x1b[2J\x1b[H No changes."`,
+		"name \u202eevil":            `"name \u202eevil"`,
+		"température trop élevée":    "température trop élevée",
+	} {
+		e := &RemoteError{Method: "PUT", URL: "/api/urdevices/X", Code: 3, Message: msg}
+		if got := e.Error(); !strings.HasSuffix(got, ": "+want) || strings.Contains(got, "\n") {
+			t.Errorf("message %q: Error() = %q, want it to end with %q", msg, got, want)
+		}
+	}
+}
