@@ -48,8 +48,11 @@ type Env struct {
 	// planned (a fleet site is loaded together with its common folders,
 	// so its journal cannot be found from the paths loaded).
 	JournalDir string
-	// warned holds the warnings this run has printed (warnOnce).
+	// warned holds the warnings this run has printed (warnOnce), and
+	// warnTo, when set, is where they go instead of Stderr: a fleet's
+	// stderr, not one site's section.
 	warned *sync.Map
+	warnTo io.Writer
 }
 
 // exitError carries an exit code out of a command's Run.

@@ -177,6 +177,9 @@ func (p *brokerPool) report(env *Env, sites int) {
 // pool's shared connections, its own journal folder.
 func siteEnv(env *Env, pool *brokerPool, s fleet.Site, out *bytes.Buffer) *Env {
 	e := *env
+	if e.warnTo == nil {
+		e.warnTo = env.Stderr
+	}
 	e.Stdout, e.Stderr, e.Stdin = out, out, strings.NewReader("")
 	e.IsTerminal = false
 	e.DialShared = pool.dial

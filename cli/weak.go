@@ -108,14 +108,18 @@ func loopback(host string) bool {
 }
 
 // warnOnce prints each warning to stderr once per run (a fleet's sites
-// share the run).
+// share the run, and its stderr).
 func warnOnce(env *Env, warnings []string) {
+	to := env.Stderr
+	if env.warnTo != nil {
+		to = env.warnTo
+	}
 	for _, w := range warnings {
 		if env.warned != nil {
 			if _, seen := env.warned.LoadOrStore(w, true); seen {
 				continue
 			}
 		}
-		fmt.Fprintln(env.Stderr, w)
+		fmt.Fprintln(to, w)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -141,5 +142,31 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFleetWarnsOnceAndForbids(t *testing.T) {
+	f := newTestFleet(t, 3, 1)
+	code, out, errOut := runFleetCmd(t, "plan", f.dir, "--insecure")
+	if code != ExitOK {
+		t.Fatalf("plan --insecure: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "Warning: the TLS certificate of broker"); n != 1 || strings.Contains(out, "Warning:") {
+		t.Errorf("the fleet warned %d times on stderr (want 1, none in the sections):\nstdout:\n%s\nstderr:\n%s", n, out, errOut)
+	}
+	var stdout, stderr bytes.Buffer
+	code = Run(&Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string {
+		if k == "GWSYNC_FORBID_INSECURE" {
+			return "1"
+		}
+		return fleetGetenv(k)
+	}}, []string{"apply", f.dir, "--insecure", "--auto-approve"})
+	if code != ExitError || !strings.Contains(stdout.String(), "3 sites: 0 with changes, 0 unchanged, 3 failed") || strings.Count(stdout.String(), "Error: insecure connection refused") != 3 {
+		t.Errorf("apply --insecure under the forbid: exit %d, want 1 and each of 3 sites refused:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, g := range f.gws {
+		if n := liveDevices(t, g); n != 0 {
+			t.Errorf("gateway %s has %d devices after a refused apply", g.EUI(), n)
+		}
 	}
 }
