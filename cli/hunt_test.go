@@ -96,15 +96,17 @@ func TestPasswordHunt(t *testing.T) {
 		{name: "wrong topic, timeout", broker: "tcp://gw:" + goodPW + "@" + live, topics: "nobody/{eui}"},
 		{name: "missing EUI", broker: "tcp://gw:" + goodPW + "@" + live, noEUI: true, topics: "nobody/here", fleet: true},
 		{name: "reads, verbose", broker: "tcp://gw@" + live, envPW: goodPW, readable: true, fleet: true},
+		{name: "reads, password in the URL", broker: "tcp://gw:" + goodPW + "@" + live, readable: true},
 	}
 	// An output is hunted in its body; its head names the run (and shows
 	// the arguments, passwords and all, for the reader of a failure).
 	type output struct{ head, body string }
 	var outputs []output
-	runIn := func(what string, vars map[string]string, args ...string) {
+	runIn := func(what string, vars map[string]string, args ...string) int {
 		t.Helper()
 		code, stdout, stderr := runEnv(vars, args...)
 		outputs = append(outputs, output{fmt.Sprintf("%s: gwsync %q: exit %d", what, args, code), stdout + stderr})
+		return code
 	}
 	siteBody := func(sc scenario, broker string) string {
 		var b strings.Builder
@@ -159,8 +161,13 @@ func TestPasswordHunt(t *testing.T) {
 		}
 		if sc.readable {
 			planFile := filepath.Join(dir, "plan.json")
-			runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...)
-			runIn(sc.name, vars, "show", planFile)
+			// The success paths run for real: a plan is saved and shown.
+			if code := runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...); code != ExitOK {
+				t.Errorf("%s: plan --out: exit %d, want 0", sc.name, code)
+			}
+			if code := runIn(sc.name, vars, "show", planFile); code != ExitOK {
+				t.Errorf("%s: show: exit %d, want 0", sc.name, code)
+			}
 			runIn(sc.name, vars, with("apply", planFile, "--auto-approve", "-v")...)
 		}
 		if sc.noEUI {
