@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -225,4 +226,26 @@ func huntFiles(t *testing.T, root string, inputs map[string]bool) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestSimOnBrokerNamesItWithoutThePassword: gwsync sim --broker prints the
+// broker it serves on; with the password in the URL, without it.
+func TestSimOnBrokerNamesItWithoutThePassword(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	host, err := gwsim.New(gwsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	srv, err := gwsim.ServeEmbedded(ctx, host, "127.0.0.1:0", "unused/req", "unused/resp", gwsim.WithAuth("gw", "Pw-H4NT-sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url, out, _, _ := startSim(t, regexp.MustCompile(`gwsim: gateway \S+ \(\S+\) on (\S+),`),
+		"--broker", "tcp://gw:Pw-H4NT-sim@"+srv.Addr(), "--state", filepath.Join(t.TempDir(), "sim.json"))
+	if strings.Contains(strings.ToLower(out.String()), huntMark) || url != "tcp://gw:xxxxx@"+srv.Addr() {
+		t.Errorf("sim names the broker %q, output:\n%s", url, out.String())
+	}
 }
