@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/render"
 )
 
@@ -75,5 +76,35 @@ func TestCodeBlockCannotBeClosedFromInside(t *testing.T) {
 	}
 	if got := render.CodeBlock("diff", "+ a"); got != "```diff\n+ a\n```\n" {
 		t.Errorf("CodeBlock of plain text = %q", got)
+	}
+}
+
+// TestMarkdownValuesStayInTheirSpans: a backtick, an HTML entity or a
+// line break in a name read from the gateway cannot end its code span,
+// become a character, or start a line of its own.
+func TestMarkdownValuesStayInTheirSpans(t *testing.T) {
+	p := &plan.Plan{FormatVersion: 1, GatewayEUI: "24E124FFFEF5A6A8",
+		Unmanaged: []plan.Unmanaged{
+			{Address: "codec.a`b", Kind: plan.KindCodec},
+			{Address: "device.24E1240000000001", Kind: plan.KindDevice, Name: "&#8238;x\n```\n</details>"},
+		},
+		Notes: []plan.Note{{Address: "codec.``x", Text: "see <b>\n# heading"}},
+	}
+	var b strings.Builder
+	if err := render.Markdown(&b, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"* ``codec.a`b``\n",
+		"* `device.24E1240000000001` &amp;#8238;x\\\\n\\`\\`\\`\\\\n&lt;/details&gt;\n",
+		"* ```codec.``x```: see &lt;b&gt;\\\\n# heading\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Count(md, "</details>") != strings.Count(md, "<details>") {
+		t.Errorf("a value closed a <details> fold:\n%s", md)
 	}
 }
