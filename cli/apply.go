@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/internal/redact"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
@@ -296,7 +297,7 @@ func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
 		return gw.EUI
 	}
 	cn := resolve(env, f, conn, gw)
-	return cn.broker + " " + cn.requestTopic
+	return redact.WithoutUserinfo(cn.broker) + " " + cn.requestTopic
 }
 
 // reportApply prints how the apply ended and picks the exit code. The
@@ -304,7 +305,8 @@ func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
 // verified back in the old one, 4 neither is verified and the journal is
 // kept; 1 only when no write was sent.
 func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Result, err error, siteDir string, color bool) error {
-	out := env.Stdout
+	// Errors and addresses quote the gateway and the site: shown inert.
+	out := io.Writer(&inertWriter{w: env.Stdout})
 	if res == nil {
 		res = &applier.Result{}
 	}
@@ -443,16 +445,16 @@ func (p *progress) event(ev applier.Event) {
 	if p.bar {
 		if ev.Type == applier.EventFailed || ev.Type == applier.EventUndoFailed {
 			p.clearBar()
-			fmt.Fprintf(p.env.Stdout, "%s: %s… failed: %v\n", ev.Address, verbing(ev.Action, undo), ev.Err)
+			fmt.Fprintf(p.env.Stdout, "%s: %s… failed: %s\n", render.Inert(ev.Address), verbing(ev.Action, undo), render.Inert(fmt.Sprint(ev.Err)))
 		}
 		p.drawBar(ev, undo)
 		return
 	}
 	switch ev.Type {
 	case applier.EventDone, applier.EventUndone:
-		fmt.Fprintf(p.env.Stdout, "%s: %s… done (%s)\n", ev.Address, verbing(ev.Action, undo), fmt.Sprintf("%dms", ev.Elapsed.Milliseconds()))
+		fmt.Fprintf(p.env.Stdout, "%s: %s… done (%s)\n", render.Inert(ev.Address), verbing(ev.Action, undo), fmt.Sprintf("%dms", ev.Elapsed.Milliseconds()))
 	case applier.EventFailed, applier.EventUndoFailed:
-		fmt.Fprintf(p.env.Stdout, "%s: %s… failed (%s): %v\n", ev.Address, verbing(ev.Action, undo), fmt.Sprintf("%dms", ev.Elapsed.Milliseconds()), ev.Err)
+		fmt.Fprintf(p.env.Stdout, "%s: %s… failed (%s): %s\n", render.Inert(ev.Address), verbing(ev.Action, undo), fmt.Sprintf("%dms", ev.Elapsed.Milliseconds()), render.Inert(fmt.Sprint(ev.Err)))
 	}
 }
 
@@ -466,7 +468,7 @@ func (p *progress) drawBar(ev applier.Event, undo bool) {
 	if undo {
 		what = "Rolling back"
 	}
-	line := fmt.Sprintf("%s [%s%s] %d/%d %s", what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), ev.Done, ev.Total, ev.Address)
+	line := fmt.Sprintf("%s [%s%s] %d/%d %s", what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), ev.Done, ev.Total, render.Inert(ev.Address))
 	// A line that wraps cannot be redrawn with \r: keep it within the
 	// terminal's width.
 	if r, max := []rune(line), p.columns()-1; len(r) > max {

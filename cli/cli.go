@@ -52,6 +52,11 @@ type Env struct {
 	JournalDir string
 	// log is the logging configuration (GWSYNC_LOG, --log-format), set by Run.
 	log logConfig
+	// warned holds the warnings this run has printed (warnOnce), and
+	// warnTo, when set, is where they go instead of Stderr: a fleet's
+	// stderr, not one site's section.
+	warned *sync.Map
+	warnTo io.Writer
 }
 
 // exitError carries an exit code out of a command's Run.
@@ -112,12 +117,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // Run runs gwsync with args in env and returns the exit code.
 func Run(env *Env, args []string) int {
 	// Messages reach stderr from more than one goroutine (a plan's site
-	// warnings while the gateway is read with --verbose): one at a time.
+	// warnings while the gateway is read with --verbose): one at a time,
+	// and inert: a name or error quoted there cannot drive the terminal.
 	e := *env
 	if e.Stderr == nil {
 		e.Stderr = io.Discard
 	}
-	e.Stderr = &lockedWriter{w: e.Stderr}
+	e.Stderr = &lockedWriter{w: &inertWriter{w: e.Stderr}}
+	e.warned = &sync.Map{}
 	env = &e
 	stdout, stderr := env.Stdout, env.Stderr
 	var grammar CLI

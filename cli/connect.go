@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/gwsim"
+	"github.com/gwsync/gwsync/internal/redact"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/site"
 )
@@ -23,18 +24,20 @@ const (
 // connection block. The MQTT password has no flag: it comes from the site
 // file or GWSYNC_PASSWORD, never from the command line.
 type ConnFlags struct {
-	Broker        string        `name:"broker" help:"MQTT broker URL: tcp://, ssl://, ws://, wss://HOST:PORT, or sim://FILE for a simulated gateway (env GWSYNC_BROKER)."`
-	Username      string        `name:"username" help:"MQTT user name (env GWSYNC_USERNAME; the password comes from GWSYNC_PASSWORD or the site file)."`
-	RequestTopic  string        `name:"request-topic" help:"Topic the gateway reads ns-api requests from; {eui} is replaced by the gateway EUI (env GWSYNC_REQUEST_TOPIC)."`
-	ResponseTopic string        `name:"response-topic" help:"Topic the gateway answers on; {eui} is replaced by the gateway EUI (env GWSYNC_RESPONSE_TOPIC)."`
-	GatewayEUI    string        `name:"gateway-eui" help:"Gateway EUI: sent in every request; answers from other gateways are ignored."`
-	CAFile        string        `name:"ca-file" help:"PEM CA certificates to verify an ssl:// or wss:// broker." type:"path"`
-	CertFile      string        `name:"cert-file" help:"PEM client certificate for the broker." type:"path"`
-	KeyFile       string        `name:"key-file" help:"PEM key of the client certificate." type:"path"`
-	Insecure      bool          `name:"insecure" help:"Do not verify the broker's TLS certificate."`
-	Timeout       time.Duration `name:"timeout" default:"10s" help:"Time allowed to connect and for each answer."`
-	Window        int           `name:"window" default:"4" help:"Requests in flight at once."`
-	Verbose       bool          `name:"verbose" short:"v" help:"Log every request (method, URL, duration, code) to stderr."`
+	Broker        string `name:"broker" help:"MQTT broker URL: tcp://, ssl://, ws://, wss://HOST:PORT, or sim://FILE for a simulated gateway (env GWSYNC_BROKER)."`
+	Username      string `name:"username" help:"MQTT user name (env GWSYNC_USERNAME; the password comes from GWSYNC_PASSWORD or the site file)."`
+	RequestTopic  string `name:"request-topic" help:"Topic the gateway reads ns-api requests from; {eui} is replaced by the gateway EUI (env GWSYNC_REQUEST_TOPIC)."`
+	ResponseTopic string `name:"response-topic" help:"Topic the gateway answers on; {eui} is replaced by the gateway EUI (env GWSYNC_RESPONSE_TOPIC)."`
+	GatewayEUI    string `name:"gateway-eui" help:"Gateway EUI: sent in every request; answers from other gateways are ignored."`
+	CAFile        string `name:"ca-file" help:"PEM CA certificates to verify an ssl:// or wss:// broker." type:"path"`
+	CertFile      string `name:"cert-file" help:"PEM client certificate for the broker." type:"path"`
+	KeyFile       string `name:"key-file" help:"PEM key of the client certificate." type:"path"`
+	Insecure      bool   `name:"insecure" help:"Do not verify the broker's TLS certificate (warns on every run)."`
+	// ForbidInsecure makes every weakening of the connection an error (weak.go).
+	ForbidInsecure bool          `name:"forbid-insecure" help:"Refuse --insecure, insecureSkipVerify, a password in clear to another host and a site's caFile, for CI (env GWSYNC_FORBID_INSECURE=1)."`
+	Timeout        time.Duration `name:"timeout" default:"10s" help:"Time allowed to connect and for each answer."`
+	Window         int           `name:"window" default:"4" help:"Requests in flight at once."`
+	Verbose        bool          `name:"verbose" short:"v" help:"Log every request (method, URL, duration, code) to stderr."`
 	// StopTask is read by plan and apply only (makePlan).
 	StopTask []string `name:"stop-task" sep:"none" placeholder:"NAME" help:"plan, apply: allow the plan to stop (delete or replace) the running FUOTA task NAME; repeatable. Without it a running task is never changed."`
 }
@@ -112,6 +115,20 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 	if c.broker == "" {
 		return nil, nil, errNoBroker
 	}
+	warnings, err := weakSettings(env, f, conn, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnOnce(env, warnings)
+	// Whatever paho, the network or the simulated gateway say about the
+	// connection passes through the one redaction of the password.
+	secrets := redact.Secrets(append(redact.URLPasswords(c.broker), c.password)...)
+	cl, closer, err := dialResolved(ctx, env, f, c, gw, secrets)
+	return cl, closer, redact.Error(err, secrets)
+}
+
+// dialResolved opens the client of the resolved connection c.
+func dialResolved(ctx context.Context, env *Env, f ConnFlags, c connection, gw site.Gateway, secrets []string) (*nsapi.Client, func() error, error) {
 	cfg := nsapi.Config{
 		Broker: c.broker, Username: c.username, Password: c.password, ClientID: c.clientID,
 		CAFile: c.caFile, CertFile: c.certFile, KeyFile: c.keyFile, InsecureSkipVerify: c.insecure,
@@ -120,7 +137,11 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		RequestTimeout: f.Timeout,
 		Window:         f.Window,
 	}
-	cfg.Logf = debugf(env.logger(f.Verbose))
+	if logf := debugf(env.logger(f.Verbose)); logf != nil {
+		cfg.Logf = func(format string, args ...any) {
+			logf("%s", redact.String(fmt.Sprintf(format, args...), secrets))
+		}
+	}
 
 	if path, ok := strings.CutPrefix(c.broker, "sim://"); ok {
 		if path == "" {
@@ -129,7 +150,7 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		// PATH?applications=NAME[=ID],…&quirks=spec-examples: see gwsim.OpenURL.
 		g, err := gwsim.OpenURL(path, gwsim.Options{EUI: c.gatewayEUI, ChannelPlan: gw.ChannelPlan})
 		if err != nil {
-			return nil, nil, fmt.Errorf("broker %s: %w", c.broker, err)
+			return nil, nil, fmt.Errorf("broker %s: %w", redact.URL(c.broker), err)
 		}
 		t := g.Transport()
 		if env.WrapTransport != nil {
@@ -138,7 +159,7 @@ func connect(ctx context.Context, env *Env, f ConnFlags, conn *site.Connection, 
 		cl, err := nsapi.New(ctx, t, cfg)
 		if err != nil {
 			_ = g.Close()
-			return nil, nil, fmt.Errorf("broker %s: %w", c.broker, err)
+			return nil, nil, fmt.Errorf("broker %s: %w", redact.URL(c.broker), err)
 		}
 		closer := func() error { return errors.Join(cl.Close(), g.Close()) }
 		return cl, closer, nil

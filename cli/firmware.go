@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/render"
 )
 
 // FirmwareCmd is `gwsync firmware`: the official firmware the gateway can
@@ -83,6 +84,10 @@ func (c *FirmwareListCmd) Run(env *Env) error {
 		out.WriteString("\n")
 	} else {
 		writeFirmwareText(&out, entries)
+		// Names and versions come from the gateway: shown inert.
+		text := render.InertLines(out.String())
+		out.Reset()
+		out.WriteString(text)
 	}
 	if _, err := env.Stdout.Write(out.Bytes()); err != nil {
 		return withExit(ExitError, err)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"os"
 	"os/signal"
 	"strings"
@@ -176,11 +177,30 @@ func (p *brokerPool) report(env *Env, sites int) {
 // pool's shared connections, its own journal folder.
 func siteEnv(env *Env, pool *brokerPool, s fleet.Site, out *bytes.Buffer) *Env {
 	e := *env
+	if e.warnTo == nil {
+		e.warnTo = env.Stderr
+	}
 	e.Stdout, e.Stderr, e.Stdin = out, out, strings.NewReader("")
 	e.IsTerminal = false
 	e.DialShared = pool.dial
 	e.JournalDir = journalDirOf(s.Dir)
 	return &e
+}
+
+// inertResults are rs as the summary table shows them: text from sites
+// and gateways inert, and in markdown no HTML.
+func inertResults(rs []fleet.Result, markdown bool) []fleet.Result {
+	out := make([]fleet.Result, len(rs))
+	for i, r := range rs {
+		for _, f := range []*string{&r.Site, &r.Gateway, &r.Detail} {
+			*f = render.Inert(*f)
+			if markdown {
+				*f = html.EscapeString(*f)
+			}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // siteOutcome is one site's result and its section of the output.
@@ -194,9 +214,9 @@ type siteOutcome struct {
 
 // sectionHead is the line above a site's section in text output.
 func sectionHead(s fleet.Site, eui string) string {
-	h := "=== " + s.Name
+	h := "=== " + render.Inert(s.Name)
 	if eui != "" {
-		h += " (gateway " + eui + ")"
+		h += " (gateway " + render.Inert(eui) + ")"
 	}
 	return h + "\n"
 }
@@ -220,7 +240,7 @@ func planSite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, 
 		}
 		o.text = out.String()
 		if mdLimit > 0 {
-			o.md = "```\n" + strings.TrimRight(out.String(), "\n") + "\n```\n"
+			o.md = render.CodeBlock("", out.String())
 		}
 		return o
 	}
@@ -287,18 +307,19 @@ func (c *PlanCmd) runFleet(env *Env, dir string) error {
 		codes = append(codes, o.code)
 		if markdown {
 			if o.md != "" {
-				mds = append(mds, fmt.Sprintf("<details><summary><code>%s</code> — %s</summary>\n\n%s\n</details>\n", sites[i].Name, resultText(o.res), strings.TrimRight(o.md, "\n")))
+				mds = append(mds, fmt.Sprintf("<details><summary><code>%s</code> — %s</summary>\n\n%s\n</details>\n",
+					html.EscapeString(render.Inert(sites[i].Name)), html.EscapeString(render.Inert(resultText(o.res))), strings.TrimRight(o.md, "\n")))
 			}
 			return
 		}
-		fmt.Fprint(env.Stdout, sectionHead(sites[i], o.res.Gateway)+o.text+"\n")
+		fmt.Fprint(env.Stdout, sectionHead(sites[i], o.res.Gateway)+render.InertLines(o.text)+"\n")
 	})
 	pool.report(env, len(sites))
 	counts := fleet.Count(results)
 	if markdown {
 		var b strings.Builder
 		fmt.Fprintf(&b, "## gwsync plan: fleet `%s`\n\n**%s**\n\n", dir, counts.Line())
-		_ = fleet.Table(&b, results, true)
+		_ = fleet.Table(&b, inertResults(results, true), true)
 		b.WriteString("\n")
 		left := 0
 		for i, m := range mds {
@@ -313,7 +334,7 @@ func (c *PlanCmd) runFleet(env *Env, dir string) error {
 		}
 		fmt.Fprint(env.Stdout, b.String())
 	} else {
-		_ = fleet.Table(env.Stdout, results, false)
+		_ = fleet.Table(env.Stdout, inertResults(results, false), false)
 		fmt.Fprintln(env.Stdout, counts.Line())
 	}
 	code := worstExit(codes...)
@@ -393,12 +414,12 @@ func (c *ValidateCmd) runFleet(env *Env, dir string) error {
 	}
 	invalid := 0
 	for i, s := range sites {
-		fmt.Fprint(env.Stdout, sectionHead(s, results[i].Gateway)+texts[i]+"\n")
+		fmt.Fprint(env.Stdout, sectionHead(s, results[i].Gateway)+render.InertLines(texts[i])+"\n")
 		if results[i].Status == fleet.Invalid {
 			invalid++
 		}
 	}
-	_ = fleet.Table(env.Stdout, results, false)
+	_ = fleet.Table(env.Stdout, inertResults(results, false), false)
 	fmt.Fprintf(env.Stdout, "%s: %d valid, %d invalid\n", count(len(sites), "site"), len(sites)-invalid, invalid)
 	if invalid > 0 {
 		return withExit(ExitError, nil)
@@ -443,13 +464,13 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 		fleet.Run(len(sites), c.Jobs, func(i int) siteOutcome {
 			return planSite(ctx, env, pool, fl, sites[i], flags, 0)
 		}, func(i int, o siteOutcome) {
-			fmt.Fprint(env.Stdout, sectionHead(sites[i], o.res.Gateway)+o.text+"\n")
+			fmt.Fprint(env.Stdout, sectionHead(sites[i], o.res.Gateway)+render.InertLines(o.text)+"\n")
 			results = append(results, o.res)
 			if o.code == ExitOK {
 				approved[sites[i].Name] = o.digest
 			}
 		})
-		_ = fleet.Table(env.Stdout, results, false)
+		_ = fleet.Table(env.Stdout, inertResults(results, false), false)
 		counts := fleet.Count(results)
 		fmt.Fprintln(env.Stdout, counts.Line())
 		if counts.Failed > 0 {
@@ -496,7 +517,7 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 		}, func(i int, o siteOutcome) {
 			o.res.Wave = w + 1
 			if o.res.Status != fleet.Halted {
-				fmt.Fprint(env.Stdout, sectionHead(wsites[i], o.res.Gateway)+o.text+"\n")
+				fmt.Fprint(env.Stdout, sectionHead(wsites[i], o.res.Gateway)+render.InertLines(o.text)+"\n")
 			}
 			results = append(results, o.res)
 			codes = append(codes, o.code)
@@ -506,7 +527,7 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 		}
 	}
 	pool.report(env, len(sites))
-	_ = fleet.Table(env.Stdout, results, false)
+	_ = fleet.Table(env.Stdout, inertResults(results, false), false)
 	counts := fleet.Count(results)
 	fmt.Fprintln(env.Stdout, counts.Line())
 	if code := worstExit(codes...); code != ExitOK {

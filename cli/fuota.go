@@ -44,6 +44,7 @@ type FuotaRetryCmd struct {
 // Run retries the task.
 func (c *FuotaRetryCmd) Run(env *Env) error {
 	ctx := context.Background()
+	env = inertStdout(env) // task and device names come from the gateway
 	cl, closer, err := connectFor(ctx, env, c.Site, c.ConnFlags)
 	if err != nil {
 		return withExit(ExitError, err)

@@ -25,6 +25,7 @@ type RollbackCmd struct {
 // Run runs the command.
 func (c *RollbackCmd) Run(env *Env) error {
 	ctx := context.Background()
+	env = inertStdout(env) // addresses and errors quote the gateway
 	journalDir := journalDirOf(c.Site)
 	if !applier.HasJournal(journalDir) {
 		return withExit(ExitError, fmt.Errorf("%s: nothing to roll back: no unfinished apply (no journal in %s)", c.Site, journalDir))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -93,23 +92,18 @@ func (c *SimCmd) brokerOptions(env *Env) (opts []gwsim.ServeOption, user string,
 // warnAnonymous warns when the embedded broker admits anonymous clients
 // on an address other hosts can reach (addr as listened on).
 func warnAnonymous(env *Env, addr, user string) {
-	if user == "" && !loopback(addr) {
+	if user == "" && !loopback(hostOf(addr)) {
 		fmt.Fprintf(env.Stderr, "warning: the embedded broker on %s admits anyone who can reach it, without a login; "+
 			"give --username and --password (or GWSYNC_SIM_USERNAME and GWSYNC_SIM_PASSWORD) to require one\n", addr)
 	}
 }
 
-// loopback reports whether host:port is reachable from this host only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
+// hostOf is the host of host:port, or addr when it has no port.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return addr
 }
 
 // faults turns the fault flags into gwsim faults.

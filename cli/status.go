@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/render"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -262,17 +263,17 @@ func bar(p float64, width int) string {
 func writeStatusText(b *bytes.Buffer, doc *StatusDoc, bars bool) {
 	gw := ""
 	if doc.GatewayEUI != "" {
-		gw = "Gateway " + doc.GatewayEUI + ": "
+		gw = "Gateway " + render.Inert(doc.GatewayEUI) + ": "
 	}
 	fmt.Fprintf(b, "%s%s.\n", gw, count(len(doc.Tasks), "FUOTA task"))
 	for _, t := range doc.Tasks {
-		fmt.Fprintf(b, "\nTask %s (id %d): %s, %d of %d devices done", t.Name, t.ID, t.StatusName, t.DoneDevices, t.TotalDevices)
+		fmt.Fprintf(b, "\nTask %s (id %d): %s, %d of %d devices done", render.Inert(t.Name), t.ID, t.StatusName, t.DoneDevices, t.TotalDevices)
 		if t.FailedCount > 0 {
 			fmt.Fprintf(b, ", %d failed", t.FailedCount)
 		}
-		fmt.Fprintf(b, "\n  firmware %s, starts %s", t.Firmware, t.StartedAt)
+		fmt.Fprintf(b, "\n  firmware %s, starts %s", render.Inert(t.Firmware), render.Inert(t.StartedAt))
 		if t.StoppedAt != "" {
-			fmt.Fprintf(b, ", stopped %s", t.StoppedAt)
+			fmt.Fprintf(b, ", stopped %s", render.Inert(t.StoppedAt))
 		}
 		b.WriteString("\n")
 		if bars {
@@ -286,7 +287,7 @@ func writeStatusText(b *bytes.Buffer, doc *StatusDoc, bars bool) {
 				if d.Failed {
 					mark = "  ← failed"
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\n", d.DevEUI, d.Name, d.StatusName, d.MulticastSessionStatusName, d.FragmentSessionStatusName, mark)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\n", render.Inert(d.DevEUI), render.Inert(d.Name), d.StatusName, d.MulticastSessionStatusName, d.FragmentSessionStatusName, mark)
 			}
 			_ = tw.Flush()
 		}
@@ -295,9 +296,9 @@ func writeStatusText(b *bytes.Buffer, doc *StatusDoc, bars bool) {
 	for _, t := range doc.Tasks {
 		switch {
 		case t.Status == nsapi.TaskFailed:
-			retry = append(retry, fmt.Sprintf("Task %s failed: retry its failed devices with gwsync fuota retry %s", t.Name, t.Name))
+			retry = append(retry, fmt.Sprintf("Task %s failed: retry its failed devices with gwsync fuota retry %s", render.Inert(t.Name), render.Inert(t.Name)))
 		case t.FailedCount > 0:
-			retry = append(retry, fmt.Sprintf("Task %s has %s and still runs: retry them once it has ended", t.Name, count(t.FailedCount, "failed device")))
+			retry = append(retry, fmt.Sprintf("Task %s has %s and still runs: retry them once it has ended", render.Inert(t.Name), count(t.FailedCount, "failed device")))
 		}
 	}
 	if len(retry) > 0 {

@@ -81,6 +81,7 @@ func findCases(dir string) ([]testCase, error) {
 // failing case's difference (-want +got), then PASS or FAIL.
 func (c *TestCmd) Run(env *Env) error {
 	start := time.Now()
+	env = inertStdout(env) // case names, expected and planned text
 	cases, err := findCases(c.Dir)
 	if err != nil {
 		return withExit(ExitError, err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/render"
 	"github.com/gwsync/gwsync/site"
 )
 
@@ -76,7 +77,7 @@ func (c *ValidateCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stdout, "%s\n", b)
 	default:
 		for _, p := range problems {
-			fmt.Fprintln(env.Stdout, p.Error())
+			fmt.Fprintln(env.Stdout, render.InertLines(p.Error()))
 		}
 		switch {
 		case valid && warns > 0:

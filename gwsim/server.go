@@ -17,6 +17,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/gwsync/gwsync/internal/redact"
 )
 
 // ServeOption configures ServeEmbedded.
@@ -256,8 +258,14 @@ func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, res
 	if requestTopic == "" || responseTopic == "" {
 		return nil, errors.New("gwsim client: request and response topics are required")
 	}
+	// Messages name the broker without its password (redact.URL), and
+	// what paho says passes through the same redaction.
+	if _, err := redact.ParseURL(brokerURL); err != nil {
+		return nil, fmt.Errorf("gwsim client: %w", err)
+	}
+	shown, secrets := redact.URL(brokerURL), redact.Secrets(append(redact.URLPasswords(brokerURL), pass)...)
 	s := &Server{g: g, requestTopic: expandTopic(requestTopic, g.EUI()), responseTopic: expandTopic(responseTopic, g.EUI()),
-		addr: brokerURL, stop: make(chan struct{})}
+		addr: shown, stop: make(chan struct{})}
 	handler := func(_ paho.Client, m paho.Message) { s.request(m.Payload(), "") }
 	// The subscription is made on every connection (a reconnection has a
 	// clean session); the first one is waited for below, as paho runs this
@@ -281,7 +289,9 @@ func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, res
 			}
 			first.Do(func() { subscribed <- err })
 		}).
-		SetConnectionLostHandler(func(_ paho.Client, err error) { g.logf("gwsim: broker connection lost: %v", err) })
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			g.logf("gwsim: broker connection lost: %v", redact.Error(err, secrets))
+		})
 	c := paho.NewClient(o)
 	t := c.Connect()
 	wait := 10 * time.Second
@@ -290,27 +300,28 @@ func ServeOnBroker(ctx context.Context, g *Gateway, brokerURL, requestTopic, res
 	}
 	if !t.WaitTimeout(wait) {
 		c.Disconnect(0)
-		return nil, fmt.Errorf("gwsim client: connect to %s: timed out", brokerURL)
+		return nil, fmt.Errorf("gwsim client: connect to %s: timed out", shown)
 	}
 	if err := t.Error(); err != nil {
-		return nil, fmt.Errorf("gwsim client: connect to %s: %w", brokerURL, err)
+		return nil, fmt.Errorf("gwsim client: connect to %s: %w", shown, redact.Error(err, secrets))
 	}
 	select {
 	case err := <-subscribed:
 		if err != nil {
 			c.Disconnect(0)
-			return nil, fmt.Errorf("gwsim client: subscribe %s on %s: %w", s.requestTopic, brokerURL, err)
+			return nil, fmt.Errorf("gwsim client: subscribe %s on %s: %w", s.requestTopic, shown, redact.Error(err, secrets))
 		}
 	case <-time.After(wait):
 		c.Disconnect(0)
-		return nil, fmt.Errorf("gwsim client: subscribe %s on %s: timed out", s.requestTopic, brokerURL)
+		return nil, fmt.Errorf("gwsim client: subscribe %s on %s: timed out", s.requestTopic, shown)
 	}
 	s.paho = c
 	context.AfterFunc(ctx, func() { _ = s.Close() })
 	return s, nil
 }
 
-// Addr is the broker's host:port (ServeEmbedded) or URL (ServeOnBroker).
+// Addr is the broker's host:port (ServeEmbedded) or URL, without its
+// password (ServeOnBroker).
 func (s *Server) Addr() string { return s.addr }
 
 // URL is the broker URL clients connect to: tcp://host:port.

@@ -3,6 +3,10 @@ package nsapi
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Return codes of the spec's Appendix and of section 6.11.
@@ -87,9 +91,19 @@ func (e *RemoteError) Error() string {
 	}
 	msg := fmt.Sprintf("%s %s: ns-api error %d (%s)", e.Method, e.URL, e.Code, name)
 	if e.Message != "" && e.Message != name {
-		msg += ": " + e.Message
+		msg += ": " + oneLineText(e.Message)
 	}
 	return msg
+}
+
+// oneLineText is text from the gateway as one line of printable text: as
+// it is when it is, else Go-quoted, so that a message cannot start a line
+// of its own (a CI runner reads "::command::" lines) or drive a terminal.
+func oneLineText(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r != ' ' && !unicode.IsPrint(r) }) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // IsCode reports whether err is, or wraps, a RemoteError with that code.

@@ -8,12 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/gwsync/gwsync/internal/redact"
 )
 
 // Dial connects to cfg.Broker over MQTT (tcp://, ssl://, ws://, wss://) and
@@ -39,19 +40,22 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 type MQTTTransport struct {
 	cfg    Config
 	broker string // for messages: the URL without a password
-	client mqtt.Client
+	// secrets are the password's forms that messages from paho and the
+	// network must not show.
+	secrets []string
+	client  mqtt.Client
 }
 
 // NewMQTTTransport checks cfg and prepares a transport; Connect dials.
 func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
 	cfg = withDefaults(cfg)
-	broker := redactURL(cfg.Broker)
+	broker := redact.URL(cfg.Broker)
 	if cfg.Broker == "" {
 		return nil, errors.New("mqtt: no broker URL")
 	}
-	u, err := url.Parse(cfg.Broker)
+	u, err := redact.ParseURL(cfg.Broker)
 	if err != nil {
-		return nil, fmt.Errorf("broker %s: %w", broker, err)
+		return nil, err
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
@@ -64,7 +68,8 @@ func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
 	if cfg.RequestTopic == "" || cfg.ResponseTopic == "" {
 		return nil, fmt.Errorf("broker %s: request and response topics are required", broker)
 	}
-	return &MQTTTransport{cfg: cfg, broker: broker}, nil
+	secrets := redact.Secrets(append(redact.URLPasswords(cfg.Broker), cfg.Password)...)
+	return &MQTTTransport{cfg: cfg, broker: broker, secrets: secrets}, nil
 }
 
 func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
@@ -135,7 +140,7 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			lost(fmt.Errorf("broker %s: %s", m.broker, oneLine(err)))
+			lost(fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err)))
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			// Also after every reconnect: a clean session forgets subscriptions.
@@ -144,7 +149,7 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			if !tok.WaitTimeout(m.cfg.ConnectTimeout) {
 				err = fmt.Errorf("broker %s: subscribe %s: no answer within %s", m.broker, m.cfg.ResponseTopic, m.cfg.ConnectTimeout)
 			} else if tok.Error() != nil {
-				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, oneLine(tok.Error()))
+				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, m.oneLine(tok.Error()))
 			}
 			select {
 			case subscribed <- err:
@@ -196,7 +201,7 @@ func (m *MQTTTransport) Publish(ctx context.Context, payload []byte) error {
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("broker %s: %s", m.broker, oneLine(err))
+			return fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err))
 		}
 		return nil
 	case <-ctx.Done():
@@ -215,7 +220,7 @@ func (m *MQTTTransport) Close() error {
 // connectReason words a failed connect: paho's prefix dropped, and a hint
 // when a TLS connection was closed before the handshake ended.
 func (m *MQTTTransport) connectReason(err error) string {
-	msg := strings.TrimPrefix(oneLine(err), "network Error : ")
+	msg := strings.TrimPrefix(m.oneLine(err), "network Error : ")
 	if strings.Contains(msg, "not Authorized") || strings.Contains(msg, "bad user name or password") {
 		msg += " (check the user name and password)"
 	}
@@ -247,14 +252,8 @@ func oneLine(err error) string {
 	return strings.TrimSpace(s)
 }
 
-// redactURL drops a password from a broker URL, for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+// oneLine is oneLine(err) without the password, for errors from paho and
+// the network, which may quote the URL they were given.
+func (m *MQTTTransport) oneLine(err error) string {
+	return redact.String(oneLine(err), m.secrets)
 }

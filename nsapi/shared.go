@@ -98,7 +98,7 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 				gws = append(gws, l...)
 			}
 			s.mu.Unlock()
-			e := fmt.Errorf("broker %s: %s", s.base.broker, oneLine(err))
+			e := fmt.Errorf("broker %s: %s", s.base.broker, s.base.oneLine(err))
 			for _, g := range gws {
 				g.lost(e)
 			}
@@ -150,7 +150,7 @@ func (s *SharedMQTT) subscribe(c mqtt.Client, t string) error {
 		return fmt.Errorf("broker %s: subscribe %s: no answer within %s", s.base.broker, t, s.base.cfg.ConnectTimeout)
 	}
 	if err := tok.Error(); err != nil {
-		return fmt.Errorf("broker %s: subscribe %s: %s", s.base.broker, t, oneLine(err))
+		return fmt.Errorf("broker %s: subscribe %s: %s", s.base.broker, t, s.base.oneLine(err))
 	}
 	return nil
 }
@@ -261,7 +261,7 @@ func (g *sharedGateway) Publish(ctx context.Context, payload []byte) error {
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("broker %s: %s", g.s.base.broker, oneLine(err))
+			return fmt.Errorf("broker %s: %s", g.s.base.broker, g.s.base.oneLine(err))
 		}
 		return nil
 	case <-ctx.Done():

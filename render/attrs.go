@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gwsync/gwsync/plan"
@@ -119,12 +120,14 @@ func flatten(k plan.Kind, o *plan.Object, refs []plan.Ref) map[string]attr {
 					out[name] = attr{show: "<<-EOT", cmp: jsonText(n), multi: true, text: s}
 					continue
 				}
+				// Shown Go-quoted: as JSON for printable text, and every
+				// other character escaped as Inert shows it.
 				j := jsonText(s)
-				out[name] = attr{show: j, cmp: j, text: s}
+				out[name] = attr{show: strconv.Quote(s), cmp: j, text: s}
 				continue
 			}
 			j := jsonText(val)
-			out[name] = attr{show: j, cmp: j}
+			out[name] = attr{show: Inert(j), cmp: j}
 		}
 	}
 	walk("", m)

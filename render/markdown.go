@@ -89,16 +89,16 @@ func header(p *plan.Plan) string {
 	var b strings.Builder
 	var parts []string
 	if p.GatewayEUI != "" {
-		gw := "gateway `" + p.GatewayEUI + "`"
+		gw := "gateway " + mdCode(Inert(p.GatewayEUI))
 		if p.ChannelPlan != "" {
-			gw += " (" + p.ChannelPlan + ")"
+			gw += " (" + mdEscape(Inert(p.ChannelPlan)) + ")"
 		}
 		parts = append(parts, gw)
 	} else if p.ChannelPlan != "" {
-		parts = append(parts, "channel plan "+p.ChannelPlan)
+		parts = append(parts, "channel plan "+mdEscape(Inert(p.ChannelPlan)))
 	}
 	if s := sitePath(p.SiteFiles); s != "" {
-		parts = append(parts, "site `"+s+"`")
+		parts = append(parts, "site "+mdCode(Inert(s)))
 	}
 	if len(parts) > 0 {
 		b.WriteString("#### gwsync plan: " + strings.Join(parts, ", ") + "\n\n")
@@ -154,9 +154,9 @@ type mdState struct {
 }
 
 func oneLine(c plan.Change) string {
-	l := c.Action.Symbol() + " " + c.Address
+	l := c.Action.Symbol() + " " + Inert(c.Address)
 	if c.Name != "" && c.Name != strings.TrimPrefix(c.Address, string(c.Kind)+".") {
-		l += " (" + c.Name + ")"
+		l += " (" + Inert(c.Name) + ")"
 	}
 	return l
 }
@@ -226,9 +226,9 @@ func markdown(p *plan.Plan, limit int) string {
 		if n := len(p.Unmanaged); n > 0 {
 			fmt.Fprintf(&b, "\n<details><summary>Not managed by this site, left alone (%d)</summary>\n\n", n)
 			for _, u := range p.Unmanaged[:st.unmanaged] {
-				fmt.Fprintf(&b, "* `%s`", u.Address)
+				b.WriteString("* " + mdCode(Inert(u.Address)))
 				if u.Name != "" && u.Name != strings.TrimPrefix(u.Address, string(u.Kind)+".") {
-					b.WriteString(" " + mdEscape(u.Name))
+					b.WriteString(" " + mdEscape(Inert(u.Name)))
 				}
 				b.WriteString("\n")
 			}
@@ -240,7 +240,7 @@ func markdown(p *plan.Plan, limit int) string {
 		if len(p.Notes) > 0 {
 			b.WriteString("\n**Notes**\n\n")
 			for _, n := range p.Notes {
-				fmt.Fprintf(&b, "* `%s`: %s\n", n.Address, mdEscape(n.Text))
+				fmt.Fprintf(&b, "* %s: %s\n", mdCode(Inert(n.Address)), mdEscape(Inert(n.Text)))
 			}
 		}
 		b.WriteString(digest)
@@ -357,9 +357,10 @@ func unmanagedCounts(us []plan.Unmanaged) string {
 	return strings.Join(parts, ", ")
 }
 
-// mdEscape keeps a name from being read as markdown or HTML.
+// mdEscape keeps a name from being read as markdown or HTML: an entity
+// (&#8238;) would become the character Inert shows escaped.
 func mdEscape(s string) string {
-	r := strings.NewReplacer("\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "<", "&lt;", ">", "&gt;", "[", "\\[", "]", "\\]", "|", "\\|")
+	r := strings.NewReplacer("\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "<", "&lt;", ">", "&gt;", "&", "&amp;", "[", "\\[", "]", "\\]", "|", "\\|")
 	return r.Replace(s)
 }
 

@@ -106,14 +106,14 @@ func blockOf(c plan.Change, pt painter) block {
 	var b block
 	title := fmt.Sprintf("%s %q", c.Kind, key(c))
 	if c.Name != "" && c.Name != key(c) {
-		title += fmt.Sprintf(" (%s)", c.Name)
+		title += fmt.Sprintf(" (%s)", Inert(c.Name))
 	}
 	b.head = append(b.head, pt.bold(fmt.Sprintf("  # %s %s", title, verb(c.Action))))
 	if c.Reason != "" {
 		if c.Action == plan.Replace {
-			b.head = append(b.head, fmt.Sprintf("  # (because %s)", c.Reason))
+			b.head = append(b.head, fmt.Sprintf("  # (because %s)", Inert(c.Reason)))
 		} else {
-			b.head = append(b.head, fmt.Sprintf("  # (%s)", c.Reason))
+			b.head = append(b.head, fmt.Sprintf("  # (%s)", Inert(c.Reason)))
 		}
 	}
 	b.head = append(b.head, fmt.Sprintf("%s %s %q {", pt.sym(c.Action.Symbol()), c.Kind, key(c)))
@@ -255,7 +255,7 @@ func scriptDiff(pt painter, old, new, sym string) []string {
 		if op != " " {
 			op = pt.sym(op)
 		}
-		out = append(out, "          "+op+" "+l.text)
+		out = append(out, "          "+op+" "+InertLines(l.text))
 	}
 	flush()
 	return out
@@ -267,9 +267,9 @@ func trailer(p *plan.Plan) []string {
 	if len(p.Unmanaged) > 0 {
 		out = append(out, "", "Not managed by this site (left alone):")
 		for _, u := range p.Unmanaged {
-			line := "  - " + u.Address
+			line := "  - " + Inert(u.Address)
 			if u.Name != "" && u.Name != strings.TrimPrefix(u.Address, string(u.Kind)+".") {
-				line += " (" + u.Name + ")"
+				line += " (" + Inert(u.Name) + ")"
 			}
 			out = append(out, line)
 		}
@@ -278,7 +278,7 @@ func trailer(p *plan.Plan) []string {
 	if len(p.Notes) > 0 {
 		out = append(out, "", "Notes:")
 		for _, n := range p.Notes {
-			out = append(out, "  - "+n.Address+": "+n.Text)
+			out = append(out, "  - "+Inert(n.Address)+": "+Inert(n.Text))
 		}
 	}
 	return out

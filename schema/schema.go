@@ -18,9 +18,9 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-	"go.yaml.in/yaml/v3"
 )
 
 //go:embed site.schema.json
@@ -553,6 +553,10 @@ func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
 	shown := func() string {
 		if secret {
 			return "value"
+		}
+		// A broker URL may carry a password (tcp://user:pass@host).
+		if str, ok := val.(string); ok && len(loc) > 0 && loc[len(loc)-1] == "broker" && strings.Contains(str, "@") {
+			return "the URL (its user name and password not shown)"
 		}
 		return display(val)
 	}
