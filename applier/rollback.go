@@ -8,9 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 )
@@ -150,12 +147,11 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
 		return
 	}
-	diff := cmp.Diff(before.Canonical(), after.Canonical(), cmpopts.EquateEmpty())
-	res.Restored = diff == ""
+	res.Restored = statesEqual(before.Canonical(), after.Canonical())
 	if !res.Restored {
 		res.Remaining = describeDiff(before, after)
 		if res.Remaining == "" {
-			res.Remaining = diff
+			res.Remaining = "~ the gateway differs from its state before the apply in a value no resource field names (an empty list against a missing one?)"
 		}
 	}
 }
