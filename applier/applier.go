@@ -309,6 +309,20 @@ type step struct {
 	// runner.wire (by the step's own goroutine): from then on the step runs
 	// to its end.
 	sent bool
+	// prev is the turn of the step before it in its phase (nil: the
+	// first), turn its own: closed once the step has taken its token of
+	// runner.wire or never will. A step takes its token only after the one
+	// before it took its own, so writes leave in plan order although later
+	// steps journal ahead (with --parallelism 1, exactly the plan's order).
+	prev, turn chan struct{}
+	passed     sync.Once
+}
+
+// passTurn lets the next step of the phase take its token of the wire.
+func (s *step) passTurn() {
+	if s.turn != nil {
+		s.passed.Do(func() { close(s.turn) })
+	}
 }
 
 type runner struct {
@@ -525,7 +539,10 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool) {
 	sem := make(chan struct{}, parallelism(r.opts)+stepsAhead)
 	var wg sync.WaitGroup
+	var prev chan struct{}
 	for _, s := range steps {
+		s.prev, s.turn = prev, make(chan struct{})
+		prev = s.turn
 		if ctx.Err() != nil {
 			r.stop(fmt.Errorf("apply interrupted: %w", ctx.Err()))
 		}
@@ -554,6 +571,7 @@ func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool
 }
 
 func (r *runner) runStep(ctx context.Context, s *step) {
+	defer s.passTurn()
 	first := s.changes[0]
 	r.event(Event{Type: EventStart, Address: s.address, Action: first.Action})
 	start := time.Now()
@@ -689,16 +707,25 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 		return err
 	}
 	if r.wire != nil && !s.sent {
-		// The step's first write takes a token, which runStep gives back
-		// once the step is over and reported.
+		// The step's first write takes a token, after the step before it
+		// took its own, and runStep gives it back once the step is over
+		// and reported.
+		if s.prev != nil {
+			select {
+			case <-s.prev:
+			case <-ctx.Done():
+			}
+		}
 		select {
 		case r.wire <- struct{}{}:
 		case <-ctx.Done():
+			s.passTurn()
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)
 			return ctx.Err()
 		}
 		s.sent = true
+		s.passTurn()
 		if r.isStopped() || r.interrupted() {
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)
