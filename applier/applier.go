@@ -99,6 +99,10 @@ type Options struct {
 	// error means the gateway does not hold what the site says, and the
 	// apply is rolled back. Without it Apply does not re-read at the end.
 	Verify func(ctx context.Context, st *nsapi.State) error
+	// Target names the gateway and broker, and optionally the run id: the
+	// journal of Apply records them, Rollback refuses a journal of
+	// another gateway or run (see journal.go).
+	Target Target
 }
 
 // VerifyError says the gateway, re-read after every write was confirmed,
@@ -213,6 +217,9 @@ type Result struct {
 	// JournalKept says the journal is still there (rollback incomplete).
 	JournalKept bool
 	JournalDir  string
+	// JournalID is the id of the journal the apply wrote or the rollback
+	// read (see Target).
+	JournalID string
 	// Before is the state read before the first write.
 	Before *nsapi.State
 }
@@ -287,6 +294,9 @@ type effect struct {
 	DevEUIs []string     `json:"devEUIs,omitempty"`
 
 	state effState
+	// undoTargets are what earlier rollbacks journalled they would write
+	// to undo it (replay).
+	undoTargets []*plan.Object
 }
 
 // The effect operations.
@@ -459,10 +469,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 			return res, &StaleError{Want: opts.ExpectFingerprint, Got: fp}
 		}
 	}
-	j, err := createJournal(opts.JournalDir, before, p)
+	j, err := createJournal(opts.JournalDir, before, p, opts.Target)
 	if err != nil {
 		return res, err
 	}
+	res.JournalID = j.ID()
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
 		wire: make(chan struct{}, parallelism(opts)), interrupt: ctx.Done(),
 		ids: map[string]string{}, remap: map[string]string{}}
