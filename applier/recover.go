@@ -263,7 +263,7 @@ const ignoreFile = ".gitignore"
 
 func writeIgnore(dir string) error {
 	path := filepath.Join(dir, ignoreFile)
-	if _, err := os.Stat(path); err == nil {
+	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
 		return nil
 	}
 	return writeFileSync(path, []byte("# gwsync's apply journal: sealed keys and the key that unseals them. Never commit it.\n*\n"))
