@@ -217,6 +217,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		Progress:          prog.event,
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
+		Target:            journalTarget(env, c.ConnFlags, &run.Site.Connection, run.Site.Gateway),
 	}
 	if saved == nil && c.AutoApprove {
 		// Planned a moment ago, with no prompt in between: the state read

@@ -49,6 +49,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 		return withExit(ExitError, err)
 	}
 	defer closer()
+	target := journalTarget(env, c.ConnFlags, conn, gw)
 	// The same lock as gwsync apply's: --gateway-eui, else the site's
 	// EUI, else broker and request topic.
 	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, []string{c.Site}))
@@ -71,7 +72,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 
 	prog := newProgress(env)
-	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force}
+	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force, Target: target}
 	if c.Verbose {
 		opts.Logf = prog.logf
 	}
@@ -101,6 +102,14 @@ func (c *RollbackCmd) Run(env *Env) error {
 	default:
 		return withExit(ExitError, err)
 	}
+}
+
+// journalTarget names, for the journal, the gateway and broker a command
+// writes to: --gateway-eui or the site's EUI, and the broker URL (the
+// applier strips its user and password before writing it).
+func journalTarget(env *Env, f ConnFlags, conn *site.Connection, gw site.Gateway) applier.Target {
+	c := resolve(env, f, conn, gw)
+	return applier.Target{GatewayEUI: c.gatewayEUI, Broker: c.broker}
 }
 
 func countUndone(res *applier.Result) int {
