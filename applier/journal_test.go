@@ -3,6 +3,7 @@ package applier_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -241,4 +242,57 @@ func TestJournalNeverThroughALink(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertRolledBack(t, f, dir, applier.Options{})
+}
+
+// TestJournalVersion1Accepted: a journal written before records carried
+// checksums (no format version, no id, no sums) is rolled back, with a
+// note saying its records are not checksummed.
+func TestJournalVersion1Accepted(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	dir := killedApply(t, f, applier.Target{})
+	path := filepath.Join(dir, applier.JournalFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "sum")
+		if i == 0 {
+			for _, k := range []string{"v", "journal_id", "gateway_eui", "broker", "before_sha256"} {
+				delete(m, k)
+			}
+		}
+		l, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(append(out, l...), '\n')
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := applier.ReadJournalInfo(dir)
+	if err != nil || info.Version != 1 || info.GatewayEUI != f.g.EUI() {
+		t.Fatalf("journal info %+v, %v: want version 1 naming the plan's gateway", info, err)
+	}
+	var me *applier.JournalMismatchError
+	if _, err := applier.Rollback(context.Background(), f.c, dir, applier.Options{Target: applier.Target{GatewayEUI: otherEUI}}); !errors.As(err, &me) {
+		t.Fatalf("version 1 journal against another gateway: %v, want a JournalMismatchError", err)
+	}
+	res, err := applier.Rollback(context.Background(), f.c, dir, applier.Options{Target: applier.Target{GatewayEUI: f.g.EUI()}})
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, res.Remaining)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "no checksums") {
+		t.Errorf("no note that the journal carries no checksums: %q", res.Notes)
+	}
+	if d := canonDiff(f.live, must(f.c.ReadState(context.Background()))(t)); d != "" {
+		t.Errorf("(-before +after):\n%s", d)
+	}
 }
