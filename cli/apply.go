@@ -159,7 +159,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 	defer lock.Release()
 	journalDir := journalDirOf(siteDir)
 	if applier.HasJournal(journalDir) {
-		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s): the gateway may be half-way; run gwsync rollback %s first", journalDir, siteDir))
+		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s%s): the gateway may be half-way; run gwsync rollback %s first", journalDir, journalSummary(journalDir), siteDir))
 	}
 
 	flags := c.ConnFlags

@@ -112,6 +112,28 @@ func journalTarget(env *Env, f ConnFlags, conn *site.Connection, gw site.Gateway
 	return applier.Target{GatewayEUI: c.gatewayEUI, Broker: c.broker}
 }
 
+// journalSummary says, for a message about the unfinished apply's journal
+// in dir, which run wrote it, for which gateway and when, or that it does
+// not read as a journal gwsync wrote (a file planted in a checkout, a link,
+// a damaged begin record): then it is to be looked at, not rolled back.
+func journalSummary(dir string) string {
+	info, err := applier.ReadJournalInfo(dir)
+	if err != nil {
+		return fmt.Sprintf("; it does not read as a journal gwsync wrote: %v; look at it before any rollback", err)
+	}
+	s := "; run " + info.ID
+	if info.ID == "" {
+		s = "; written by an earlier gwsync"
+	}
+	if info.GatewayEUI != "" {
+		s += ", gateway " + info.GatewayEUI
+	}
+	if info.Started != "" {
+		s += ", started " + info.Started
+	}
+	return s
+}
+
 func countUndone(res *applier.Result) int {
 	n := 0
 	for _, u := range res.Undone {

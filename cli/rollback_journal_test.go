@@ -99,3 +99,24 @@ func TestRollbackRefusesAnotherGatewaysJournal(t *testing.T) {
 		t.Errorf("output:\n%s", env.Stdout)
 	}
 }
+
+// TestJournalSummary: apply's refusal names the journal's run, gateway and
+// start, and says when the file does not read as gwsync's journal.
+func TestJournalSummary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, applier.JournalFile), []byte(`{"t":"begin","plan":{"gateway_eui":"24E124FFFEF5A6A8"}}`+"\n"+`{"t":"intent"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := journalSummary(dir); !strings.Contains(s, "earlier gwsync") || !strings.Contains(s, "24E124FFFEF5A6A8") {
+		t.Errorf("summary of a version 1 journal: %q", s)
+	}
+	if err := os.WriteFile(filepath.Join(dir, applier.JournalFile), []byte(`{"t":"begin","v":2,"journal_id":"x","sum":"0000000000000000"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := journalSummary(dir); !strings.Contains(s, "does not read as a journal gwsync wrote") || !strings.Contains(s, "checksum") {
+		t.Errorf("summary of a planted journal: %q", s)
+	}
+}
