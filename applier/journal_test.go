@@ -296,3 +296,26 @@ func TestJournalVersion1Accepted(t *testing.T) {
 		t.Errorf("(-before +after):\n%s", d)
 	}
 }
+
+// TestJournalWithoutRecords: a journal file left empty (the apply stopped
+// before its begin record was whole) is refused by rollback, which says
+// how to end it, and --abandon ends it.
+func TestJournalWithoutRecords(t *testing.T) {
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	dir := killedApply(t, f, applier.Target{})
+	if err := os.WriteFile(filepath.Join(dir, applier.JournalFile), []byte(`{"t":"begin","v":2,"jour`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := applier.Rollback(context.Background(), f.c, dir, applier.Options{})
+	var ce *applier.CorruptJournalError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--abandon") {
+		t.Fatalf("rollback of a journal without records: %v, want a CorruptJournalError naming --abandon", err)
+	}
+	if _, _, err := applier.Abandon(context.Background(), f.c, dir); err != nil {
+		t.Fatalf("abandon: %v", err)
+	}
+	if applier.HasJournal(dir) {
+		t.Error("journal still there after --abandon")
+	}
+}
