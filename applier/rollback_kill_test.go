@@ -48,6 +48,9 @@ func TestRollbackKilledThenRunAgain(t *testing.T) {
 	type trial struct {
 		applyKill, rollbackKill int
 		applySent, undoSent     bool
+		// againKill, when set, kills the second rollback too, at its
+		// againKill-th undo write; a third one finishes.
+		againKill int
 	}
 	// The fixed points cover the undos of every kind of the full plan
 	// (a replace-like delete and re-create of a device whose profile and
@@ -58,10 +61,14 @@ func TestRollbackKilledThenRunAgain(t *testing.T) {
 		trials = append(trials, trial{applyKill: 15, applySent: true, rollbackKill: k, undoSent: true})
 	}
 	for i := 0; i < killTrials(t); i++ {
-		trials = append(trials, trial{applyKill: 4 + rng.Intn(15), applySent: rng.Intn(2) == 0, rollbackKill: 1 + rng.Intn(14), undoSent: rng.Intn(2) == 0})
+		tr := trial{applyKill: 4 + rng.Intn(15), applySent: rng.Intn(2) == 0, rollbackKill: 1 + rng.Intn(14), undoSent: rng.Intn(2) == 0}
+		if rng.Intn(2) == 0 {
+			tr.againKill = 1 + rng.Intn(8)
+		}
+		trials = append(trials, tr)
 	}
 	for _, tr := range trials {
-		name := fmt.Sprintf("apply killed at write %d sent=%v, rollback killed at undo %d sent=%v", tr.applyKill, tr.applySent, tr.rollbackKill, tr.undoSent)
+		name := fmt.Sprintf("apply killed at write %d sent=%v, rollback killed at undo %d sent=%v, again at %d", tr.applyKill, tr.applySent, tr.rollbackKill, tr.undoSent, tr.againKill)
 		t.Run(name, func(t *testing.T) {
 			defer func() {
 				if t.Failed() {
@@ -95,6 +102,28 @@ func TestRollbackKilledThenRunAgain(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatal("rollback reported success through a crash")
+			}
+			if tr.againKill > 0 {
+				again := filepath.Join(t.TempDir(), ".gwsync")
+				rw := &crashWriter{Writer: f.c, dir: afterRollback, copyTo: again, nth: tr.againKill, afterWrite: true, t: t, silence: lost()}
+				res, err := applier.Rollback(ctx, rw, afterRollback, applier.Options{Parallelism: 1})
+				var moved *applier.MovedError
+				if errors.As(err, &moved) {
+					t.Fatalf("second rollback takes the first one's undos for hand edits: %v", err)
+				}
+				if rw.dead {
+					afterRollback = again
+				} else if err != nil {
+					t.Fatalf("second rollback without a kill: %v\n%s", err, res.Remaining)
+				} else {
+					afterRollback = "" // finished
+				}
+			}
+			if afterRollback == "" {
+				if d := canonDiff(f.live, must(f.c.ReadState(ctx))(t)); d != "" {
+					t.Errorf("(-before +after):\n%s", d)
+				}
+				return
 			}
 			res, err = applier.Rollback(ctx, f.c, afterRollback, applier.Options{})
 			var moved *applier.MovedError
