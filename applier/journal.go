@@ -329,6 +329,20 @@ func makeJournalDir(dir string) error {
 	return checkJournalDir(dir, st)
 }
 
+// CheckJournalDir says whether dir may hold gwsync's files: nil when it
+// is missing or a folder of its own, an error when it is a symbolic link
+// or not a folder. Whatever reads or writes in .gwsync/ checks it first.
+func CheckJournalDir(dir string) error {
+	st, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", dir, err)
+	}
+	return checkJournalDir(dir, st)
+}
+
 func checkJournalDir(dir string, st fs.FileInfo) error {
 	if st.Mode()&fs.ModeSymlink != 0 {
 		return fmt.Errorf("journal %s: is a symbolic link: gwsync never writes or reads its journal through a link (a checkout may carry one to redirect the writes); remove the link", dir)

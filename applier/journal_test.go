@@ -319,3 +319,20 @@ func TestJournalWithoutRecords(t *testing.T) {
 		t.Error("journal still there after --abandon")
 	}
 }
+
+func TestCheckJournalDir(t *testing.T) {
+	root := t.TempDir()
+	if err := applier.CheckJournalDir(filepath.Join(root, "missing")); err != nil {
+		t.Errorf("missing folder: %v", err)
+	}
+	if err := applier.CheckJournalDir(root); err != nil {
+		t.Errorf("a folder: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), ".gwsync")
+	if err := os.Symlink(root, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if err := applier.CheckJournalDir(link); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a link: %v, want a refusal", err)
+	}
+}
