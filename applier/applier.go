@@ -99,6 +99,10 @@ type Options struct {
 	// error means the gateway does not hold what the site says, and the
 	// apply is rolled back. Without it Apply does not re-read at the end.
 	Verify func(ctx context.Context, st *nsapi.State) error
+	// Target names the gateway and broker, and optionally the run id: the
+	// journal of Apply records them, Rollback refuses a journal of
+	// another gateway or run (see journal.go).
+	Target Target
 }
 
 // VerifyError says the gateway, re-read after every write was confirmed,
@@ -213,6 +217,9 @@ type Result struct {
 	// JournalKept says the journal is still there (rollback incomplete).
 	JournalKept bool
 	JournalDir  string
+	// JournalID is the id of the journal the apply wrote or the rollback
+	// read (see Target).
+	JournalID string
 	// Before is the state read before the first write.
 	Before *nsapi.State
 }
@@ -287,6 +294,9 @@ type effect struct {
 	DevEUIs []string     `json:"devEUIs,omitempty"`
 
 	state effState
+	// undoTargets are what earlier rollbacks journalled they would write
+	// to undo it (replay).
+	undoTargets []*plan.Object
 }
 
 // The effect operations.
@@ -309,6 +319,20 @@ type step struct {
 	// runner.wire (by the step's own goroutine): from then on the step runs
 	// to its end.
 	sent bool
+	// prev is the turn of the step before it in its phase (nil: the
+	// first), turn its own: closed once the step has taken its token of
+	// runner.wire or never will. A step takes its token only after the one
+	// before it took its own, so writes leave in plan order although later
+	// steps journal ahead (with --parallelism 1, exactly the plan's order).
+	prev, turn chan struct{}
+	passed     sync.Once
+}
+
+// passTurn lets the next step of the phase take its token of the wire.
+func (s *step) passTurn() {
+	if s.turn != nil {
+		s.passed.Do(func() { close(s.turn) })
+	}
 }
 
 type runner struct {
@@ -445,10 +469,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 			return res, &StaleError{Want: opts.ExpectFingerprint, Got: fp}
 		}
 	}
-	j, err := createJournal(opts.JournalDir, before, p)
+	j, err := createJournal(opts.JournalDir, before, p, opts.Target)
 	if err != nil {
 		return res, err
 	}
+	res.JournalID = j.ID()
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
 		wire: make(chan struct{}, parallelism(opts)), interrupt: ctx.Done(),
 		ids: map[string]string{}, remap: map[string]string{}}
@@ -525,7 +550,10 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool) {
 	sem := make(chan struct{}, parallelism(r.opts)+stepsAhead)
 	var wg sync.WaitGroup
+	var prev chan struct{}
 	for _, s := range steps {
+		s.prev, s.turn = prev, make(chan struct{})
+		prev = s.turn
 		if ctx.Err() != nil {
 			r.stop(fmt.Errorf("apply interrupted: %w", ctx.Err()))
 		}
@@ -554,6 +582,7 @@ func (r *runner) runPhase(ctx, wctx context.Context, steps []*step, confirm bool
 }
 
 func (r *runner) runStep(ctx context.Context, s *step) {
+	defer s.passTurn()
 	first := s.changes[0]
 	r.event(Event{Type: EventStart, Address: s.address, Action: first.Action})
 	start := time.Now()
@@ -689,16 +718,25 @@ func (r *runner) perform(ctx context.Context, s *step, c plan.Change, e *effect,
 		return err
 	}
 	if r.wire != nil && !s.sent {
-		// The step's first write takes a token, which runStep gives back
-		// once the step is over and reported.
+		// The step's first write takes a token, after the step before it
+		// took its own, and runStep gives it back once the step is over
+		// and reported.
+		if s.prev != nil {
+			select {
+			case <-s.prev:
+			case <-ctx.Done():
+			}
+		}
 		select {
 		case r.wire <- struct{}{}:
 		case <-ctx.Done():
+			s.passTurn()
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)
 			return ctx.Err()
 		}
 		s.sent = true
+		s.passTurn()
 		if r.isStopped() || r.interrupted() {
 			r.setState(e, effNotDone, "")
 			_ = r.j.append(record{T: "fail", N: e.N}, false)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 )
@@ -168,7 +165,7 @@ func existingID(c plan.Change) string {
 // sameObject compares a live object with a written one in the canonical
 // form (keys by digest, hex case folded, server-owned fields out).
 func sameObject(k plan.Kind, live, want *plan.Object) bool {
-	return cmp.Equal(canonicalOf(k, live), canonicalOf(k, want), cmpopts.EquateEmpty())
+	return statesEqual(canonicalOf(k, live), canonicalOf(k, want))
 }
 
 func canonicalOf(k plan.Kind, o *plan.Object) *nsapi.State {

@@ -30,10 +30,21 @@ func (e *MovedError) Error() string {
 
 // movedSince compares the live state with what the journal's effects left
 // each resource holding, and names every resource that holds something
-// else: neither what the apply wrote last nor what it held before.
+// else: neither what the apply wrote last, nor what it held before, nor
+// what an earlier rollback, cut short, journalled it was writing back.
 func movedSince(live *nsapi.State, effects []*effect) []string {
 	type res struct {
 		first, last *effect
+	}
+	resKey := func(e *effect) string {
+		if e.Op == opUpdate {
+			return string(e.Kind) + ".id:" + e.ID
+		}
+		return string(e.Kind) + "." + e.Name
+	}
+	undoTargets := map[string][]*plan.Object{}
+	for _, e := range effects {
+		undoTargets[resKey(e)] = append(undoTargets[resKey(e)], e.undoTargets...)
 	}
 	byRes := map[string]*res{}
 	var keys []string
@@ -41,10 +52,7 @@ func movedSince(live *nsapi.State, effects []*effect) []string {
 		if e.Kind == plan.KindMember || (e.state != effDone && e.state != effUncertain) {
 			continue
 		}
-		k := string(e.Kind) + "." + e.Name
-		if e.Op == opUpdate {
-			k = string(e.Kind) + ".id:" + e.ID
-		}
+		k := resKey(e)
 		r := byRes[k]
 		if r == nil {
 			r = &res{first: e}
@@ -71,6 +79,13 @@ func movedSince(live *nsapi.State, effects []*effect) []string {
 			continue
 		}
 		if e.state == effUncertain && matches(e.Kind, now, e.Before) {
+			continue
+		}
+		ours := false
+		for _, t := range undoTargets[k] {
+			ours = ours || (now != nil && matches(e.Kind, now, t))
+		}
+		if ours {
 			continue
 		}
 		what := "is gone"
@@ -152,10 +167,13 @@ type AbandonRecord struct {
 // abandoned-<time>.json beside it, then removes the journal. w may be nil
 // to abandon without reading the gateway.
 func Abandon(ctx context.Context, w Writer, journalDir string) (*AbandonRecord, string, error) {
-	j, before, recs, err := openJournal(journalDir)
+	// Damaged records are passed over: ending the journal writes nothing
+	// to the gateway, and is the way out of a journal that cannot be read.
+	jr, err := openJournal(journalDir, true)
 	if err != nil {
 		return nil, "", err
 	}
+	j, before, recs := jr.j, jr.before, jr.recs
 	rec := &AbandonRecord{Abandoned: time.Now().UTC().Format(time.RFC3339)}
 	effects := replay(recs)
 	for _, r := range recs {
@@ -226,6 +244,9 @@ func replay(recs []record) []*effect {
 		case "undo":
 			if e := byN[rec.N]; e != nil && e.state != effNotDone {
 				e.state = effUncertain
+				if rec.Target != nil {
+					e.undoTargets = append(e.undoTargets, rec.Target)
+				}
 			}
 		case "undone":
 			if e := byN[rec.N]; e != nil {
@@ -242,7 +263,7 @@ const ignoreFile = ".gitignore"
 
 func writeIgnore(dir string) error {
 	path := filepath.Join(dir, ignoreFile)
-	if _, err := os.Stat(path); err == nil {
+	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
 		return nil
 	}
 	return writeFileSync(path, []byte("# gwsync's apply journal: sealed keys and the key that unseals them. Never commit it.\n*\n"))

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
@@ -35,11 +33,21 @@ func (e *RollbackIncompleteError) Error() string {
 // does; otherwise the error is a *RollbackIncompleteError.
 func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*Result, error) {
 	res := &Result{JournalDir: journalDir}
-	j, before, recs, err := openJournal(journalDir)
+	jr, err := openJournal(journalDir, opts.Force)
 	if err != nil {
 		return res, err
 	}
-	res.Before = before
+	j, before, recs := jr.j, jr.before, jr.recs
+	res.Before, res.JournalID = before, jr.info.ID
+	notes, err := checkBinding(journalDir, jr.info, opts.Target, opts.Force)
+	if err != nil {
+		j.close()
+		return res, err
+	}
+	for _, s := range jr.skipped {
+		notes = append(notes, fmt.Sprintf("--force: skipped the damaged record at line %d (%s); a write it recorded is not undone", s.Line, s.Why))
+	}
+	res.Notes = append(res.Notes, notes...)
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(journalDir, ""),
 		ids: map[string]string{}, remap: map[string]string{}}
 	r.effects = replay(recs)
@@ -70,6 +78,30 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 	j.close()
 	res.JournalKept = true
 	return res, &RollbackIncompleteError{JournalDir: journalDir, Remaining: res.Remaining}
+}
+
+// checkBinding refuses a journal written for another gateway, or for
+// another run than the one target names, and notes what it cannot check.
+func checkBinding(dir string, info JournalInfo, t Target, force bool) (notes []string, err error) {
+	if t.JournalID != "" && info.ID != t.JournalID {
+		return nil, &JournalMismatchError{Dir: dir, Journal: info.ID, Gateway: t.JournalID, What: "run"}
+	}
+	je, te := strings.ToUpper(info.GatewayEUI), strings.ToUpper(t.GatewayEUI)
+	switch {
+	case je != "" && te != "" && je != te:
+		return nil, &JournalMismatchError{Dir: dir, Journal: je, Gateway: te, What: "gateway"}
+	case je == "" && te != "" && !force:
+		return nil, &JournalMismatchError{Dir: dir, Gateway: te, What: "unnamed"}
+	case je != "" && te == "":
+		notes = append(notes, fmt.Sprintf("the journal is gateway %s's; this rollback named no gateway to check it against", je))
+	}
+	if b := brokerWithoutCredentials(t.Broker); info.Broker != "" && b != "" && b != info.Broker {
+		notes = append(notes, fmt.Sprintf("the journal's apply reached the gateway through %s, this rollback through %s", info.Broker, b))
+	}
+	if info.Version < journalVersion {
+		notes = append(notes, "the journal was written by an earlier gwsync: its records carry no checksums, so only a record that does not parse is caught as damaged")
+	}
+	return notes, nil
 }
 
 // undoUnit is the effects of one step, undone in reverse.
@@ -150,12 +182,11 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
 		return
 	}
-	diff := cmp.Diff(before.Canonical(), after.Canonical(), cmpopts.EquateEmpty())
-	res.Restored = diff == ""
+	res.Restored = statesEqual(before.Canonical(), after.Canonical())
 	if !res.Restored {
 		res.Remaining = describeDiff(before, after)
 		if res.Remaining == "" {
-			res.Remaining = diff
+			res.Remaining = "~ the gateway differs from its state before the apply in a value no resource field names (an empty list against a missing one?)"
 		}
 	}
 }
@@ -238,7 +269,16 @@ func (r *runner) mapObject(o *plan.Object) *plan.Object {
 // undo reverses one effect. An uncertain effect is re-read first; an undo
 // whose answer is lost is settled by a re-read too.
 func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
-	if err := r.j.append(record{T: "undo", N: e.N}, true); err != nil {
+	// What the undo writes is journalled with it, so that a rollback run
+	// again after this one was cut short knows the write for its own.
+	var target *plan.Object
+	switch e.Op {
+	case opUpdate:
+		target = r.writeOnlyKept(e, r.mapObject(e.Before))
+	case opDelete:
+		target = r.mapObject(e.Before)
+	}
+	if err := r.j.append(record{T: "undo", N: e.N, Target: target}, true); err != nil {
 		// Undoing matters more than recording it: the re-read at the end
 		// decides whether the gateway is restored.
 		r.logf("rollback: %s: %v", e.Address, err)
@@ -250,7 +290,7 @@ func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
 	case opCreate:
 		did, err = r.undoCreate(ctx, e, uncertain)
 	case opUpdate:
-		did, err = r.undoUpdate(ctx, e)
+		did, err = r.undoUpdate(ctx, e, target)
 	case opDelete:
 		did, newID, err = r.undoDelete(ctx, e, uncertain)
 	case opAdd, opRemove:
@@ -271,8 +311,7 @@ func (r *runner) undo(ctx context.Context, e *effect) (string, error) {
 // undoUpdate writes the resource back as it was. Whatever the answer, the
 // resource is re-read: an error answer may come with a write that took
 // effect, and a lost answer says nothing.
-func (r *runner) undoUpdate(ctx context.Context, e *effect) (string, error) {
-	target := r.writeOnlyKept(e, r.mapObject(e.Before))
+func (r *runner) undoUpdate(ctx context.Context, e *effect, target *plan.Object) (string, error) {
 	err := r.put(ctx, e.Kind, r.mapID(e.ID), target, e.After)
 	if err == nil {
 		return "restored", nil

@@ -161,7 +161,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 	defer lock.Release()
 	journalDir := journalDirOf(siteDir)
 	if applier.HasJournal(journalDir) {
-		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s): the gateway may be half-way; run gwsync rollback %s first", journalDir, siteDir))
+		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s%s): the gateway may be half-way; run gwsync rollback %s first", journalDir, journalSummary(journalDir), siteDir))
 	}
 
 	flags := c.ConnFlags
@@ -219,6 +219,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		Progress:          prog.event,
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
+		Target:            journalTarget(env, c.ConnFlags, &run.Site.Connection, run.Site.Gateway),
 	}
 	if saved == nil && c.AutoApprove {
 		// Planned a moment ago, with no prompt in between: the state read

@@ -50,6 +50,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 		return withExit(ExitError, err)
 	}
 	defer closer()
+	target := journalTarget(env, c.ConnFlags, conn, gw)
 	// The same lock as gwsync apply's: --gateway-eui, else the site's
 	// EUI, else broker and request topic.
 	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, []string{c.Site}))
@@ -72,7 +73,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 
 	prog := newProgress(env)
-	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force}
+	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force, Target: target}
 	if debugf(env.logger(c.Verbose)) != nil {
 		opts.Logf = prog.logf
 	}
@@ -102,6 +103,36 @@ func (c *RollbackCmd) Run(env *Env) error {
 	default:
 		return withExit(ExitError, err)
 	}
+}
+
+// journalTarget names, for the journal, the gateway and broker a command
+// writes to: --gateway-eui or the site's EUI, and the broker URL (the
+// applier strips its user and password before writing it).
+func journalTarget(env *Env, f ConnFlags, conn *site.Connection, gw site.Gateway) applier.Target {
+	c := resolve(env, f, conn, gw)
+	return applier.Target{GatewayEUI: c.gatewayEUI, Broker: c.broker}
+}
+
+// journalSummary says, for a message about the unfinished apply's journal
+// in dir, which run wrote it, for which gateway and when, or that it does
+// not read as a journal gwsync wrote (a file planted in a checkout, a link,
+// a damaged begin record): then it is to be looked at, not rolled back.
+func journalSummary(dir string) string {
+	info, err := applier.ReadJournalInfo(dir)
+	if err != nil {
+		return fmt.Sprintf("; it does not read as a journal gwsync wrote: %v; look at it before any rollback", err)
+	}
+	s := "; run " + info.ID
+	if info.ID == "" {
+		s = "; written by an earlier gwsync"
+	}
+	if info.GatewayEUI != "" {
+		s += ", gateway " + info.GatewayEUI
+	}
+	if info.Started != "" {
+		s += ", started " + info.Started
+	}
+	return s
 }
 
 func countUndone(res *applier.Result) int {

@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/gwsim"
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
+)
+
+// blindReads is a gateway whose state reads are refused: an apply's
+// verification read fails, so its journal is kept.
+type blindReads struct{ *nsapi.Client }
+
+func (blindReads) ReadState(context.Context) (*nsapi.State, error) {
+	return nil, &nsapi.RemoteError{Method: "GET", URL: "/api/urprofiles", Code: nsapi.CodeParameter, Message: "injected"}
+}
+
+// TestRollbackRefusesAnotherGatewaysJournal: a journal an apply to gateway
+// A left beside a site for gateway B is refused by gwsync rollback, naming
+// both, before any write; the site of gateway A rolls it back.
+func TestRollbackRefusesAnotherGatewaysJournal(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	const euiA, euiB = "24E124FFFEF5A6A8", "24E124FFFEF5A6B9"
+	ctx := context.Background()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "gw.json")
+	g, err := gwsim.OpenURL(state, gwsim.Options{EUI: euiA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := nsapi.New(ctx, g.Transport(), nsapi.Config{GatewayEUI: euiA, RequestTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prof nsapi.Profile
+	for _, p := range before.Profiles {
+		if p.Name == "ClassA-OTAA" {
+			prof = p
+		}
+	}
+	prof.Name, prof.Profile.ProfileID = "planted", ""
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: euiA, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
+	journal := filepath.Join(dir, ".gwsync")
+	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal,
+		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: euiA, Broker: "sim://" + state}})
+	var unverified *applier.UnverifiedError
+	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
+		t.Fatalf("apply: %v; want an unverified apply with its journal kept", err)
+	}
+	cl.Close()
+	g.Close()
+
+	// Gateway B, on its own simulator.
+	stateB := filepath.Join(dir, "gw-b.json")
+	gb, err := gwsim.OpenURL(stateB, gwsim.Options{EUI: euiB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb.Close()
+	wasB, _ := os.ReadFile(stateB)
+	siteB := filepath.Join(dir, "b.yaml")
+	if err := os.WriteFile(siteB, []byte("version: 1\ngateway:\n  eui: "+euiB+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(nil)
+	err = (&RollbackCmd{Site: siteB, ConnFlags: ConnFlags{Broker: "sim://" + stateB, Timeout: 2 * time.Second}}).Run(env)
+	var me *applier.JournalMismatchError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), euiA) || !strings.Contains(err.Error(), euiB) {
+		t.Fatalf("rollback of gateway A's journal with gateway B's site: %v; want a refusal naming both", err)
+	}
+	if !applier.HasJournal(journal) {
+		t.Fatal("the refused rollback removed the journal")
+	}
+	if isB, _ := os.ReadFile(stateB); string(isB) != string(wasB) {
+		t.Error("the refused rollback changed gateway B")
+	}
+
+	siteA := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(siteA, []byte("version: 1\ngateway:\n  eui: "+euiA+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = envOf(nil)
+	if err := (&RollbackCmd{Site: siteA, ConnFlags: ConnFlags{Broker: "sim://" + state, Timeout: 2 * time.Second}}).Run(env); err != nil {
+		t.Fatalf("rollback with gateway A's site: %v\n%s", err, env.Stdout)
+	}
+	if !strings.Contains(env.Stdout.(interface{ String() string }).String(), "Rollback complete") {
+		t.Errorf("output:\n%s", env.Stdout)
+	}
+}
+
+// TestJournalSummary: apply's refusal names the journal's run, gateway and
+// start, and says when the file does not read as gwsync's journal.
+func TestJournalSummary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, applier.JournalFile), []byte(`{"t":"begin","plan":{"gateway_eui":"24E124FFFEF5A6A8"}}`+"\n"+`{"t":"intent"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := journalSummary(dir); !strings.Contains(s, "earlier gwsync") || !strings.Contains(s, "24E124FFFEF5A6A8") {
+		t.Errorf("summary of a version 1 journal: %q", s)
+	}
+	if err := os.WriteFile(filepath.Join(dir, applier.JournalFile), []byte(`{"t":"begin","v":2,"journal_id":"x","sum":"0000000000000000"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := journalSummary(dir); !strings.Contains(s, "does not read as a journal gwsync wrote") || !strings.Contains(s, "checksum") {
+		t.Errorf("summary of a planted journal: %q", s)
+	}
+}
