@@ -51,7 +51,7 @@ multicastGroups:
 type gwRecord struct {
 	Devices []struct {
 		DevEUI, DevAddr, NwkSKey, AppSKey, AppKey, Description string
-		FCntUp, FCntDown                                        int64
+		FCntUp, FCntDown                                       int64
 	} `json:"devices"`
 	Groups []struct {
 		Name string

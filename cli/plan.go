@@ -96,7 +96,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		}
 		run.State, run.Client, run.Close = st, cl, closer
 		popts.OfficialFirmware = officialLookup(ctx, cl)
-		if len(s.FirmwareUpdates) > 0 {
+		if len(s.FirmwareUpdates) > 0 && !st.NoFuota {
 			popts.PayloadSizes = payloadSizes(ctx, env, cl)
 			popts.FirmwareDevices = firmwareDevices(ctx, cl) // fuota.go
 			popts.Now = time.Now

@@ -120,6 +120,15 @@ func (b *builder) complete(st *site.FirmwareUpdate, path string, t *nsapi.FuotaT
 }
 
 func (b *builder) tasks() {
+	if b.live.NoFuota {
+		for i := range b.site.FirmwareUpdates {
+			st := &b.site.FirmwareUpdates[i]
+			b.problem(st.Pos, fmt.Sprintf("firmwareUpdates[%d]", i), "the gateway has no FUOTA: it answers code %d (type or url not supported) to GET /api/fuota/task, "+
+				"as a firmware from before FUOTA support (such as 60.0.0.45) does; upgrade the gateway's firmware, or remove firmwareUpdates from the site",
+				nsapi.CodeUnsupportedURL)
+		}
+		return
+	}
 	declared := names(b.site.FirmwareUpdates, func(t *site.FirmwareUpdate) string { return t.Name })
 	for i := range b.site.FirmwareUpdates {
 		st := &b.site.FirmwareUpdates[i]
