@@ -173,6 +173,9 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		Unmanaged:        b.unmanaged,
 		Notes:            b.notes,
 	}
+	if len(opts.StopTasks) > 0 { // a saved plan carries them to its apply
+		p.StopTasks = slices.Sorted(slices.Values(slices.Compact(slices.Sorted(slices.Values(opts.StopTasks)))))
+	}
 	if p.Changes == nil {
 		p.Changes = []plan.Change{}
 	}
@@ -206,6 +209,9 @@ type builder struct {
 	siteProfiles, siteCodecs map[string]target
 	siteDevices              map[string]string // by upper EUI: the device's name
 	replacedDevs             map[string]bool
+	// deferred are the live devices (upper-case EUI) prune deletes once no
+	// FUOTA task lists them: a later apply.
+	deferred map[string]bool
 	// liveUses are the gateway's profiles and codecs that the site's
 	// devices use without declaring them, by address: the first use.
 	liveUses map[string]use
@@ -292,7 +298,7 @@ func (b *builder) index() {
 	b.liveTasks = byKey(l.Tasks, func(t *nsapi.FuotaTask) string { return t.Name })
 	b.usedProfiles, b.usedCodecs, b.usedGroups, b.usedTasks = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	b.siteProfiles, b.siteCodecs = map[string]target{}, map[string]target{}
-	b.siteDevices, b.replacedDevs, b.liveUses = map[string]string{}, map[string]bool{}, map[string]use{}
+	b.siteDevices, b.replacedDevs, b.liveUses, b.deferred = map[string]string{}, map[string]bool{}, map[string]use{}, map[string]bool{}
 	for _, d := range b.site.Devices {
 		e := strings.ToUpper(d.DevEUI)
 		b.siteDevices[e] = cmp.Or(d.Name, e)
@@ -348,7 +354,12 @@ func (b *builder) add(c plan.Change) {
 }
 
 func (b *builder) note(address, format string, args ...any) {
-	b.notes = append(b.notes, plan.Note{Address: address, Text: fmt.Sprintf(format, args...)})
+	b.noteKind(plan.NoteInfo, address, format, args...)
+}
+
+// noteKind adds a note of kind k: a deferred delete, a held change.
+func (b *builder) noteKind(k plan.NoteKind, address, format string, args ...any) {
+	b.notes = append(b.notes, plan.Note{Address: address, Text: fmt.Sprintf(format, args...), Kind: k})
 }
 
 func renameReason(from string) string {

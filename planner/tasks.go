@@ -165,7 +165,8 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		return
 	}
 	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
-		b.note(addr, "task %s is %s; its change waits; pass --stop-task %s to stop and replace it", lt.Name, statusName(status), lt.Name)
+		b.noteKind(plan.NoteHeld, addr, "held: task %s is %s and differs from the site (%s); its change waits until it ends; pass --stop-task %s to stop and replace it now",
+			lt.Name, statusName(status), strings.Join(taskDiffFields(&want, lt), ", "), lt.Name)
 		return
 	}
 	if !b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) || !b.complete(st, path, &want) { // reads the firmware only for a write
@@ -255,4 +256,28 @@ func (b *builder) checkStopTasks() {
 		}
 		b.problem(site.Pos{}, "--stop-task", "%q is neither a FUOTA task on the gateway nor one in the site", n)
 	}
+}
+
+// taskDiffFields names, in the site's words, what differs between a
+// site's task and the gateway's.
+func taskDiffFields(want, l *nsapi.FuotaTask) []string {
+	var out []string
+	add := func(differs bool, name string) {
+		if differs {
+			out = append(out, name)
+		}
+	}
+	add(want.Description != l.Description, "description")
+	add(!sameInstant(want.StartedAt, l.StartedAt), "startAt")
+	add(!reflect.DeepEqual(upperSorted(want.DevEUIs), upperSorted(l.DevEUIs)), "devices")
+	add(want.FragmentInfo.FragmentSize != l.FragmentInfo.FragmentSize, "fragment.size")
+	add(want.FragmentInfo.FragmentInterval != l.FragmentInfo.FragmentInterval, "fragment.intervalMs")
+	add(want.FragmentInfo.FragmentRedundancy != l.FragmentInfo.FragmentRedundancy, "fragment.redundancy")
+	add(want.TmpMcInfo.DR != l.TmpMcInfo.DR, "multicast.dr")
+	add(want.TmpMcInfo.Frequency != l.TmpMcInfo.Frequency, "multicast.frequency")
+	add(want.TmpMcInfo.GroupType != l.TmpMcInfo.GroupType, "multicast.groupType")
+	if len(out) == 0 {
+		out = append(out, "firmware")
+	}
+	return out
 }
