@@ -63,6 +63,12 @@ type Options struct {
 	// devices that is on the gateway must be among them, and each should be
 	// able to take the task's class C multicast session (see tasks.go).
 	FirmwareDevices func(t *nsapi.FuotaTask) ([]nsapi.FuotaDevice, error)
+	// FirmwareDigests is the digest (FirmwareDigest) of the firmware
+	// last written to each FUOTA task, by task name, as the record of
+	// write-only values holds it (nil: none). The gateway never gives a
+	// firmware back: a task whose site file's content no longer has this
+	// digest is updated, even under the same firmware name.
+	FirmwareDigests map[string]string
 	// Estimates adds to the plan, for each FUOTA task it writes, a Note
 	// with the estimate of its session: fragments, time to send, airtime
 	// (EstimateTask). gwsync plan and apply set it.

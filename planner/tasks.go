@@ -5,7 +5,9 @@ package planner
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -107,6 +109,14 @@ func (b *builder) complete(st *site.FirmwareUpdate, path string, t *nsapi.FuotaT
 		return true
 	}
 	if st.FirmwareFile == "" {
+		if st.FirmwareName != "" {
+			// adopted (gwsync export): the gateway's firmware, which it
+			// does not give back, is never uploaded from a stand-in
+			b.problem(st.Pos, path+".firmwareName", "firmware %q is the one the gateway holds (firmwareName without firmwareFile), and a plan never uploads it; "+
+				"%s needs the task sent with its firmware (spec 6.1, 6.3): give firmwareFile, the firmware to upload, or leave the task as the gateway has it",
+				st.FirmwareName, b.whyWrite(st))
+			return false
+		}
 		b.problem(st.Pos, path, "neither firmwareFile nor official is given")
 		return false
 	}
@@ -161,7 +171,8 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		}
 		return
 	}
-	if !tasksDiffer(&want, lt) && from == "" {
+	contentOnly := !tasksDiffer(&want, lt) && from == ""
+	if contentOnly && !b.firmwareChanged(st) {
 		return
 	}
 	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
@@ -198,8 +209,12 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		return
 	}
 	want.ID = lt.ID
+	reason := renameReason(from)
+	if contentOnly {
+		reason = fmt.Sprintf("the content of firmware file %s changed since it was last written (same name %q)", st.FirmwareFile, want.FirmwareName)
+	}
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
-		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+		Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
 }
 
 // fragmentFits checks a task's fragment size, before the plan writes the
@@ -280,4 +295,41 @@ func taskDiffFields(want, l *nsapi.FuotaTask) []string {
 		out = append(out, "firmware")
 	}
 	return out
+}
+
+// whyWrite says, for a refusal, why the plan writes task st.
+func (b *builder) whyWrite(st *site.FirmwareUpdate) string {
+	lt := b.liveTasks[st.Name]
+	if lt == nil && st.RenamedFrom != "" {
+		lt = b.liveTasks[st.RenamedFrom]
+	}
+	if lt == nil {
+		return "creating the task (it is not on the gateway)"
+	}
+	want := b.desiredTask(st)
+	return "changing its " + strings.Join(taskDiffFields(&want, lt), ", ")
+}
+
+// firmwareChanged is where a change of a firmware file's content, under
+// the same name, turns into an update of its task: the gateway never
+// gives the content back, so only a record of what was last written
+// (Options.FirmwareDigests) can tell. A task without a record, or whose
+// site gives no firmwareFile, is not updated for it.
+func (b *builder) firmwareChanged(st *site.FirmwareUpdate) bool {
+	was, ok := b.opts.FirmwareDigests[st.Name]
+	if !ok || st.FirmwareFile == "" || st.Official != nil {
+		return false
+	}
+	data, err := b.opts.ReadFile(st.FirmwareFile)
+	if err != nil {
+		return false // complete reports it if the task is written
+	}
+	return FirmwareDigest(data) != was
+}
+
+// FirmwareDigest is the digest of a firmware file's content that
+// Options.FirmwareDigests records.
+func FirmwareDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
