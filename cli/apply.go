@@ -182,7 +182,10 @@ func (c *ApplyCmd) Run(env *Env) error {
 
 	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
 	if p.Empty() {
-		fmt.Fprintln(env.Stdout, "No changes. The gateway matches the site.")
+		fmt.Fprintln(env.Stdout, render.Summary(p))
+		for _, n := range p.NotesOf(plan.NoteHeld) {
+			fmt.Fprintf(env.Stdout, "Held: %s: %s\n", n.Address, n.Text)
+		}
 		return nil
 	}
 	if saved == nil {

@@ -87,7 +87,7 @@ func TestRunningTaskDay2(t *testing.T) {
 	if code != ExitChanges {
 		t.Errorf("plan --detailed-exitcode with a running task that differs from the site: exit %d, want 2\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"held: task wt201-v1.5 is waiting and differs from the site (description)", "Held: 1 resource where the gateway differs from the site"} {
+	for _, want := range []string{"held: task wt201-v1.5 is waiting and differs from the site (description)", "No changes can be made now: the gateway differs from the site where a change is held (see Notes)."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}

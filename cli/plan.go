@@ -255,9 +255,6 @@ func (c *PlanCmd) Run(env *Env) error {
 	if c.Out != "" && c.Format == "text" {
 		fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. To run exactly this plan: gwsync apply %s\n", c.Out, c.Out)
 	}
-	if held := p.NotesOf(plan.NoteHeld); len(held) > 0 && c.Format == "text" {
-		fmt.Fprintf(env.Stdout, "\nHeld: %s the gateway differs from the site, and the plan waits (see Notes).\n", count(len(held), "resource where"))
-	}
 	// A held change is drift all the same: a drift check must see it.
 	if c.DetailedExitcode && (!p.Empty() || len(p.NotesOf(plan.NoteHeld)) > 0) {
 		return withExit(ExitChanges, nil)
