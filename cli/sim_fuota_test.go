@@ -44,6 +44,9 @@ func TestSimFailFuotaDevices(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^  (\S+) .*← failed$`).FindAllStringSubmatch(out, -1) {
 		failed[m[1]] = true
 	}
+	if !strings.Contains(out, "24E1247151230002  wt201-office  upgrade failed   session complete   upgrade failed  ← failed") {
+		t.Errorf("the failed device's fragment session does not end in 10, upgrade failed (spec 6.11):\n%s", out)
+	}
 	if len(failed) != 1 || !failed["24E1247151230002"] {
 		t.Errorf("failed devices %v, want 24E1247151230002 alone:\n%s", failed, out)
 	}

@@ -227,7 +227,7 @@ func (g *Gateway) progress(t *taskRec) runProgress {
 			case e < end+deviceReport*float64(i+1):
 				rp.devices[i] = devProgress{mc: 5, frag: 12, status: nsapi.TaskExecuting}
 			case slices.Contains(t.Failing, eui):
-				rp.devices[i] = devProgress{mc: 5, frag: 14, status: nsapi.TaskFailed}
+				rp.devices[i] = devProgress{mc: 5, frag: 10, status: nsapi.TaskFailed}
 				failed = true
 			default:
 				rp.devices[i] = devProgress{mc: 5, frag: 13, status: nsapi.TaskSucceeded}
