@@ -82,3 +82,37 @@ func TestUndoKeepsCounters(t *testing.T) {
 		})
 	}
 }
+
+// noSearchWriter is a gateway whose device search does not match EUIs.
+type noSearchWriter struct{ applier.Writer }
+
+func (noSearchWriter) GetDevice(ctx context.Context, eui string) (*nsapi.Device, error) {
+	return nil, remote(nsapi.CodeNotFound)
+}
+
+// TestUpdateReadsTheListWhenSearchMissesEUIs: the read before a device
+// update falls back to the device list when a search by EUI finds
+// nothing, and the update keeps the counters it finds there.
+func TestUpdateReadsTheListWhenSearchMissesEUIs(t *testing.T) {
+	f := newFixture(t, gwsim.Options{PutReplaces: true})
+	f.seed(t)
+	if err := f.g.Traffic(d1, 12, 4); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f.live = must(f.c.ReadState(ctx))(t)
+	dev := f.device(t, d1)
+	dev2 := *dev
+	dev2.Description = "moved"
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: f.g.EUI(), ChannelPlan: "EU868", StateFingerprint: f.live.Fingerprint(),
+		Changes: []plan.Change{{Address: "device." + d1, Kind: plan.KindDevice, Name: dev.Name, ID: d1, Action: plan.Update,
+			Before: &plan.Object{Device: dev}, After: &plan.Object{Device: &dev2}}}}
+	if _, err := applier.Apply(ctx, noSearchWriter{f.c}, p, applier.Options{JournalDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	f.live = must(f.c.ReadState(ctx))(t)
+	if d := f.device(t, d1); d.Description != "moved" || d.FCntUp != dev.FCntUp || d.FCntDown != dev.FCntDown || d.DevAddr != dev.DevAddr {
+		t.Errorf("after the update: description %q, counters %d/%d (want %d/%d), devAddr %q (want %q)",
+			d.Description, d.FCntUp, d.FCntDown, dev.FCntUp, dev.FCntDown, d.DevAddr, dev.DevAddr)
+	}
+}

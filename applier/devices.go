@@ -47,14 +47,29 @@ func (devices) update(ctx context.Context, w Writer, id string, o, _ *plan.Objec
 	d := o.Device.Write()
 	d.DevEUI = ""
 	live, err := w.GetDevice(ctx, id)
-	if err == nil && (live == nil || !strings.EqualFold(live.DevEUI, id)) {
-		err = fmt.Errorf("device %s is not on the gateway", strings.ToUpper(id))
+	if nsapi.IsCode(err, nsapi.CodeNotFound) || (err == nil && (live == nil || !strings.EqualFold(live.DevEUI, id))) {
+		// the spec never says that search matches EUIs: read the list
+		live, err = listedDevice(ctx, w, id)
 	}
 	if err != nil {
 		return fmt.Errorf("read it before the update: %w", err)
 	}
 	carrySession(&d, live, o.Device.SupportsJoin)
 	return w.UpdateDevice(ctx, id, d)
+}
+
+// listedDevice finds device eui in the whole device list.
+func listedDevice(ctx context.Context, w Writer, eui string) (*nsapi.Device, error) {
+	l, err := w.ListDevices(ctx, nsapi.DeviceQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.DeviceResult {
+		if strings.EqualFold(l.DeviceResult[i].DevEUI, eui) {
+			return &l.DeviceResult[i], nil
+		}
+	}
+	return nil, fmt.Errorf("device %s is not on the gateway", strings.ToUpper(eui))
 }
 
 // carrySession puts live's session and frame counters into d when the
