@@ -220,6 +220,11 @@ func canonicalDevice(d *Device, eui string, profileName, codecName map[string]st
 	if id := string(d.PayloadCodecID); id != "" && id != "0" {
 		e.PayloadName = nameOr(codecName, id, d.PayloadName)
 	}
+	if d.SupportsJoin {
+		// an OTAA device's session is the gateway's: it changes at every
+		// join, which no site sets
+		e.DevAddr, e.AppSKey, e.NwkSKey = "", "", ""
+	}
 	return e
 }
 

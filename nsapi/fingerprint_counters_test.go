@@ -31,3 +31,25 @@ func TestFingerprintIgnoresCounters(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintIgnoresJoins: an OTAA device that joins again gets a new
+// session from the gateway; an ABP device's session is the site's, and a
+// change of it moves the fingerprint.
+func TestFingerprintIgnoresJoins(t *testing.T) {
+	s := &State{FormatVersion: 1, Devices: []Device{
+		{DevEUI: "24E124136A000001", SupportsJoin: true, AppKey: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", DevAddr: "01020304", AppSKey: "a1b2c3d4e5f60718293a4b5c6d7e8f90"},
+		{DevEUI: "24E124136A000002", DevAddr: "05060708", AppSKey: "11223344556677889900aabbccddeeff", NwkSKey: "ffeeddccbbaa00998877665544332211"},
+	}}
+	before := s.Fingerprint()
+	s.Devices[0].DevAddr, s.Devices[0].AppSKey, s.Devices[0].NwkSKey = "0A0B0C0D", "00112233445566778899aabbccddeeff", "ffeeddccbbaa00998877665544332211"
+	if got := s.Fingerprint(); got != before {
+		t.Errorf("an OTAA join moved the fingerprint")
+	}
+	s.Devices[1].DevAddr = "05060709"
+	if got := s.Fingerprint(); got == before {
+		t.Errorf("an ABP device's new devAddr did not move the fingerprint")
+	}
+	if got, want := s.Fingerprint(), refFingerprint(s); got != want {
+		t.Errorf("Fingerprint %s, Canonical digest %s", got, want)
+	}
+}
