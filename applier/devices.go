@@ -2,6 +2,7 @@ package applier
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/gwsync/gwsync/nsapi"
@@ -33,17 +34,54 @@ func (devices) create(ctx context.Context, w Writer, o *plan.Object) (string, er
 	return d.DevEUI, w.CreateDevice(ctx, d)
 }
 
-func (devices) update(ctx context.Context, w Writer, id string, o, prev *plan.Object) error {
+// update writes the whole device: the site's settings over the device as
+// the gateway holds it at that moment. The spec's PUT example (3.4) sends
+// every field and suggests enquiring the device first: a gateway may take
+// a PUT as the whole object, so a field left out could be reset. The
+// session (device address, session keys) and the frame counters are the
+// gateway's while the join type stays: they are sent as just read, never
+// as planned, since traffic moves the counters on after the plan (or,
+// for an undo, after the apply began) and an older value would rewind the
+// device and reopen replays, and an OTAA device would lose its join.
+func (devices) update(ctx context.Context, w Writer, id string, o, _ *plan.Object) error {
 	d := o.Device.Write()
 	d.DevEUI = ""
-	if p := prev; p != nil && p.Device != nil && !p.Device.SupportsJoin && !o.Device.SupportsJoin &&
-		p.Device.FCntUp == o.Device.FCntUp && p.Device.FCntDown == o.Device.FCntDown {
-		// A running ABP session keeps its frame counters: the values read
-		// at plan time are already behind, and sending them would rewind
-		// the device.
-		d.FCntUp, d.FCntDown = nil, nil
+	live, err := w.GetDevice(ctx, id)
+	if nsapi.IsCode(err, nsapi.CodeNotFound) || (err == nil && (live == nil || !strings.EqualFold(live.DevEUI, id))) {
+		// the spec never says that search matches EUIs: read the list
+		live, err = listedDevice(ctx, w, id)
 	}
+	if err != nil {
+		return fmt.Errorf("read it before the update: %w", err)
+	}
+	carrySession(&d, live, o.Device.SupportsJoin)
 	return w.UpdateDevice(ctx, id, d)
+}
+
+// listedDevice finds device eui in the whole device list.
+func listedDevice(ctx context.Context, w Writer, eui string) (*nsapi.Device, error) {
+	l, err := w.ListDevices(ctx, nsapi.DeviceQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.DeviceResult {
+		if strings.EqualFold(l.DeviceResult[i].DevEUI, eui) {
+			return &l.DeviceResult[i], nil
+		}
+	}
+	return nil, fmt.Errorf("device %s is not on the gateway", strings.ToUpper(eui))
+}
+
+// carrySession puts live's session and frame counters into d when the
+// device keeps its join type (joins); a device that switches between OTAA
+// and ABP starts the session the site gives.
+func carrySession(d *nsapi.DeviceWrite, live *nsapi.Device, joins bool) {
+	if live.SupportsJoin != joins {
+		return
+	}
+	d.DevAddr, d.NwkSKey, d.AppSKey = live.DevAddr, live.NwkSKey, live.AppSKey
+	up, down := int64(live.FCntUp), int64(live.FCntDown)
+	d.FCntUp, d.FCntDown = &up, &down
 }
 
 func (devices) remove(ctx context.Context, w Writer, id string) error {

@@ -31,8 +31,36 @@ func (groups) create(ctx context.Context, w Writer, o *plan.Object) (string, err
 	return w.CreateGroup(ctx, o.Group.MulticastGroup)
 }
 
+// update writes the group with the frame counter the gateway holds at
+// that moment. The PUT requires fCnt (spec 4.6, "enquire this group
+// first"), and the gateway moves it with every multicast downlink: the
+// value in the plan, read at plan time (or before the apply, for an
+// undo), is behind, and writing it back would reopen frames already sent.
 func (groups) update(ctx context.Context, w Writer, id string, o, _ *plan.Object) error {
-	return w.UpdateGroup(ctx, id, o.Group.MulticastGroup)
+	g := o.Group.MulticastGroup
+	fcnt, err := liveGroupFCnt(ctx, w, id, g.Name)
+	if err != nil {
+		return fmt.Errorf("read its frame counter before the update: %w", err)
+	}
+	g.FCnt = fcnt
+	return w.UpdateGroup(ctx, id, g)
+}
+
+// liveGroupFCnt reads the frame counter of the group with server id id
+// (name is a search hint: the group may be renamed by this very update).
+func liveGroupFCnt(ctx context.Context, w Writer, id, name string) (nsapi.FlexInt, error) {
+	for _, search := range []string{name, ""} {
+		l, err := w.ListGroups(ctx, search)
+		if err != nil {
+			return 0, err
+		}
+		for i := range l {
+			if l[i].ID == id {
+				return l[i].FCnt, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("multicast group %s is not on the gateway", id)
 }
 
 func (groups) remove(ctx context.Context, w Writer, id string) error {

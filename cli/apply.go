@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,6 +167,9 @@ func (c *ApplyCmd) Run(env *Env) error {
 
 	flags := c.ConnFlags
 	flags.Window = max(flags.Window, c.Parallelism)
+	if saved != nil { // the saved plan's --stop-task was reviewed with it
+		flags.StopTask = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(flags.StopTask), saved.StopTasks...))))
+	}
 	run, err := makePlan(ctx, env, siteArgs, "", flags)
 	if err != nil {
 		return err
@@ -180,7 +184,10 @@ func (c *ApplyCmd) Run(env *Env) error {
 
 	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
 	if p.Empty() {
-		fmt.Fprintln(env.Stdout, "No changes. The gateway matches the site.")
+		fmt.Fprintln(env.Stdout, render.Summary(p))
+		for _, n := range p.NotesOf(plan.NoteHeld) {
+			fmt.Fprintf(env.Stdout, "Held: %s: %s\n", n.Address, n.Text)
+		}
 		return nil
 	}
 	if saved == nil {
@@ -264,13 +271,26 @@ func (c *ApplyCmd) Run(env *Env) error {
 func checkSaved(saved *plan.Plan, run *planRun) error {
 	var why []string
 	if fp := run.State.Fingerprint(); saved.StateFingerprint != fp {
-		why = append(why, "the gateway changed since it was planned")
+		moved := planner.StaleReasons(saved, run.State)
+		const most = 10
+		if len(moved) > most {
+			moved = append(moved[:most:most], fmt.Sprintf("and %d more", len(moved)-most))
+		}
+		if len(moved) > 0 {
+			why = append(why, "the gateway changed since it was planned ("+strings.Join(moved, "; ")+")")
+		} else {
+			why = append(why, "the gateway changed since it was planned")
+		}
 	}
 	if saved.SiteDigest != run.Site.Digest() {
 		why = append(why, "the site files changed since it was planned")
 	}
 	if len(why) == 0 && saved.Digest() != run.Plan.Digest() {
-		why = append(why, "planning again gives a different plan")
+		if len(saved.StopTasks) > 0 {
+			why = append(why, fmt.Sprintf("planning again, with the --stop-task %s the plan was saved with, gives a different plan", strings.Join(saved.StopTasks, ", ")))
+		} else {
+			why = append(why, "planning again gives a different plan")
+		}
 	}
 	if len(why) > 0 {
 		return fmt.Errorf("STALE plan: %s; nothing was written: run gwsync plan again", strings.Join(why, " and "))
@@ -318,7 +338,18 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 	case err == nil:
 		add, chg, del := res.Summary()
 		fmt.Fprintf(out, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", add, chg, del)
-		fmt.Fprintln(out, "Verified: the gateway was re-read and matches the site.")
+		deferred := run.Plan.NotesOf(plan.NoteDeferred)
+		if len(deferred) == 0 {
+			fmt.Fprintln(out, "Verified: the gateway was re-read and matches the site.")
+		} else {
+			fmt.Fprintln(out, "Verified: the gateway was re-read and matches the site, but for the deferred deletes below.")
+		}
+		for _, n := range deferred {
+			fmt.Fprintf(out, "Deferred: %s: %s\n", n.Address, n.Text)
+		}
+		for _, n := range run.Plan.NotesOf(plan.NoteHeld) {
+			fmt.Fprintf(out, "Held: %s: %s\n", n.Address, n.Text)
+		}
 		return nil
 	case errors.As(err, &unverified):
 		add, chg, del := res.Summary()
@@ -380,10 +411,22 @@ func verifier(run *planRun) func(context.Context, *nsapi.State) error {
 		// The gateway cannot show codecJson: verification judges what it
 		// can read back.
 		opts.WrittenCodecJSON = nil
+		// A task the apply stopped and deleted is gone: its name is no
+		// longer one --stop-task may give.
+		opts.StopTasks = nil
 		p, err := planner.Plan(run.Site, st, opts)
 		if err != nil {
 			return err
 		}
+		// The deletes the applied plan deferred (a FUOTA task listed the
+		// device until its update ran) are the next apply's.
+		deferred := map[string]bool{}
+		for _, n := range run.Plan.NotesOf(plan.NoteDeferred) {
+			deferred[n.Address] = true
+		}
+		p.Changes = slices.DeleteFunc(p.Changes, func(c plan.Change) bool {
+			return c.Action == plan.Delete && c.Kind == plan.KindDevice && deferred[c.Address]
+		})
 		if p.Empty() {
 			return nil
 		}

@@ -52,7 +52,7 @@ func (c *FuotaRetryCmd) Run(env *Env) error {
 	defer closer()
 	tasks, err := cl.ListTasks(ctx, "")
 	if err != nil {
-		return withExit(ExitError, fmt.Errorf("reading the FUOTA tasks: %w", err))
+		return withExit(ExitError, taskReadError(err))
 	}
 	t := findTask(tasks, c.Task)
 	if t == nil {

@@ -94,7 +94,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		env.logger(flags.Verbose).Debug("read the gateway's state", "requests", cl.Requests())
 		run.State, run.Client, run.Close = st, cl, closer
 		popts.OfficialFirmware = officialLookup(ctx, cl)
-		if len(s.FirmwareUpdates) > 0 {
+		if len(s.FirmwareUpdates) > 0 && !st.NoFuota {
 			popts.PayloadSizes = payloadSizes(ctx, env, cl)
 			popts.FirmwareDevices = firmwareDevices(ctx, cl) // fuota.go
 			popts.Now = time.Now
@@ -112,6 +112,10 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		return nil, withExit(ExitError, err)
 	}
 	p.SiteDigest = s.Digest()
+	if stateFile == "" {
+		// what each resource was, for a STALE refusal to say what moved
+		p.StateDigests = planner.StateDigests(run.State)
+	}
 	run.Plan = p
 	return run, nil
 }
@@ -249,7 +253,8 @@ func (c *PlanCmd) Run(env *Env) error {
 	if c.Out != "" && c.Format == "text" {
 		fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. To run exactly this plan: gwsync apply %s\n", c.Out, c.Out)
 	}
-	if c.DetailedExitcode && !p.Empty() {
+	// A held change is drift all the same: a drift check must see it.
+	if c.DetailedExitcode && (!p.Empty() || len(p.NotesOf(plan.NoteHeld)) > 0) {
 		return withExit(ExitChanges, nil)
 	}
 	return nil

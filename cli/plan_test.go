@@ -45,8 +45,9 @@ func TestPlanCommand(t *testing.T) {
 			ExitOK, `"format_version": "1.2"`, "", ""},
 		{"unresolved references", []string{"plan", dir("error-references") + "/site.yaml", "--state", dir("error-references") + "/state.json"},
 			ExitError, "", `devices[1].codec: codec "Milesight XYZ" is neither in the site nor on the gateway`, ""},
+		// a held change is drift all the same: --detailed-exitcode says so
 		{"running task waits", []string{"plan", dir("replace-task") + "/site.yaml", "--state", dir("replace-task") + "/state.json", "--detailed-exitcode"},
-			ExitOK, "pass --stop-task wt201-v1.4 to stop and replace it", "", "must be replaced"},
+			ExitChanges, "pass --stop-task wt201-v1.4 to stop and replace it", "", "must be replaced"},
 		{"--stop-task replaces a running task", []string{"plan", dir("replace-task") + "/site.yaml", "--state", dir("replace-task") + "/state.json", "--stop-task", "wt201-v1.4", "--detailed-exitcode"},
 			ExitChanges, "executing and --stop-task names it", "", ""},
 		{"--stop-task mistyped", []string{"plan", dir("replace-task") + "/site.yaml", "--state", dir("replace-task") + "/state.json", "--stop-task", "wt201,v1.4"},

@@ -44,6 +44,9 @@ type SimCmd struct {
 	Gateways      int           `placeholder:"N" help:"Run N gateways on the one broker, each on its own topics, with their state files in --state-dir (EUIs counting up from 24E124FFFE100000)."`
 	StateDir      string        `name:"state-dir" placeholder:"DIR" help:"Run every gateway whose state file (EUI.json) is in DIR, on the one broker; with --gateways N, add state files up to N."`
 	FaultGateway  string        `name:"fault-gateway" placeholder:"EUI" help:"With several gateways: the fault flags act on this gateway only (default: on each)."`
+	FailFuota     []string      `name:"fail-fuota-devices" sep:"," placeholder:"EUI,..." help:"These devices fail their firmware upgrade in every FUOTA task (the task ends failed), to test a retry flow."`
+	PutReplaces   bool          `name:"put-replaces" help:"A device PUT replaces the whole device: fields it leaves out are reset."`
+	NoFuota       bool          `name:"no-fuota" help:"Behave as a firmware from before FUOTA support: every /api/fuota URL answers code 21."`
 }
 
 // brokerOptions are the embedded broker's login and size limit, from the
@@ -184,7 +187,8 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("--quirks: %w", err)
 	}
 	opts := gwsim.Options{EUI: c.EUI, ChannelPlan: c.ChannelPlan, TimeScale: c.TimeScale,
-		Latency: c.Latency, Jitter: c.Jitter, LegacyURLs: c.LegacyURLs, Quirks: quirks}
+		Latency: c.Latency, Jitter: c.Jitter, LegacyURLs: c.LegacyURLs, Quirks: quirks,
+		FailFuotaDevices: c.FailFuota, PutReplaces: c.PutReplaces, NoFuota: c.NoFuota}
 	for _, s := range c.Application {
 		a, err := gwsim.ParseApplication(s)
 		if err != nil {

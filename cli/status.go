@@ -178,7 +178,7 @@ type StatusDoc struct {
 func readStatus(ctx context.Context, cl *nsapi.Client, only []string) (*StatusDoc, error) {
 	tasks, err := cl.ListTasks(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("reading the FUOTA tasks: %w", err)
+		return nil, taskReadError(err)
 	}
 	for _, n := range only {
 		if findTask(tasks, n) == nil {

@@ -108,7 +108,7 @@ func TestFuotaCampaignOnGwsim(t *testing.T) {
 		"Task wt201-v1.5 (id 1): pending, 0 of 3 devices done",
 		"sending fragments",
 		"Task wt201-v1.5 (id 1): upgrade failed, 2 of 3 devices done, 1 failed",
-		"24E1247151230002  wt201-office  upgrade failed   session complete   upgrade timeout  ← failed",
+		"24E1247151230002  wt201-office  upgrade failed   session complete   upgrade failed  ← failed",
 		"24E1247151230001  wt201-hall    upgrade success  session complete   upgrade complete",
 		"Task wt201-v1.5 failed: retry its failed devices with gwsync fuota retry wt201-v1.5",
 	} {
@@ -129,7 +129,7 @@ func TestFuotaCampaignOnGwsim(t *testing.T) {
 		t.Fatalf("status json: %+v", doc)
 	}
 	if d := doc.Tasks[0].Devices[1]; d.DevEUI != "24E1247151230002" || d.StatusName != "upgrade failed" ||
-		d.FragmentSessionStatus != 14 || d.FragmentSessionStatusName != "upgrade timeout" || !d.Failed {
+		d.FragmentSessionStatus != 10 || d.FragmentSessionStatusName != "upgrade failed" || !d.Failed {
 		t.Errorf("status json, the failed device: %+v", d)
 	}
 

@@ -814,6 +814,15 @@ func (b *builder) localFirmware(m *yaml.Node, t *nsapi.FuotaTask, owner string) 
 			data = d
 		}
 	}
+	if data == nil && name != "" {
+		// Adopted: the gateway does not give its firmware back, and no
+		// file here can stand in for it. The site names it only; a plan
+		// never uploads it, and asks for firmwareFile when a change would.
+		k := set(m, "firmwareName", str(name))
+		k.LineComment = "the gateway's firmware: never uploaded; give firmwareFile to send one"
+		b.note("%s: its firmware %q stays as the gateway holds it (firmwareName without firmwareFile): a plan never uploads it; to change the task, give firmwareFile", owner, name)
+		return
+	}
 	// Tasks with the same firmware (name and content) share one file:
 	// firmware/<firmware name> when that name can be a file name and no
 	// other firmware has it (file systems may fold case); else a name made

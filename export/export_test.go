@@ -120,7 +120,7 @@ func TestExportNotes(t *testing.T) {
 			s.Tasks = []nsapi.FuotaTask{task(func(*nsapi.FuotaTask) {}), task(func(t *nsapi.FuotaTask) { t.ID = 2 })}
 			return s
 		}, []string{`codec "c": the gateway holds two custom codecs of this name; the second (id 101) is left out`,
-			`FUOTA task "t": the gateway holds two tasks of this name; the second (id 2) is left out`, "put its firmware"}, nil},
+			`FUOTA task "t": the gateway holds two tasks of this name; the second (id 2) is left out`, "stays as the gateway holds it"}, nil},
 		{"a custom codec named like a built-in", func() *nsapi.State {
 			s := base()
 			s.Codecs = []nsapi.Codec{{ID: "100", Name: "Milesight EM300"}}
@@ -131,12 +131,12 @@ func TestExportNotes(t *testing.T) {
 			s := base()
 			s.Tasks = []nsapi.FuotaTask{task(func(t *nsapi.FuotaTask) { t.StartedAt = "2026-12-01 02:00:00" })}
 			return s
-		}, []string{`its start time "2026-12-01 02:00:00" is not an RFC 3339 time`, "put its firmware"}, nil},
+		}, []string{`its start time "2026-12-01 02:00:00" is not an RFC 3339 time`, "stays as the gateway holds it"}, nil},
 		{"a class B FUOTA session", func() *nsapi.State {
 			s := base()
 			s.Tasks = []nsapi.FuotaTask{task(func(t *nsapi.FuotaTask) { t.TmpMcInfo.GroupType = 1 })}
 			return s
-		}, []string{"its multicast session has group type 1", "put its firmware"}, nil},
+		}, []string{"its multicast session has group type 1", "stays as the gateway holds it"}, nil},
 		{"official firmware the gateway does not describe", func() *nsapi.State {
 			s := base()
 			s.Tasks = []nsapi.FuotaTask{task(func(t *nsapi.FuotaTask) { t.IsOfficialFirmware = true })}
@@ -155,7 +155,7 @@ func TestExportNotes(t *testing.T) {
 			s := base()
 			s.Tasks = []nsapi.FuotaTask{task(func(t *nsapi.FuotaTask) { t.Status, t.DoneDevices, t.TotalDevices = nsapi.TaskSucceeded, 1, 1 })}
 			return s
-		}, []string{"put its firmware"}, []string{"- name: t # succeeded on the gateway (1 of 1 devices done): applied to another gateway, it runs again"}},
+		}, []string{"stays as the gateway holds it"}, []string{"- name: t # succeeded on the gateway (1 of 1 devices done): applied to another gateway, it runs again"}},
 		{"local firmware without a name", func() *nsapi.State {
 			s := base()
 			s.Tasks = []nsapi.FuotaTask{task(func(t *nsapi.FuotaTask) { t.FirmwareName = "" })}

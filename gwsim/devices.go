@@ -305,6 +305,9 @@ func (g *Gateway) updateDevice(req *request, eui string) any {
 		return errf(nsapi.CodeNotFound, "device %s", eui)
 	}
 	d := *cur
+	if g.opts.PutReplaces {
+		d = devRec{DevEUI: cur.DevEUI} // absent fields take their zero value
+	}
 	if e := g.readDevice(f, &d, false); e != nil {
 		return e
 	}

@@ -227,7 +227,7 @@ func (g *Gateway) progress(t *taskRec) runProgress {
 			case e < end+deviceReport*float64(i+1):
 				rp.devices[i] = devProgress{mc: 5, frag: 12, status: nsapi.TaskExecuting}
 			case slices.Contains(t.Failing, eui):
-				rp.devices[i] = devProgress{mc: 5, frag: 14, status: nsapi.TaskFailed}
+				rp.devices[i] = devProgress{mc: 5, frag: 10, status: nsapi.TaskFailed}
 				failed = true
 			default:
 				rp.devices[i] = devProgress{mc: 5, frag: 13, status: nsapi.TaskSucceeded}
@@ -501,11 +501,12 @@ func (g *Gateway) taskNamed(name string) *taskRec {
 	return find(g.st.Tasks, func(t *taskRec) bool { return t.Name == name })
 }
 
-// failing lists the devices of t marked to fail.
+// failing lists the devices of t marked to fail (FailFuotaDevice, or
+// Options.FailFuotaDevices).
 func (g *Gateway) failing(t *taskRec) []string {
 	var out []string
 	for _, e := range t.DevEUIs {
-		if slices.Contains(g.st.FailDevices, e) {
+		if slices.Contains(g.st.FailDevices, e) || slices.ContainsFunc(g.opts.FailFuotaDevices, func(f string) bool { return strings.EqualFold(f, e) }) {
 			out = append(out, e)
 		}
 	}

@@ -85,6 +85,18 @@ type Options struct {
 	// fileContent. A gateway does not: its list shows "" (6.2), the field
 	// is write-only.
 	ListFileContent bool
+	// PutReplaces makes a device PUT (3.4) replace the whole device: a
+	// field the body leaves out takes its zero value, as a gateway that
+	// reads the PUT as the whole object would ("enquire this device
+	// first"). By default an absent field keeps its value.
+	PutReplaces bool
+	// NoFuota makes the gateway a firmware from before FUOTA support
+	// (such as 60.0.0.45): every /api/fuota URL answers code 21, "type or
+	// url not supported".
+	NoFuota bool
+	// FailFuotaDevices are devices whose firmware upgrade fails, in every
+	// FUOTA task created, updated or retried (see FailFuotaDevice).
+	FailFuotaDevices []string
 }
 
 // Application is an application the gateway holds (spec 3.3 appResult).
@@ -220,6 +232,11 @@ func New(opts Options) (*Gateway, error) {
 	if _, err := ParseQuirks(string(opts.Quirks)); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	for _, e := range opts.FailFuotaDevices {
+		if !isHex(e, 16) {
+			return nil, fmt.Errorf("gateway: device to fail its FUOTA upgrade %q: want a devEUI of 16 hex digits", e)
+		}
+	}
 	g := &Gateway{opts: opts}
 	if g.opts.Now == nil {
 		g.opts.Now = time.Now
@@ -315,10 +332,12 @@ func Open(path string, opts Options) (*Gateway, error) {
 // OpenURL opens the gateway that a sim:// broker URL names: ref is what
 // follows "sim://", a state file path with an optional query,
 //
-//	PATH?applications=NAME[=ID],NAME[=ID]&quirks=spec-examples
+//	PATH?applications=NAME[=ID],NAME[=ID]&quirks=spec-examples&put=replace&fuota=none&fail-fuota-devices=EUI,EUI
 //
-// applications (repeatable, comma-separated) adds to opts.Applications and
-// quirks sets opts.Quirks ("tables" or "spec-examples"); any other
+// applications (repeatable, comma-separated) adds to opts.Applications,
+// quirks sets opts.Quirks ("tables" or "spec-examples"), put=replace sets
+// opts.PutReplaces, fuota=none opts.NoFuota, and fail-fuota-devices
+// (comma-separated EUIs) adds to opts.FailFuotaDevices; any other
 // parameter is an error. The path is everything before the first "?".
 func OpenURL(ref string, opts Options) (*Gateway, error) {
 	path, rawQuery, _ := strings.Cut(ref, "?")
@@ -352,8 +371,34 @@ func OpenURL(ref string, opts Options) (*Gateway, error) {
 				return nil, fmt.Errorf("gateway URL: %w", err)
 			}
 			opts.Quirks = qk
+		case "put":
+			switch v := q.Get(k); v {
+			case "replace":
+				opts.PutReplaces = true
+			case "merge":
+				opts.PutReplaces = false
+			default:
+				return nil, fmt.Errorf("gateway URL: put=%q: want replace or merge", v)
+			}
+		case "fuota":
+			switch v := q.Get(k); v {
+			case "none":
+				opts.NoFuota = true
+			case "yes":
+				opts.NoFuota = false
+			default:
+				return nil, fmt.Errorf("gateway URL: fuota=%q: want none or yes", v)
+			}
+		case "fail-fuota-devices":
+			for _, v := range q[k] {
+				for _, one := range strings.Split(v, ",") {
+					if one = strings.TrimSpace(one); one != "" {
+						opts.FailFuotaDevices = append(opts.FailFuotaDevices, one)
+					}
+				}
+			}
 		default:
-			return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications or quirks)", k)
+			return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications, quirks, put, fuota or fail-fuota-devices)", k)
 		}
 	}
 	return Open(path, opts)

@@ -333,6 +333,9 @@ func (g *Gateway) routes(path string) (methods, string) {
 	if g.opts.LegacyURLs || g.examples() {
 		deleteDevices = "deleteddevices"
 	}
+	if g.opts.NoFuota && (path == "/api/fuota" || strings.HasPrefix(path, "/api/fuota/")) {
+		return nil, "" // a firmware before FUOTA support: code 21
+	}
 	if ms, arg, ok := g.codecRoutes(path); ok {
 		return ms, arg
 	}

@@ -638,7 +638,13 @@ func (c *Client) ReadState(ctx context.Context) (*State, error) {
 		return
 	})
 	run("multicast groups", func() (err error) { s.Groups, err = c.ListGroups(ctx, ""); return })
-	run("FUOTA tasks", func() (err error) { s.Tasks, err = c.ListTasks(ctx, ""); return })
+	run("FUOTA tasks", func() (err error) {
+		s.Tasks, err = c.ListTasks(ctx, "")
+		if IsCode(err, CodeUnsupportedURL) { // a firmware before FUOTA support
+			s.Tasks, s.NoFuota, err = nil, true, nil
+		}
+		return
+	})
 	wg.Wait()
 	if len(errs) > 0 {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })

@@ -220,12 +220,20 @@ func canonicalDevice(d *Device, eui string, profileName, codecName map[string]st
 	if id := string(d.PayloadCodecID); id != "" && id != "0" {
 		e.PayloadName = nameOr(codecName, id, d.PayloadName)
 	}
+	if d.SupportsJoin {
+		// an OTAA device's session is the gateway's: it changes at every
+		// join, which no site sets
+		e.DevAddr, e.AppSKey, e.NwkSKey = "", "", ""
+	}
 	return e
 }
 
-// canonicalGroup is g in Canonical form.
+// canonicalGroup is g in Canonical form. Its frame counter is left out:
+// the gateway moves it with every multicast downlink (spec 4.5), so it
+// says nothing about the configuration.
 func canonicalGroup(g *MulticastGroupInfo) MulticastGroupInfo {
 	h := MulticastGroupInfo{MulticastGroup: g.MulticastGroup}
+	h.FCnt = 0
 	h.McAddr = strings.ToUpper(h.McAddr)
 	h.McNwkSKey, h.McAppSKey = secretDigest(h.McNwkSKey), secretDigest(h.McAppSKey)
 	for _, m := range g.Devices {

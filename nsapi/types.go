@@ -608,6 +608,10 @@ type State struct {
 	BuiltinCodecs []CodecShort         `json:"builtinCodecs"` // type=default, read only
 	Groups        []MulticastGroupInfo `json:"multicastGroups"`
 	Tasks         []FuotaTask          `json:"fuotaTasks"`
+	// NoFuota is set when the gateway answered the FUOTA task list with
+	// code 21, "type or url not supported": a firmware from before FUOTA
+	// support (such as 60.0.0.45). It holds no tasks and takes none.
+	NoFuota bool `json:"noFuota,omitempty"`
 }
 
 // StateFormatVersion is the current State.FormatVersion.

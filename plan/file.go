@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"github.com/gwsync/gwsync/nsapi"
@@ -51,6 +52,8 @@ func (p *Plan) Clone() *Plan {
 	q.SiteFiles = append([]string(nil), p.SiteFiles...)
 	q.Unmanaged = append([]Unmanaged(nil), p.Unmanaged...)
 	q.Notes = append([]Note(nil), p.Notes...)
+	q.StopTasks = append([]string(nil), p.StopTasks...)
+	q.StateDigests = maps.Clone(p.StateDigests)
 	q.Changes = make([]Change, len(p.Changes))
 	for i, c := range p.Changes {
 		c.Before, c.After = c.Before.Clone(), c.After.Clone()
@@ -233,19 +236,21 @@ const DocumentFormatVersion = "1.2"
 type Document struct {
 	FormatVersion string `json:"format_version"`
 	// Applyable, Complete and Errored are Terraform's plan flags.
-	Applyable        bool             `json:"applyable"`
-	Complete         bool             `json:"complete"`
-	Errored          bool             `json:"errored"`
-	GatewayEUI       string           `json:"gateway_eui,omitempty"`
-	ChannelPlan      string           `json:"channel_plan,omitempty"`
-	SiteDigest       string           `json:"site_digest,omitempty"`
-	StateFingerprint string           `json:"state_fingerprint,omitempty"`
-	SiteFiles        []string         `json:"site_files,omitempty"`
-	PlanDigest       string           `json:"plan_digest"`
-	ResourceChanges  []ResourceChange `json:"resource_changes"`
-	Unmanaged        []Unmanaged      `json:"unmanaged"`
-	Notes            []Note           `json:"notes,omitempty"`
-	Summary          DocumentSummary  `json:"summary"`
+	Applyable        bool              `json:"applyable"`
+	Complete         bool              `json:"complete"`
+	Errored          bool              `json:"errored"`
+	GatewayEUI       string            `json:"gateway_eui,omitempty"`
+	ChannelPlan      string            `json:"channel_plan,omitempty"`
+	SiteDigest       string            `json:"site_digest,omitempty"`
+	StateFingerprint string            `json:"state_fingerprint,omitempty"`
+	SiteFiles        []string          `json:"site_files,omitempty"`
+	PlanDigest       string            `json:"plan_digest"`
+	ResourceChanges  []ResourceChange  `json:"resource_changes"`
+	Unmanaged        []Unmanaged       `json:"unmanaged"`
+	Notes            []Note            `json:"notes,omitempty"`
+	StopTasks        []string          `json:"stop_tasks,omitempty"`
+	StateDigests     map[string]string `json:"state_digests,omitempty"`
+	Summary          DocumentSummary   `json:"summary"`
 }
 
 // DocumentSummary counts the changes (a replace is one add and one destroy).
@@ -406,7 +411,8 @@ func DocumentOf(p *Plan) (*Document, error) {
 	doc := &Document{FormatVersion: DocumentFormatVersion, Applyable: !p.Empty(), Complete: true,
 		GatewayEUI: d.GatewayEUI, ChannelPlan: d.ChannelPlan, SiteDigest: d.SiteDigest,
 		StateFingerprint: d.StateFingerprint, SiteFiles: d.SiteFiles, PlanDigest: p.Digest(),
-		ResourceChanges: []ResourceChange{}, Unmanaged: d.Unmanaged, Notes: d.Notes}
+		ResourceChanges: []ResourceChange{}, Unmanaged: d.Unmanaged, Notes: d.Notes,
+		StopTasks: p.StopTasks, StateDigests: p.StateDigests}
 	if doc.Unmanaged == nil {
 		doc.Unmanaged = []Unmanaged{}
 	}
@@ -496,7 +502,8 @@ func Load(r io.Reader) (*Plan, error) {
 	}
 	p := &Plan{FormatVersion: FormatVersion, GatewayEUI: doc.GatewayEUI, ChannelPlan: doc.ChannelPlan,
 		SiteDigest: doc.SiteDigest, StateFingerprint: doc.StateFingerprint, SiteFiles: doc.SiteFiles,
-		Unmanaged: doc.Unmanaged, Notes: doc.Notes, Changes: []Change{}}
+		Unmanaged: doc.Unmanaged, Notes: doc.Notes, Changes: []Change{},
+		StopTasks: doc.StopTasks, StateDigests: doc.StateDigests}
 	if len(p.Unmanaged) == 0 {
 		p.Unmanaged = nil
 	}

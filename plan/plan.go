@@ -127,12 +127,58 @@ type Plan struct {
 	// Notes are differences the plan does not act on (frame counters and
 	// ABP session keys are set at create only), sorted by address.
 	Notes []Note `json:"notes,omitempty"`
+	// StopTasks are the FUOTA tasks the plan was allowed to stop
+	// (--stop-task): applying a saved plan takes them from it.
+	StopTasks []string `json:"stop_tasks,omitempty"`
+	// StateDigests digest each resource of the live state planned against
+	// (by address; by kind, "device.*", on a large gateway), so that a
+	// stale saved plan can say what moved.
+	StateDigests map[string]string `json:"state_digests,omitempty"`
 }
 
 // Note is a difference that the plan reports and does not change.
 type Note struct {
-	Address string `json:"address"`
-	Text    string `json:"text"`
+	Address string   `json:"address"`
+	Text    string   `json:"text"`
+	Kind    NoteKind `json:"kind,omitempty"`
+}
+
+// NoteKind says what a Note reports.
+type NoteKind string
+
+const (
+	// NoteInfo is a difference or an estimate the plan does not act on.
+	NoteInfo NoteKind = ""
+	// NoteDeferred is a delete the plan cannot make yet (a FUOTA task
+	// lists the device): a later apply makes it. Verification after an
+	// apply expects it.
+	NoteDeferred NoteKind = "deferred"
+	// NoteHeld is a change the plan holds back (a running FUOTA task
+	// differs from the site): the gateway does not match the site, and
+	// plan --detailed-exitcode says so.
+	NoteHeld NoteKind = "held"
+)
+
+// String is the kind's name ("info" for NoteInfo).
+func (k NoteKind) String() string {
+	switch k {
+	case NoteInfo:
+		return "info"
+	case NoteDeferred, NoteHeld:
+		return string(k)
+	}
+	return "unknown(" + string(k) + ")"
+}
+
+// NotesOf are the plan's notes of kind k.
+func (p *Plan) NotesOf(k NoteKind) []Note {
+	var out []Note
+	for _, n := range p.Notes {
+		if n.Kind == k {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Summary counts the changes as Terraform does: a replace is one add and

@@ -229,7 +229,14 @@ func (b *builder) device(sd *site.Device, want nsapi.Device, refs []plan.Ref) {
 		codecID(ld.PayloadCodecID) != string(want.PayloadCodecID) || ld.FPort != want.FPort || ld.SkipFCntCheck != want.SkipFCntCheck ||
 		ld.MbMode != want.MbMode || ld.MbFramePort != want.MbFramePort || ld.MbTcpPort != want.MbTcpPort ||
 		len(refs) > 0 || switchesJoin || (joins && !keysEqual(ld.AppKey, want.AppKey))
-	if !joins && !switchesJoin {
+	switch {
+	case switchesJoin:
+	case joins:
+		// A joined OTAA device's session and counters are the gateway's:
+		// the update carries them as they are, never blanks them.
+		want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, clearOrEmpty(ld.NwkSKey), clearOrEmpty(ld.AppSKey)
+		want.FCntUp, want.FCntDown = ld.FCntUp, ld.FCntDown
+	default:
 		b.keepSession(addr, sd, ld, &want)
 	}
 	if !differs {

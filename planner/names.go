@@ -116,6 +116,26 @@ func (b *builder) freeNames() {
 			hb := *hw.Before.Device
 			hb.Name = tmp
 			hw.Before = &plan.Object{Device: &hb}
+		case b.deferred[h]:
+			// prune deletes the holder once no FUOTA task lists it; until
+			// then it leaves the name under a temporary one.
+			if moved[h] {
+				continue
+			}
+			moved[h] = true
+			tmp := tempNamePrefix + h
+			if finals[tmp] || holder[tmp] != "" {
+				b.problem(site.Pos{}, "devices", "device %s must leave its name %q to device %s, but its temporary name %q is taken", h, name, eui, tmp)
+				continue
+			}
+			live := b.liveDevices[h]
+			before, after := *live, *live
+			before.DevEUI, after.DevEUI = h, h
+			after.Name = tmp
+			after.AppKey, after.NwkSKey, after.AppSKey = liveKey(live.AppKey, ""), liveKey(live.NwkSKey, ""), liveKey(live.AppSKey, "")
+			tempRenames = append(tempRenames, plan.Change{Address: address(plan.KindDevice, h), Kind: plan.KindDevice, Name: tmp, ID: h, Action: plan.Update,
+				Reason: fmt.Sprintf("frees the name %q for device %s; this device's delete is deferred (see its note), and it keeps the temporary name until then", name, eui),
+				Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &after}, FreesName: true})
 		default:
 			pos, path := site.Pos{}, "devices"
 			for i := range b.site.Devices {
@@ -127,7 +147,7 @@ func (b *builder) freeNames() {
 			if b.inSite(h) {
 				why = "which the site keeps under that name"
 			} else if b.site.Prune.Devices {
-				why = "which this plan cannot delete (see its note)"
+				why = "which this plan cannot delete"
 			}
 			b.problem(pos, path, "device name %q is held on the gateway by device %s, %s; device names are unique on the gateway", name, h, why)
 		}

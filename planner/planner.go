@@ -63,6 +63,12 @@ type Options struct {
 	// devices that is on the gateway must be among them, and each should be
 	// able to take the task's class C multicast session (see tasks.go).
 	FirmwareDevices func(t *nsapi.FuotaTask) ([]nsapi.FuotaDevice, error)
+	// FirmwareDigests is the digest (FirmwareDigest) of the firmware
+	// last written to each FUOTA task, by task name, as the record of
+	// write-only values holds it (nil: none). The gateway never gives a
+	// firmware back: a task whose site file's content no longer has this
+	// digest is updated, even under the same firmware name.
+	FirmwareDigests map[string]string
 	// Estimates adds to the plan, for each FUOTA task it writes, a Note
 	// with the estimate of its session: fragments, time to send, airtime
 	// (EstimateTask). gwsync plan and apply set it.
@@ -173,6 +179,9 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		Unmanaged:        b.unmanaged,
 		Notes:            b.notes,
 	}
+	if len(opts.StopTasks) > 0 { // a saved plan carries them to its apply
+		p.StopTasks = slices.Sorted(slices.Values(slices.Compact(slices.Sorted(slices.Values(opts.StopTasks)))))
+	}
 	if p.Changes == nil {
 		p.Changes = []plan.Change{}
 	}
@@ -206,6 +215,9 @@ type builder struct {
 	siteProfiles, siteCodecs map[string]target
 	siteDevices              map[string]string // by upper EUI: the device's name
 	replacedDevs             map[string]bool
+	// deferred are the live devices (upper-case EUI) prune deletes once no
+	// FUOTA task lists them: a later apply.
+	deferred map[string]bool
 	// liveUses are the gateway's profiles and codecs that the site's
 	// devices use without declaring them, by address: the first use.
 	liveUses map[string]use
@@ -292,7 +304,7 @@ func (b *builder) index() {
 	b.liveTasks = byKey(l.Tasks, func(t *nsapi.FuotaTask) string { return t.Name })
 	b.usedProfiles, b.usedCodecs, b.usedGroups, b.usedTasks = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	b.siteProfiles, b.siteCodecs = map[string]target{}, map[string]target{}
-	b.siteDevices, b.replacedDevs, b.liveUses = map[string]string{}, map[string]bool{}, map[string]use{}
+	b.siteDevices, b.replacedDevs, b.liveUses, b.deferred = map[string]string{}, map[string]bool{}, map[string]use{}, map[string]bool{}
 	for _, d := range b.site.Devices {
 		e := strings.ToUpper(d.DevEUI)
 		b.siteDevices[e] = cmp.Or(d.Name, e)
@@ -348,7 +360,12 @@ func (b *builder) add(c plan.Change) {
 }
 
 func (b *builder) note(address, format string, args ...any) {
-	b.notes = append(b.notes, plan.Note{Address: address, Text: fmt.Sprintf(format, args...)})
+	b.noteKind(plan.NoteInfo, address, format, args...)
+}
+
+// noteKind adds a note of kind k: a deferred delete, a held change.
+func (b *builder) noteKind(k plan.NoteKind, address, format string, args ...any) {
+	b.notes = append(b.notes, plan.Note{Address: address, Text: fmt.Sprintf(format, args...), Kind: k})
 }
 
 func renameReason(from string) string {

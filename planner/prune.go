@@ -47,7 +47,7 @@ func (b *builder) prune() {
 		reason := "the task and its progress are lost"
 		if taskRunning(status) {
 			if !b.stops(t.Name) {
-				b.note(addr, "task %s is %s and not in the site; prune waits; pass --stop-task %s to stop and delete it", t.Name, statusName(status), t.Name)
+				b.noteKind(plan.NoteHeld, addr, "held: task %s is %s and not in the site; prune waits until it ends; pass --stop-task %s to stop and delete it now", t.Name, statusName(status), t.Name)
 				continue
 			}
 			reason = fmt.Sprintf("the task is %s and --stop-task names it: its update stops and its progress is lost", statusName(status))
@@ -85,8 +85,16 @@ func (b *builder) prune() {
 		}
 		if tasks := listedBy[eui]; len(tasks) > 0 {
 			slices.Sort(tasks)
-			b.note(address(plan.KindDevice, eui), "not deleted: FUOTA task %s still lists it (the gateway refuses, code %d); it is deleted by a plan after the task no longer lists it",
-				strings.Join(slices.Compact(tasks), ", "), nsapi.CodeFuotaDeviceInTask)
+			tasks = slices.Compact(tasks)
+			b.deferred[eui] = true
+			if b.dropsFromTasks(eui, tasks) {
+				b.noteKind(plan.NoteDeferred, address(plan.KindDevice, eui), "delete deferred to the next apply: FUOTA task %s lists the device until this plan's update of the task, "+
+					"which runs after the device deletes, and the gateway refuses to delete a device a task lists (code %d); once this apply is done, run apply again to delete it",
+					strings.Join(tasks, ", "), nsapi.CodeFuotaDeviceInTask)
+			} else {
+				b.noteKind(plan.NoteDeferred, address(plan.KindDevice, eui), "delete deferred: FUOTA task %s still lists the device, and the gateway refuses to delete a device a task lists (code %d); "+
+					"it is deleted by the first apply after no task lists it", strings.Join(tasks, ", "), nsapi.CodeFuotaDeviceInTask)
+			}
 			if n, ok := deletedProfiles[d.ProfileID]; ok {
 				b.problem(pr.Pos, "prune.profiles", "profile %q would be deleted but device %s, which FUOTA task %s keeps, still uses it", n, eui, tasks[0])
 			}
@@ -130,4 +138,22 @@ func (b *builder) prunes(on bool, k plan.Kind, key, name string) bool {
 		b.unmanaged = append(b.unmanaged, plan.Unmanaged{Address: address(k, key), Kind: k, Name: name})
 	}
 	return on
+}
+
+// dropsFromTasks reports whether this plan rewrites every one of tasks
+// (live names) so that it no longer lists device eui.
+func (b *builder) dropsFromTasks(eui string, tasks []string) bool {
+	for _, name := range tasks {
+		dropped := false
+		for _, c := range b.changes {
+			if c.Kind != plan.KindTask || c.Before == nil || c.Before.Task == nil || c.Before.Task.Name != name || c.After == nil || c.After.Task == nil {
+				continue
+			}
+			dropped = !slices.ContainsFunc(c.After.Task.DevEUIs, func(e string) bool { return strings.EqualFold(e, eui) })
+		}
+		if !dropped {
+			return false
+		}
+	}
+	return true
 }

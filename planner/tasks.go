@@ -5,7 +5,9 @@ package planner
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -107,6 +109,14 @@ func (b *builder) complete(st *site.FirmwareUpdate, path string, t *nsapi.FuotaT
 		return true
 	}
 	if st.FirmwareFile == "" {
+		if st.FirmwareName != "" {
+			// adopted (gwsync export): the gateway's firmware, which it
+			// does not give back, is never uploaded from a stand-in
+			b.problem(st.Pos, path+".firmwareName", "firmware %q is the one the gateway holds (firmwareName without firmwareFile), and a plan never uploads it; "+
+				"%s needs the task sent with its firmware (spec 6.1, 6.3): give firmwareFile, the firmware to upload, or leave the task as the gateway has it",
+				st.FirmwareName, b.whyWrite(st))
+			return false
+		}
 		b.problem(st.Pos, path, "neither firmwareFile nor official is given")
 		return false
 	}
@@ -120,6 +130,15 @@ func (b *builder) complete(st *site.FirmwareUpdate, path string, t *nsapi.FuotaT
 }
 
 func (b *builder) tasks() {
+	if b.live.NoFuota {
+		for i := range b.site.FirmwareUpdates {
+			st := &b.site.FirmwareUpdates[i]
+			b.problem(st.Pos, fmt.Sprintf("firmwareUpdates[%d]", i), "the gateway has no FUOTA: it answers code %d (type or url not supported) to GET /api/fuota/task, "+
+				"as a firmware from before FUOTA support (such as 60.0.0.45) does; upgrade the gateway's firmware, or remove firmwareUpdates from the site",
+				nsapi.CodeUnsupportedURL)
+		}
+		return
+	}
 	declared := names(b.site.FirmwareUpdates, func(t *site.FirmwareUpdate) string { return t.Name })
 	for i := range b.site.FirmwareUpdates {
 		st := &b.site.FirmwareUpdates[i]
@@ -152,11 +171,13 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		}
 		return
 	}
-	if !tasksDiffer(&want, lt) && from == "" {
+	contentOnly := !tasksDiffer(&want, lt) && from == ""
+	if contentOnly && !b.firmwareChanged(st) {
 		return
 	}
 	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
-		b.note(addr, "task %s is %s; its change waits; pass --stop-task %s to stop and replace it", lt.Name, statusName(status), lt.Name)
+		b.noteKind(plan.NoteHeld, addr, "held: task %s is %s and differs from the site (%s); its change waits until it ends; pass --stop-task %s to stop and replace it now",
+			lt.Name, statusName(status), strings.Join(taskDiffFields(&want, lt), ", "), lt.Name)
 		return
 	}
 	if !b.fragmentFits(st, path, int64(want.TmpMcInfo.DR)) || !b.complete(st, path, &want) { // reads the firmware only for a write
@@ -188,8 +209,12 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		return
 	}
 	want.ID = lt.ID
+	reason := renameReason(from)
+	if contentOnly {
+		reason = fmt.Sprintf("the content of firmware file %s changed since it was last written (same name %q)", st.FirmwareFile, want.FirmwareName)
+	}
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
-		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+		Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
 }
 
 // fragmentFits checks a task's fragment size, before the plan writes the
@@ -246,4 +271,65 @@ func (b *builder) checkStopTasks() {
 		}
 		b.problem(site.Pos{}, "--stop-task", "%q is neither a FUOTA task on the gateway nor one in the site", n)
 	}
+}
+
+// taskDiffFields names, in the site's words, what differs between a
+// site's task and the gateway's.
+func taskDiffFields(want, l *nsapi.FuotaTask) []string {
+	var out []string
+	add := func(differs bool, name string) {
+		if differs {
+			out = append(out, name)
+		}
+	}
+	add(want.Description != l.Description, "description")
+	add(!sameInstant(want.StartedAt, l.StartedAt), "startAt")
+	add(!reflect.DeepEqual(upperSorted(want.DevEUIs), upperSorted(l.DevEUIs)), "devices")
+	add(want.FragmentInfo.FragmentSize != l.FragmentInfo.FragmentSize, "fragment.size")
+	add(want.FragmentInfo.FragmentInterval != l.FragmentInfo.FragmentInterval, "fragment.intervalMs")
+	add(want.FragmentInfo.FragmentRedundancy != l.FragmentInfo.FragmentRedundancy, "fragment.redundancy")
+	add(want.TmpMcInfo.DR != l.TmpMcInfo.DR, "multicast.dr")
+	add(want.TmpMcInfo.Frequency != l.TmpMcInfo.Frequency, "multicast.frequency")
+	add(want.TmpMcInfo.GroupType != l.TmpMcInfo.GroupType, "multicast.groupType")
+	if len(out) == 0 {
+		out = append(out, "firmware")
+	}
+	return out
+}
+
+// whyWrite says, for a refusal, why the plan writes task st.
+func (b *builder) whyWrite(st *site.FirmwareUpdate) string {
+	lt := b.liveTasks[st.Name]
+	if lt == nil && st.RenamedFrom != "" {
+		lt = b.liveTasks[st.RenamedFrom]
+	}
+	if lt == nil {
+		return "creating the task (it is not on the gateway)"
+	}
+	want := b.desiredTask(st)
+	return "changing its " + strings.Join(taskDiffFields(&want, lt), ", ")
+}
+
+// firmwareChanged is where a change of a firmware file's content, under
+// the same name, turns into an update of its task: the gateway never
+// gives the content back, so only a record of what was last written
+// (Options.FirmwareDigests) can tell. A task without a record, or whose
+// site gives no firmwareFile, is not updated for it.
+func (b *builder) firmwareChanged(st *site.FirmwareUpdate) bool {
+	was, ok := b.opts.FirmwareDigests[st.Name]
+	if !ok || st.FirmwareFile == "" || st.Official != nil {
+		return false
+	}
+	data, err := b.opts.ReadFile(st.FirmwareFile)
+	if err != nil {
+		return false // complete reports it if the task is written
+	}
+	return FirmwareDigest(data) != was
+}
+
+// FirmwareDigest is the digest of a firmware file's content that
+// Options.FirmwareDigests records.
+func FirmwareDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -25,11 +25,18 @@ type TextOptions struct {
 // NoChanges is the text of an empty plan.
 const NoChanges = "No changes. The gateway matches the site."
 
+// NoChangesHeld is the text of an empty plan that holds changes back (a
+// running FUOTA task differs from the site): the gateway does not match.
+const NoChangesHeld = "No changes can be made now: the gateway differs from the site where a change is held (see Notes)."
+
 // PruneHint is shown under the list of unmanaged resources.
 const PruneHint = "set prune: true (or prune: {devices: true}) to delete them"
 
 // Summary is the plan's summary line: "Plan: 2 to add, 1 to change, 0 to destroy."
 func Summary(p *plan.Plan) string {
+	if p.Empty() && len(p.NotesOf(plan.NoteHeld)) > 0 {
+		return NoChangesHeld
+	}
 	if p.Empty() {
 		return NoChanges
 	}
@@ -297,7 +304,7 @@ func Text(w io.Writer, p *plan.Plan, opts TextOptions) error {
 	pt := painter(opts.Color)
 	var b strings.Builder
 	if p.Empty() {
-		b.WriteString(NoChanges + "\n")
+		b.WriteString(Summary(p) + "\n")
 	} else {
 		b.WriteString("gwsync will perform the following actions:\n\n")
 		for _, bl := range blocksOf(p, pt) {

@@ -433,7 +433,7 @@ func TestBadInputs(t *testing.T) {
 			name: "FUOTA no firmware",
 			files: map[string]string{"site.yaml": with(dev, "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01T02:00:00Z",
 				"    devices: [24E124136A456465]", "    fragment: {size: 50, intervalMs: 5000, redundancy: 10}")},
-			want: []string{"site.yaml:7:5: firmwareUpdates[0]: missing firmware: give firmwareFile or official"},
+			want: []string{"site.yaml:7:5: firmwareUpdates[0]: missing firmware: give firmwareFile or official (or firmwareName alone, for the firmware the gateway holds)"},
 		},
 		{
 			name: "FUOTA firmware file missing",

@@ -543,8 +543,8 @@ func (l *loader) checkTasks(plan *band.Plan) {
 		switch {
 		case hasFile && hasOfficial:
 			l.add(m.pos("official"), m.sub("official"), "give firmwareFile or official, not both")
-		case !hasFile && !hasOfficial:
-			l.add(m.self(), m.path, "missing firmware: give firmwareFile or official")
+		case !hasFile && !hasOfficial && !m.has("firmwareName"):
+			l.add(m.self(), m.path, "missing firmware: give firmwareFile or official (or firmwareName alone, for the firmware the gateway holds)")
 		case hasOfficial && m.has("firmwareName"):
 			l.add(m.pos("firmwareName"), m.sub("firmwareName"), "firmwareName applies to firmwareFile only")
 		}
