@@ -37,6 +37,9 @@ type ApplyCmd struct {
 	ConnFlags   `embed:""`
 	FleetFlags  `embed:""`
 	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	JSON        bool   `name:"json" help:"Print one JSON object per line instead of text: each step's start and end, the outcome and its exit code (Terraform's apply -json messages). Needs --auto-approve or a saved plan."`
+
+	view *jsonView // --json: the message stream (applyjson.go)
 }
 
 // journalDirOf is the journal directory of a site: <site dir>/.gwsync.
@@ -84,6 +87,9 @@ func isSavedPlan(path string) bool {
 
 // Run runs the command.
 func (c *ApplyCmd) Run(env *Env) error {
+	if c.JSON && c.view == nil {
+		return c.runJSON(env) // applyjson.go
+	}
 	env, err := withEnvFile(env, c.EnvFile)
 	if err != nil {
 		return withExit(ExitError, err)
@@ -214,7 +220,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		Parallelism:       c.Parallelism,
 		NoRollback:        c.NoRollback,
 		JournalDir:        journalDir,
-		Progress:          prog.event,
+		Progress:          c.onEvent(prog, p),
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
 	}
