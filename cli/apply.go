@@ -37,6 +37,7 @@ type ApplyCmd struct {
 	ConnFlags   `embed:""`
 	FleetFlags  `embed:""`
 	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	Reviewed    string `name:"reviewed" placeholder:"FILE" help:"Fleet: apply each site only while its plan's digest equals the one in FILE (gwsync plan FLEETDIR --format json, saved when the plan was reviewed); a site not in it is refused."`
 	JSON        bool   `name:"json" help:"Print one JSON object per line instead of text: each step's start and end, the outcome and its exit code (Terraform's apply -json messages). Needs --auto-approve or a saved plan."`
 
 	view *jsonView // --json: the message stream (applyjson.go)
@@ -99,6 +100,9 @@ func (c *ApplyCmd) Run(env *Env) error {
 	}
 	if dir, ok := fleetDir([]string{c.Target}); ok {
 		return c.runFleet(env, dir) // fleet.go
+	}
+	if c.Reviewed != "" {
+		return withExit(ExitError, errReviewedSite)
 	}
 	// A first Ctrl-C (or SIGTERM) starts no new step: the writes in flight
 	// finish and the completed ones are rolled back. A second one stops at
