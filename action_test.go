@@ -215,6 +215,8 @@ type runner struct {
 	env    []string
 	uses   func(st ghStep, with map[string]string) (map[string]string, error)
 	path   []string // GITHUB_PATH entries the last run added
+	// runAt is when the last run's step "run" (the gwsync command) started.
+	runAt time.Time
 }
 
 func (r *runner) run(inputs map[string]string) (code int, out string, outputs map[string]string) {
@@ -262,6 +264,9 @@ func (r *runner) run(inputs map[string]string) (code int, out string, outputs ma
 			continue
 		}
 		fmt.Fprintf(&log, "== %s\n", eval(step.Name))
+		if step.ID == "run" {
+			r.runAt = time.Now()
+		}
 		var stepOut map[string]string
 		var failed bool
 		if step.Uses != "" {
@@ -428,7 +433,9 @@ func TestGitHubAction(t *testing.T) {
 		}
 	}
 	state := filepath.Join(dir, "gw.json")
-	env := append(os.Environ(), "GWSYNC_BROKER=sim://"+state, "K1="+testKeys["K1"], "GITHUB_STEP_SUMMARY="+filepath.Join(dir, "summary.md"))
+	// TMPDIR of its own: gwsync's apply lock lives there, and other test
+	// runs on this machine may apply to a gateway of the same EUI.
+	env := append(os.Environ(), "TMPDIR="+t.TempDir(), "GWSYNC_BROKER=sim://"+state, "K1="+testKeys["K1"], "GITHUB_STEP_SUMMARY="+filepath.Join(dir, "summary.md"))
 	r := &runner{t: t, act: act, dir: dir, env: env, github: map[string]string{
 		"token": "test-token", "api_url": srv.URL, "repository": "o/r", "sha": "c0ffee",
 		"event.pull_request.number": "7", "event.pull_request.head.sha": gh.heads[7], "action_path": root,
@@ -592,7 +599,7 @@ func TestGitHubActionForgedReview(t *testing.T) {
 		t.Cleanup(srv.Close)
 		dir := t.TempDir()
 		state := filepath.Join(dir, "gw.json")
-		env := append(os.Environ(), "GWSYNC_BROKER=sim://"+state, "K1="+testKeys["K1"])
+		env := append(os.Environ(), "TMPDIR="+t.TempDir(), "GWSYNC_BROKER=sim://"+state, "K1="+testKeys["K1"])
 		return &world{gh: gh, dir: dir, state: state, r: &runner{t: t, act: act, dir: dir, env: env, github: map[string]string{
 			"token": token, "api_url": srv.URL, "repository": "o/r", "sha": "beef",
 			"event.pull_request.number": "7", "event.pull_request.head.sha": head, "action_path": root,

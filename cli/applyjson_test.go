@@ -99,6 +99,7 @@ func checkHooks(t *testing.T, msgs []map[string]any, prefix string) map[string][
 }
 
 func TestApplyJSON(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the apply lock's folder: other runs on this machine use the same EUIs
 	state := filepath.Join(t.TempDir(), "gw.json")
 	site := jsonSite(t, "", 3)
 	env := func(out *bytes.Buffer) *Env {
@@ -168,6 +169,7 @@ func jsonLinesLast(t *testing.T, out string) map[string]any {
 // an undo for each completed one, the re-read, a diagnostic and the
 // outcome "rolled_back" with exit code 3, and no key.
 func TestApplyJSONRollback(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)

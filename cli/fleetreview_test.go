@@ -13,6 +13,7 @@ import (
 // plan equals the reviewed one. A site changed after the review, or not
 // in the review, is refused and untouched; the others apply.
 func TestFleetReviewed(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the apply lock's folder: other runs on this machine use the same EUIs
 	f := newTestFleet(t, 3, 2)
 	code, out, errs := runFleetCmd(t, "plan", f.dir, "--format", "json")
 	if code != ExitOK {
