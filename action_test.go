@@ -751,3 +751,72 @@ func TestGitHubActionForgedReview(t *testing.T) {
 		}
 	}
 }
+
+// TestGitHubActionJournalArtifact: when an apply fails, the action packs the
+// site's .gwsync/ and uploads it: encrypted with journal-passphrase, which
+// README's recipe (openssl enc -d … | tar -x) opens to the same files; and
+// without a passphrase, without the journal's key.
+func TestGitHubActionJournalArtifact(t *testing.T) {
+	needTools(t, "jq", "curl", "openssl", "tar")
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := loadAction(t, root)
+	bin := gwsyncBinary(t)
+	for _, pass := range []string{"s3cret passphrase", ""} {
+		gh := newFakeGitHub()
+		gh.heads[7] = strings.Repeat("c1", 20)
+		srv := httptest.NewServer(gh)
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "site", ".gwsync"), 0o700)
+		journal := map[string]string{"journal.key": "0123456789abcdef0123456789abcdef", "before.json": `{"devices":[]}`, "journal.jsonl": "{}\n"}
+		for name, content := range journal {
+			os.WriteFile(filepath.Join(dir, "site", ".gwsync", name), []byte(content), 0o600)
+		}
+		os.WriteFile(filepath.Join(dir, "site", "site.yaml"), fmt.Appendf(nil, actionSite, "north gate"), 0o644)
+		uploaded := map[string]string{}
+		r := &runner{t: t, act: act, dir: dir, env: append(os.Environ(), "TMPDIR="+t.TempDir(), "RUNNER_TEMP="+t.TempDir(), "GITHUB_RUN_ID=42", "GITHUB_RUN_ATTEMPT=1",
+			"GWSYNC_BROKER=sim://"+filepath.Join(dir, "gw.json"), "K1="+testKeys["K1"]),
+			github: map[string]string{"token": "test-token", "api_url": srv.URL, "repository": "o/r", "sha": "beef", "action_path": root},
+			uses: func(st ghStep, with map[string]string) (map[string]string, error) {
+				if strings.HasPrefix(st.Uses, "actions/upload-artifact@") {
+					uploaded = with
+				}
+				return nil, nil
+			}}
+		// Merged without a plan comment: the apply fails before any write.
+		gh.pulls["beef"] = 7
+		code, out, _ := r.run(map[string]string{"command": "apply", "site": "site/", "gwsync-bin": bin, "pr-number": "", "journal-passphrase": pass})
+		srv.Close()
+		if code == 0 || uploaded["name"] != "gwsync-journal-site--42-1" {
+			t.Fatalf("passphrase %q: exit %d, uploaded %v\n%s", pass, code, uploaded, out)
+		}
+		extract := t.TempDir()
+		var cmd *exec.Cmd
+		if pass != "" {
+			if b, _ := os.ReadFile(filepath.Join(uploaded["path"], "gwsync-journal.tar.enc")); bytes.Contains(b, []byte(journal["journal.key"])) {
+				t.Fatal("the encrypted journal holds its key in clear")
+			}
+			cmd = exec.Command("bash", "-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 600000 -pass env:PASSPHRASE -in "$1" | tar -C "$2" -xf -`, "x",
+				filepath.Join(uploaded["path"], "gwsync-journal.tar.enc"), extract)
+			cmd.Env = append(os.Environ(), "PASSPHRASE="+pass)
+		} else {
+			cmd = exec.Command("tar", "-C", extract, "-xf", filepath.Join(uploaded["path"], "gwsync-journal.tar"))
+		}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("passphrase %q: opening the artifact: %v\n%s", pass, err, b)
+		}
+		for name, content := range journal {
+			b, err := os.ReadFile(filepath.Join(extract, ".gwsync", name))
+			switch {
+			case name == "journal.key" && pass == "":
+				if err == nil {
+					t.Error("without a passphrase the journal's key was uploaded")
+				}
+			case err != nil || string(b) != content:
+				t.Errorf("passphrase %q: %s: %v %q", pass, name, err, b)
+			}
+		}
+	}
+}
