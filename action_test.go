@@ -3,14 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -818,5 +822,72 @@ func TestGitHubActionJournalArtifact(t *testing.T) {
 				t.Errorf("passphrase %q: %s: %v %q", pass, name, err, b)
 			}
 		}
+	}
+}
+
+// TestGitHubActionRelease: the action runs a release binary only when
+// SHA256SUMS holds its line and its checksum matches (a mismatch or a
+// missing line fails, with no fallback); with no release for the version
+// it builds its own checkout.
+func TestGitHubActionRelease(t *testing.T) {
+	needTools(t, "jq", "curl", "sha256sum")
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := loadAction(t, root)
+	bin := gwsyncBinary(t)
+	good, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asset := fmt.Sprintf("gwsync_v9.9.9_%s_%s", runtime.GOOS, runtime.GOARCH)
+	sumOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	evil := append([]byte("#!/bin/sh\necho PWNED\n"), good[:64]...)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		sums   string
+		status int // of the asset; 0: 200
+		want   string
+		ok     bool
+	}{
+		{"verified", good, sumOf(good) + "  " + asset + "\n", 0, "checksum verified", true},
+		{"tampered", evil, sumOf(good) + "  " + asset + "\n", 0, "does not match its checksum in SHA256SUMS: not running it", false},
+		{"no line", evil, sumOf(evil) + "  " + asset + ".old\n", 0, "SHA256SUMS has no checksum for " + asset, false},
+		{"no release", nil, "", http.StatusNotFound, "building gwsync from the action's source", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/dl/v9.9.9/SHA256SUMS", func(w http.ResponseWriter, r *http.Request) {
+				if tc.status != 0 {
+					http.NotFound(w, r)
+					return
+				}
+				io.WriteString(w, tc.sums)
+			})
+			mux.HandleFunc("/dl/v9.9.9/"+asset, func(w http.ResponseWriter, r *http.Request) {
+				if tc.status != 0 {
+					http.NotFound(w, r)
+					return
+				}
+				w.Write(tc.body)
+			})
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			tmp := t.TempDir()
+			r := &runner{t: t, act: act, dir: tmp, env: append(os.Environ(), "RUNNER_TEMP="+tmp, "RUNNER_TOOL_CACHE="+filepath.Join(tmp, "tools")),
+				github: map[string]string{"token": "test-token", "api_url": srv.URL, "repository": "o/r", "action_path": root, "action_ref": "v9.9.9"}}
+			code, out, outputs := r.run(map[string]string{"command": "install", "release-url": srv.URL + "/dl"})
+			if (code == 0) != tc.ok || !strings.Contains(out, tc.want) || strings.Contains(out, "PWNED") {
+				t.Fatalf("exit %d, want ok=%v and %q:\n%s", code, tc.ok, tc.want, out)
+			}
+			if tc.ok && (!strings.Contains(out, "gwsync ") || outputs["gwsync"] == "") {
+				t.Fatalf("no gwsync ran:\n%s", out)
+			}
+			if tc.status != 0 && !strings.Contains(out, "gwsync v9.9.9") {
+				t.Fatalf("the build does not say its version:\n%s", out)
+			}
+		})
 	}
 }
