@@ -40,6 +40,10 @@ type ApplyCmd struct {
 	ConnFlags   `embed:""`
 	FleetFlags  `embed:""`
 	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	Reviewed    string `name:"reviewed" placeholder:"FILE" help:"Fleet: apply each site only while its plan's digest equals the one in FILE (gwsync plan FLEETDIR --format json, saved when the plan was reviewed); a site not in it is refused."`
+	JSON        bool   `name:"json" help:"Print one JSON object per line instead of text: each step's start and end, the outcome and its exit code (Terraform's apply -json messages). Needs --auto-approve or a saved plan."`
+
+	view *jsonView // --json: the message stream (applyjson.go)
 }
 
 // journalDirOf is the journal directory of a site: <site dir>/.gwsync.
@@ -87,6 +91,9 @@ func isSavedPlan(path string) bool {
 
 // Run runs the command.
 func (c *ApplyCmd) Run(env *Env) error {
+	if c.JSON && c.view == nil {
+		return c.runJSON(env) // applyjson.go
+	}
 	env, err := withEnvFile(env, c.EnvFile)
 	if err != nil {
 		return withExit(ExitError, err)
@@ -96,6 +103,9 @@ func (c *ApplyCmd) Run(env *Env) error {
 	}
 	if dir, ok := fleetDir([]string{c.Target}); ok {
 		return c.runFleet(env, dir) // fleet.go
+	}
+	if c.Reviewed != "" {
+		return withExit(ExitError, errReviewedSite)
 	}
 	// A first Ctrl-C (or SIGTERM) starts no new step: the writes in flight
 	// finish and the completed ones are rolled back. A second one stops at
@@ -223,7 +233,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		Parallelism:       c.Parallelism,
 		NoRollback:        c.NoRollback,
 		JournalDir:        journalDir,
-		Progress:          prog.event,
+		Progress:          c.onEvent(prog, p),
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
 		Target:            journalTarget(env, c.ConnFlags, &run.Site.Connection, run.Site.Gateway),

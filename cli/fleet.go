@@ -287,8 +287,9 @@ func (c *PlanCmd) runFleet(env *Env, dir string) error {
 	pool := newBrokerPool()
 	defer pool.close()
 	markdown := c.Format == "markdown"
+	var review *fleetPlan // --format json: each site's digest (fleetreview.go)
 	if c.Format == "json" {
-		return withExit(ExitError, errors.New("--format json takes one site: plan each site of the fleet (gwsync plan FLEETDIR/SITE --format json)"))
+		review = &fleetPlan{Format: FleetPlanFormat, FormatVersion: "1.0", Fleet: dir, Shard: c.Shard, Sites: []fleetPlanSite{}}
 	}
 	mdLimit := 0
 	if markdown {
@@ -305,6 +306,10 @@ func (c *PlanCmd) runFleet(env *Env, dir string) error {
 	}, func(i int, o siteOutcome) {
 		results = append(results, o.res)
 		codes = append(codes, o.code)
+		if review != nil {
+			review.add(o)
+			return
+		}
 		if markdown {
 			if o.md != "" {
 				mds = append(mds, fmt.Sprintf("<details><summary><code>%s</code> — %s</summary>\n\n%s\n</details>\n",
@@ -316,7 +321,11 @@ func (c *PlanCmd) runFleet(env *Env, dir string) error {
 	})
 	pool.report(env, len(sites))
 	counts := fleet.Count(results)
-	if markdown {
+	if review != nil {
+		if err := review.write(env.Stdout); err != nil {
+			return withExit(ExitError, err)
+		}
+	} else if markdown {
 		var b strings.Builder
 		fmt.Fprintf(&b, "## gwsync plan: fleet `%s`\n\n**%s**\n\n", dir, counts.Line())
 		_ = fleet.Table(&b, inertResults(results, true), true)
@@ -458,7 +467,12 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 	flags.Window = max(flags.Window, c.Parallelism)
 
 	var approved map[string]string // site → plan digest shown
-	if !c.AutoApprove {
+	if c.Reviewed != "" {
+		// The review is the approval: each site runs only its reviewed plan.
+		if approved, err = readFleetReview(c.Reviewed, sites); err != nil {
+			return withExit(ExitError, err)
+		}
+	} else if !c.AutoApprove {
 		approved = map[string]string{}
 		var results []fleet.Result
 		fleet.Run(len(sites), c.Jobs, func(i int) siteOutcome {
