@@ -235,7 +235,8 @@ func markdown(p *plan.Plan, limit int) string {
 			if left := n - st.unmanaged; left > 0 {
 				fmt.Fprintf(&b, "* … and %d more (%s)\n", left, unmanagedCounts(p.Unmanaged[st.unmanaged:]))
 			}
-			fmt.Fprintf(&b, "\n_%s._\n\n</details>\n", strings.ToUpper(PruneHint[:1])+PruneHint[1:])
+			hint := PruneHint(p.Unmanaged)
+			fmt.Fprintf(&b, "\n_%s._\n\n</details>\n", strings.ToUpper(hint[:1])+hint[1:])
 		}
 		if len(p.Notes) > 0 {
 			b.WriteString("\n**Notes**\n\n")

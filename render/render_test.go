@@ -106,9 +106,41 @@ func TestUnmanagedHint(t *testing.T) {
 	p := &plan.Plan{FormatVersion: 1, Unmanaged: []plan.Unmanaged{{Address: "device.24E1240000000001", Kind: plan.KindDevice, Name: "old"}}}
 	var b bytes.Buffer
 	_ = render.Text(&b, p, render.TextOptions{})
-	want := "No changes. The gateway matches the site.\n\nNot managed by this site (left alone):\n  - device.24E1240000000001 (old)\n  # set prune: true (or prune: {devices: true}) to delete them\n"
+	want := "No changes. The gateway matches the site.\n\nNot managed by this site (left alone):\n  - device.24E1240000000001 (old)\n  # set prune: {devices: true} to delete them\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestPruneHintPerKind: the hint names the prune key of each kind listed,
+// and no other, in text and in markdown.
+func TestPruneHintPerKind(t *testing.T) {
+	u := func(k plan.Kind, name string) plan.Unmanaged {
+		return plan.Unmanaged{Address: string(k) + "." + name, Kind: k, Name: name}
+	}
+	for _, tc := range []struct {
+		us   []plan.Unmanaged
+		want string
+	}{
+		{[]plan.Unmanaged{u(plan.KindProfile, "Legacy")}, "set prune: {profiles: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindTask, "t"), u(plan.KindCodec, "c"), u(plan.KindTask, "t2")}, "set prune: {codecs: true, firmwareUpdates: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindGroup, "g"), u(plan.KindDevice, "24E1240000000001"), u(plan.KindProfile, "p")},
+			"set prune: {profiles: true, devices: true, multicastGroups: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindGroup, "g"), u(plan.KindDevice, "24E1240000000001"), u(plan.KindProfile, "p"), u(plan.KindCodec, "c"), u(plan.KindTask, "t")},
+			"set prune: true to delete them"},
+	} {
+		p := &plan.Plan{FormatVersion: 1, Unmanaged: tc.us}
+		var txt, md bytes.Buffer
+		_ = render.Text(&txt, p, render.TextOptions{})
+		if err := render.Markdown(&md, p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(txt.String(), "  # "+tc.want+"\n") {
+			t.Errorf("text:\n%s\nwant the hint %q", txt.String(), tc.want)
+		}
+		if !strings.Contains(md.String(), "_S"+tc.want[1:]+"._") {
+			t.Errorf("markdown:\n%s\nwant the hint %q", md.String(), tc.want)
+		}
 	}
 }
 
