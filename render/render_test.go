@@ -346,3 +346,38 @@ func TestTextShowsCharactersAsWritten(t *testing.T) {
 		t.Errorf("markdown plan shows the description escaped:\n%s", b.String())
 	}
 }
+
+// TestMarkdownUnfoldsSmallPlans: a plan whose diff block is at most
+// MarkdownUnfolded lines shows on the pull-request page without a click;
+// a longer one is folded in <details>. Likewise a short unmanaged list.
+func TestMarkdownUnfoldsSmallPlans(t *testing.T) {
+	sawBoth := map[bool]bool{}
+	for n := 1; n <= 12; n++ {
+		p := bigPlan(n, 2)
+		var b bytes.Buffer
+		if err := render.Markdown(&b, p, 0); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		start := strings.Index(out, "```diff\n")
+		end := strings.Index(out[start+1:], "```\n")
+		if start < 0 || end < 0 {
+			t.Fatalf("%d changes: no diff block:\n%s", n, out)
+		}
+		lines := strings.Count(out[start:start+1+end+len("```\n")], "\n")
+		folded := strings.Contains(out, "<details><summary>Show the plan")
+		if want := lines > render.MarkdownUnfolded; folded != want {
+			t.Errorf("%d changes, %d diff lines: folded = %v, want %v:\n%s", n, lines, folded, want, out)
+		}
+		sawBoth[folded] = true
+		if !folded && !strings.Contains(out, "\nNot managed by this site, left alone (2):\n") && lines+5 <= render.MarkdownUnfolded {
+			t.Errorf("%d changes: a short unmanaged list is folded:\n%s", n, out)
+		}
+		if strings.Count(out, "<details>") != strings.Count(out, "</details>") {
+			t.Errorf("%d changes: unbalanced <details>:\n%s", n, out)
+		}
+	}
+	if !sawBoth[true] || !sawBoth[false] {
+		t.Errorf("plans of 1 to 12 changes were all folded or all unfolded (%v): the case misses the threshold", sawBoth)
+	}
+}
