@@ -131,6 +131,13 @@ func flatten(k plan.Kind, o *plan.Object, refs []plan.Ref) map[string]attr {
 	for _, r := range refs {
 		out[r.Field] = attr{show: plan.KnownAfterApply, cmp: "\x00unknown"}
 	}
+	// Shown under the site's names (startAt, fragment.size), not the wire's.
+	for wire := range plan.SiteFields(k) {
+		if a, ok := out[wire]; ok {
+			delete(out, wire)
+			out[plan.SiteField(k, wire)] = a
+		}
+	}
 	return out
 }
 

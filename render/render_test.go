@@ -381,3 +381,57 @@ func TestMarkdownUnfoldsSmallPlans(t *testing.T) {
 		t.Errorf("plans of 1 to 12 changes were all folded or all unfolded (%v): the case misses the threshold", sawBoth)
 	}
 }
+
+// TestTaskFieldsInTheSiteVocabulary: a task's fields show in text and
+// markdown under the site's names (startAt, fragment.size), never the
+// wire's; the JSON plan keeps the wire objects and maps their names.
+func TestTaskFieldsInTheSiteVocabulary(t *testing.T) {
+	task := func(start string, size, dr int64) *nsapi.FuotaTask {
+		return &nsapi.FuotaTask{Name: "fw", StartedAt: start, DevEUIs: []string{"24E124136A456465"},
+			FragmentInfo:       nsapi.FragmentInfo{FragmentSize: nsapi.FlexInt(size), FragmentInterval: 5000},
+			TmpMcInfo:          nsapi.TmpMcInfo{DR: nsapi.FlexInt(dr), Frequency: 869525000},
+			IsOfficialFirmware: true, OfficialFirmwareInfo: &nsapi.OfficialFirmware{Model: "WT201", FirmwareVersion: "v1.4"}}
+	}
+	p := &plan.Plan{FormatVersion: 1, Changes: []plan.Change{{Address: "fuota_task.fw", Kind: plan.KindTask, Name: "fw", ID: "3", Action: plan.Update,
+		Before: &plan.Object{Task: task("2026-12-01T02:00:00.000Z", 88, 3)}, After: &plan.Object{Task: task("2026-12-02T02:00:00.000Z", 100, 4)}}}}
+	var txt, md, js bytes.Buffer
+	if err := render.Text(&txt, p, render.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := render.Markdown(&md, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := render.JSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": txt.String(), "markdown": md.String()} {
+		for _, want := range []string{`startAt       = "2026-12-01T02:00:00.000Z" -> "2026-12-02T02:00:00.000Z"`, "fragment.size = 88 -> 100", "multicast.dr  = 3 -> 4"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s does not show %q:\n%s", name, want, out)
+			}
+		}
+		for _, wire := range []string{"startedAt", "fragmentInfo", "fragmentSize", "tmpMcInfo", "officialFirmwareInfo", "deveui"} {
+			if strings.Contains(out, wire) {
+				t.Errorf("%s shows the wire name %s:\n%s", name, wire, out)
+			}
+		}
+	}
+	var doc struct {
+		ResourceChanges []struct {
+			Change struct {
+				After map[string]any `json:"after"`
+			} `json:"change"`
+			SiteFields map[string]string `json:"site_fields"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rc := doc.ResourceChanges[0]
+	if rc.Change.After["startedAt"] != "2026-12-02T02:00:00.000Z" {
+		t.Errorf("JSON after.startedAt = %v, want the wire field", rc.Change.After["startedAt"])
+	}
+	if rc.SiteFields["startedAt"] != "startAt" || rc.SiteFields["fragmentInfo.fragmentSize"] != "fragment.size" {
+		t.Errorf("JSON site_fields = %v, want startedAt: startAt, fragmentInfo.fragmentSize: fragment.size", rc.SiteFields)
+	}
+}
