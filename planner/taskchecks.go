@@ -110,27 +110,33 @@ func (b *builder) devLabel(eui string) string { return cmp.Or(b.deviceName(eui),
 // site's, else the gateway's) and whether it supports class B or C. known
 // is false when the profile cannot be found (another check reports it).
 func (b *builder) deviceClass(eui string) (profile string, known, classBC bool) {
+	profile, known, classB, classC := b.deviceClasses(eui)
+	return profile, known, classB || classC
+}
+
+// deviceClasses is deviceClass with class B and class C apart.
+func (b *builder) deviceClasses(eui string) (profile string, known, classB, classC bool) {
 	name := ""
 	if i := slices.IndexFunc(b.site.Devices, func(d site.Device) bool { return strings.EqualFold(d.DevEUI, eui) }); i >= 0 {
 		name = cmp.Or(b.site.Devices[i].Profile, nsapi.DefaultProfile)
 	} else if d := b.liveDevices[eui]; d != nil {
 		if lp := b.liveProfByID[d.ProfileID]; lp != nil {
-			return lp.Name, true, lp.Profile.SupportsClassB || lp.Profile.SupportsClassC
+			return lp.Name, true, lp.Profile.SupportsClassB, lp.Profile.SupportsClassC
 		}
-		return "", false, false
+		return "", false, false, false
 	}
 	if i := slices.IndexFunc(b.site.Profiles, func(p site.Profile) bool { return p.Name == name }); i >= 0 {
 		p := &b.site.Profiles[i]
-		return name, true, deref(p.SupportsClassB, false) || deref(p.SupportsClassC, false)
+		return name, true, deref(p.SupportsClassB, false), deref(p.SupportsClassC, false)
 	}
 	lp := b.liveProfiles[name]
 	if lp == nil {
 		lp = b.liveProfByID[name]
 	}
 	if lp == nil {
-		return "", false, false
+		return "", false, false, false
 	}
-	return lp.Name, true, lp.Profile.SupportsClassB || lp.Profile.SupportsClassC
+	return lp.Name, true, lp.Profile.SupportsClassB, lp.Profile.SupportsClassC
 }
 
 // ---- the estimate ----
