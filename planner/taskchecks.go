@@ -259,4 +259,22 @@ func (b *builder) estimate(addr string, t *nsapi.FuotaTask) {
 	case size <= 0:
 		b.note(addr, "no estimate: the firmware's size is known only from the gateway's official catalogue (plan against the gateway)")
 	}
+	if ok {
+		b.note(addr, "%s", DutyCycleNote(b.band, e))
+	}
+}
+
+// DutyCycleNote compares an estimate's airtime share with the duty-cycle
+// limit of channel plan p: a warning when over it, and, where the band
+// facts (REGIONS.md) state no limit, a word that it could not be checked.
+func DutyCycleNote(p *band.Plan, e Estimate) string {
+	share := 100 * e.Airtime.Seconds() / e.Duration.Seconds()
+	limit := 100 * p.DutyCycle
+	switch {
+	case p.DutyCycle <= 0:
+		return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time; the band facts gwsync holds (REGIONS.md) state no duty-cycle limit for %s, so this is not checked: compare it with the limit where the gateway stands", share, p.Name)
+	case share > limit:
+		return fmt.Sprintf("warning: duty cycle: the fragments are on air %.1f%% of the time, over %s's %g%% limit (%s): the gateway holds them back and the task takes longer, or fails; use a longer fragment interval or a faster data rate", share, p.Name, limit, p.DutyCycleSource)
+	}
+	return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time, within %s's %g%% limit (%s)", share, p.Name, limit, p.DutyCycleSource)
 }
