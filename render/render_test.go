@@ -435,3 +435,60 @@ func TestTaskFieldsInTheSiteVocabulary(t *testing.T) {
 		t.Errorf("JSON site_fields = %v, want startedAt: startAt, fragmentInfo.fragmentSize: fragment.size", rc.SiteFields)
 	}
 }
+
+// TestUploadShownInEveryFormat: a task write that uploads a firmware file
+// says so in text and markdown as the JSON plan does (its content digest),
+// in a fresh plan (content held) and a loaded one (digest only).
+func TestUploadShownInEveryFormat(t *testing.T) {
+	content := "AAECAwQFBgcICQ==" // 10 bytes
+	p := &plan.Plan{FormatVersion: 1, Changes: []plan.Change{{Address: "fuota_task.fw", Kind: plan.KindTask, Name: "fw", Action: plan.Create,
+		After: &plan.Object{Task: &nsapi.FuotaTask{Name: "fw", FirmwareName: "fw.bin",
+			FirmwareInfo: &nsapi.FirmwareInfo{FirmwareName: "fw.bin", FileContent: content}}}}}}
+	var js bytes.Buffer
+	if err := render.JSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ResourceChanges []struct {
+			Change struct {
+				After struct {
+					FirmwareInfo struct {
+						FileContent string `json:"fileContent"`
+					} `json:"firmwareInfo"`
+				} `json:"after"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	digest := doc.ResourceChanges[0].Change.After.FirmwareInfo.FileContent
+	if !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("JSON fileContent = %q, want a digest", digest)
+	}
+	loaded, err := plan.Load(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    *plan.Plan
+		want string
+	}{
+		{"fresh", p, `firmwareFile        = upload of "fw.bin" (10 bytes, ` + digest[:19] + "…)"},
+		{"loaded", loaded, `firmwareFile = upload of "fw.bin" (` + digest[:19] + "…)"},
+	} {
+		var txt, md bytes.Buffer
+		if err := render.Text(&txt, tc.p, render.TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := render.Markdown(&md, tc.p, 0); err != nil {
+			t.Fatal(err)
+		}
+		for format, out := range map[string]string{"text": txt.String(), "markdown": md.String()} {
+			if !strings.Contains(out, strings.Fields(tc.want)[0]) || !strings.Contains(out, tc.want[strings.Index(tc.want, "upload"):]) {
+				t.Errorf("%s plan, %s: no upload line %q:\n%s", tc.name, format, tc.want, out)
+			}
+		}
+	}
+}
