@@ -33,6 +33,13 @@ type Plan struct {
 	DwellMaxPayload map[int64]int64
 	// DwellTime says that MaxPayload is the dwell-time table (Dwell).
 	DwellTime bool
+	// DutyCycle is the share of time a downlink may be on air in the
+	// band the multicast downlinks use (0.01 for 1 %), and DutyCycleSource
+	// where that limit is stated. Both are zero for every plan today: the
+	// channel-plan facts this package holds (REGIONS.md) state no
+	// duty-cycle limit for any band, and none is made up here.
+	DutyCycle       float64
+	DutyCycleSource string
 }
 
 // HasDwellTime reports whether the plan knows a dwell-time limit (AS923).

@@ -279,6 +279,10 @@ type ResourceChange struct {
 	Refs        []Ref    `json:"refs,omitempty"`
 	Sensitive   []string `json:"sensitive,omitempty"`
 	FreesName   bool     `json:"frees_name,omitempty"`
+	// SiteFields maps the wire fields of before and after that the site
+	// writes under another name to the site's name (startedAt: startAt),
+	// the names text and markdown plans show.
+	SiteFields map[string]string `json:"site_fields,omitempty"`
 }
 
 // ChangeValues is Terraform's change object. Before and After are the
@@ -420,7 +424,8 @@ func DocumentOf(p *Plan) (*Document, error) {
 	for _, c := range d.Changes {
 		rc := ResourceChange{Address: c.Address, Mode: "managed", Type: c.Kind,
 			Name: strings.TrimPrefix(c.Address, string(c.Kind)+"."), ProviderName: ProviderName,
-			DisplayName: c.Name, ID: c.ID, Reason: c.Reason, Refs: c.Refs, Sensitive: c.Sensitive, FreesName: c.FreesName}
+			DisplayName: c.Name, ID: c.ID, Reason: c.Reason, Refs: c.Refs, Sensitive: c.Sensitive, FreesName: c.FreesName,
+			SiteFields: SiteFields(c.Kind)}
 		if c.Action == Replace {
 			rc.ActionReason = "replace_because_cannot_update"
 		}

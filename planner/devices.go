@@ -223,10 +223,18 @@ func (b *builder) device(sd *site.Device, want nsapi.Device, refs []plan.Ref) {
 			Before: &plan.Object{Device: &before}, After: &plan.Object{Device: &want}, Refs: refs})
 		return
 	}
+	if codecID(ld.PayloadCodecID) == string(want.PayloadCodecID) {
+		// The same codec, or none, in the gateway's spelling ("0" for
+		// none): the same on the wire, and no change to show in review.
+		want.PayloadCodecID = ld.PayloadCodecID
+		if codecID(ld.PayloadCodecID) == "" {
+			want.PayloadName = ld.PayloadName
+		}
+	}
 	joins := want.SupportsJoin
 	switchesJoin := ld.SupportsJoin != joins
 	differs := ld.Name != want.Name || ld.Description != want.Description || ld.ProfileID != want.ProfileID ||
-		codecID(ld.PayloadCodecID) != string(want.PayloadCodecID) || ld.FPort != want.FPort || ld.SkipFCntCheck != want.SkipFCntCheck ||
+		codecID(ld.PayloadCodecID) != codecID(want.PayloadCodecID) || ld.FPort != want.FPort || ld.SkipFCntCheck != want.SkipFCntCheck ||
 		ld.MbMode != want.MbMode || ld.MbFramePort != want.MbFramePort || ld.MbTcpPort != want.MbTcpPort ||
 		len(refs) > 0 || switchesJoin || (joins && !keysEqual(ld.AppKey, want.AppKey))
 	switch {

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,31 @@ func TestEstimateTask(t *testing.T) {
 				t.Errorf("duration %v airtime %v, want %v and sent × each", e.Duration, e.Airtime, c.sendFor)
 			}
 		})
+	}
+}
+
+// TestDutyCycleNote: an estimate's airtime share is compared with the
+// band's duty-cycle limit when the band facts state one, and said to be
+// unchecked when they state none (REGIONS.md states none today).
+func TestDutyCycleNote(t *testing.T) {
+	eu, err := band.Lookup("EU868")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := planner.Estimate{Duration: 100 * time.Second, Airtime: 52600 * time.Millisecond}
+	if eu.DutyCycle != 0 {
+		t.Fatalf("EU868 has a duty-cycle limit %g that REGIONS.md does not state", eu.DutyCycle)
+	}
+	if got, want := planner.DutyCycleNote(eu, e), "52.6% of the time; the band facts gwsync holds (REGIONS.md) state no duty-cycle limit for EU868"; !strings.Contains(got, want) {
+		t.Errorf("no limit: %q, want it to contain %q", got, want)
+	}
+	limited := *eu
+	limited.DutyCycle, limited.DutyCycleSource = 0.1, "a test's limit"
+	if got, want := planner.DutyCycleNote(&limited, e), "warning: duty cycle: the fragments are on air 52.6% of the time, over EU868's 10% limit (a test's limit)"; !strings.HasPrefix(got, want) {
+		t.Errorf("over: %q, want it to start %q", got, want)
+	}
+	e.Airtime = 9 * time.Second
+	if got, want := planner.DutyCycleNote(&limited, e), "duty cycle: the fragments are on air 9.0% of the time, within EU868's 10% limit (a test's limit)"; got != want {
+		t.Errorf("within: %q, want %q", got, want)
 	}
 }

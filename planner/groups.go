@@ -117,9 +117,13 @@ func (b *builder) members(sg *site.MulticastGroup, path, groupID string, live ma
 	for j, e := range sg.Devices {
 		e = strings.ToUpper(e)
 		desired[e] = true
-		if !b.deviceRef(sg.Pos, fmt.Sprintf("%s.devices[%d]", path, j), e, "group") || live[e] {
+		if !b.deviceRef(sg.Pos, fmt.Sprintf("%s.devices[%d]", path, j), e, "group") {
 			continue
 		}
+		if live[e] {
+			continue
+		}
+		b.memberClass(sg, e)
 		c := plan.Change{Address: memberAddress(sg.Name, e), Kind: plan.KindMember, Name: b.deviceName(e),
 			Action: plan.Create, After: &plan.Object{Member: &plan.Member{Group: sg.Name, GroupID: groupID, DevEUI: e}}}
 		if groupID == "" {
@@ -139,4 +143,23 @@ func (b *builder) removeMember(group, groupID, eui, reason string) {
 	b.add(plan.Change{Address: memberAddress(group, eui), Kind: plan.KindMember, Name: b.deviceName(eui), ID: groupID,
 		Action: plan.Delete, Reason: reason,
 		Before: &plan.Object{Member: &plan.Member{Group: group, GroupID: groupID, DevEUI: eui}}})
+}
+
+// memberClass notes a member the plan adds whose profile (once the plan is applied) does
+// not support the group's class: a class A device does not listen when a
+// class B or C multicast downlink comes, so it never receives the group's
+// traffic. A note, not a refusal: the device's firmware may switch class on
+// its own.
+func (b *builder) memberClass(sg *site.MulticastGroup, eui string) {
+	prof, known, classB, classC := b.deviceClasses(eui)
+	typ := strings.ToUpper(cmp.Or(sg.GroupType, nsapi.DefaultGroupType))
+	if !known || (typ == "CLASS_B" && classB) || (typ != "CLASS_B" && classC) {
+		return
+	}
+	class, field := "C", "supportsClassC"
+	if typ == "CLASS_B" {
+		class, field = "B", "supportsClassB"
+	}
+	b.note(address(plan.KindGroup, sg.Name), "device %s (%s) has profile %s, which does not support class %s: it may not receive the group's class %s downlinks (give it a profile with %s: true)",
+		eui, b.devLabel(eui), prof, class, class, field)
 }

@@ -563,3 +563,40 @@ func TestFragmentSizeAtPlanTime(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupMemberClass: a device the plan adds to a multicast group whose
+// profile does not support the group's class is noted on the group; one
+// whose profile does is not.
+func TestGroupMemberClass(t *testing.T) {
+	yes, no := true, false
+	profiles := []site.Profile{{Name: "B", SupportsJoin: &yes, SupportsClassB: &yes, SupportsClassC: &no},
+		{Name: "C", SupportsJoin: &yes, SupportsClassC: &yes}, {Name: "A", SupportsJoin: &yes}}
+	for _, tc := range []struct {
+		groupType, profile string
+		want               string // the class noted, "" for none
+	}{
+		{"CLASS_B", "B", ""}, {"CLASS_B", "C", "B"}, {"CLASS_B", "A", "B"},
+		{"CLASS_C", "C", ""}, {"CLASS_C", "B", "C"}, {"", "A", "C"}, {"", "C", ""},
+	} {
+		d := otaa("24E124136A456465", key1)
+		d.Profile = tc.profile
+		s := &site.Site{Version: 1, Profiles: profiles, Devices: []site.Device{d},
+			MulticastGroups: []site.MulticastGroup{{Name: "g", GroupType: tc.groupType, Devices: []string{"24E124136A456465"}}}}
+		p, err := planner.Plan(s, factory("EU868"), planner.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range p.Notes {
+			if n.Address == "multicast_group.g" {
+				got = append(got, n.Text)
+			}
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s group, profile %s: notes %q, want none", tc.groupType, tc.profile, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], "has profile "+tc.profile+", which does not support class "+tc.want)):
+			t.Errorf("%s group, profile %s: notes %q, want one on class %s", tc.groupType, tc.profile, got, tc.want)
+		}
+	}
+}

@@ -110,27 +110,33 @@ func (b *builder) devLabel(eui string) string { return cmp.Or(b.deviceName(eui),
 // site's, else the gateway's) and whether it supports class B or C. known
 // is false when the profile cannot be found (another check reports it).
 func (b *builder) deviceClass(eui string) (profile string, known, classBC bool) {
+	profile, known, classB, classC := b.deviceClasses(eui)
+	return profile, known, classB || classC
+}
+
+// deviceClasses is deviceClass with class B and class C apart.
+func (b *builder) deviceClasses(eui string) (profile string, known, classB, classC bool) {
 	name := ""
 	if i := slices.IndexFunc(b.site.Devices, func(d site.Device) bool { return strings.EqualFold(d.DevEUI, eui) }); i >= 0 {
 		name = cmp.Or(b.site.Devices[i].Profile, nsapi.DefaultProfile)
 	} else if d := b.liveDevices[eui]; d != nil {
 		if lp := b.liveProfByID[d.ProfileID]; lp != nil {
-			return lp.Name, true, lp.Profile.SupportsClassB || lp.Profile.SupportsClassC
+			return lp.Name, true, lp.Profile.SupportsClassB, lp.Profile.SupportsClassC
 		}
-		return "", false, false
+		return "", false, false, false
 	}
 	if i := slices.IndexFunc(b.site.Profiles, func(p site.Profile) bool { return p.Name == name }); i >= 0 {
 		p := &b.site.Profiles[i]
-		return name, true, deref(p.SupportsClassB, false) || deref(p.SupportsClassC, false)
+		return name, true, deref(p.SupportsClassB, false), deref(p.SupportsClassC, false)
 	}
 	lp := b.liveProfiles[name]
 	if lp == nil {
 		lp = b.liveProfByID[name]
 	}
 	if lp == nil {
-		return "", false, false
+		return "", false, false, false
 	}
-	return lp.Name, true, lp.Profile.SupportsClassB || lp.Profile.SupportsClassC
+	return lp.Name, true, lp.Profile.SupportsClassB, lp.Profile.SupportsClassC
 }
 
 // ---- the estimate ----
@@ -253,4 +259,22 @@ func (b *builder) estimate(addr string, t *nsapi.FuotaTask) {
 	case size <= 0:
 		b.note(addr, "no estimate: the firmware's size is known only from the gateway's official catalogue (plan against the gateway)")
 	}
+	if ok {
+		b.note(addr, "%s", DutyCycleNote(b.band, e))
+	}
+}
+
+// DutyCycleNote compares an estimate's airtime share with the duty-cycle
+// limit of channel plan p: a warning when over it, and, where the band
+// facts (REGIONS.md) state no limit, a word that it could not be checked.
+func DutyCycleNote(p *band.Plan, e Estimate) string {
+	share := 100 * e.Airtime.Seconds() / e.Duration.Seconds()
+	limit := 100 * p.DutyCycle
+	switch {
+	case p.DutyCycle <= 0:
+		return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time; the band facts gwsync holds (REGIONS.md) state no duty-cycle limit for %s, so this is not checked: compare it with the limit where the gateway stands", share, p.Name)
+	case share > limit:
+		return fmt.Sprintf("warning: duty cycle: the fragments are on air %.1f%% of the time, over %s's %g%% limit (%s): the gateway holds them back and the task takes longer, or fails; use a longer fragment interval or a faster data rate", share, p.Name, limit, p.DutyCycleSource)
+	}
+	return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time, within %s's %g%% limit (%s)", share, p.Name, limit, p.DutyCycleSource)
 }

@@ -2,7 +2,11 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,6 +138,17 @@ func flatten(k plan.Kind, o *plan.Object, refs []plan.Ref) map[string]attr {
 	for _, r := range refs {
 		out[r.Field] = attr{show: plan.KnownAfterApply, cmp: "\x00unknown"}
 	}
+	if k == plan.KindTask && o.Task != nil && o.Task.FirmwareInfo != nil && o.Task.FirmwareInfo.FileContent != "" {
+		a := upload(o.Task.FirmwareInfo.FirmwareName, o.Task.FirmwareInfo.FileContent)
+		out["firmwareFile"] = a
+	}
+	// Shown under the site's names (startAt, fragment.size), not the wire's.
+	for wire := range plan.SiteFields(k) {
+		if a, ok := out[wire]; ok {
+			delete(out, wire)
+			out[plan.SiteField(k, wire)] = a
+		}
+	}
 	return out
 }
 
@@ -171,4 +186,24 @@ func sortedKeys(ms ...map[string]attr) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// upload is the attribute of a firmware file a task write sends: its name,
+// size (when the plan holds the content, not only its digest) and the
+// digest the JSON plan gives its base64 text.
+func upload(name, content string) attr {
+	digest := content
+	size := ""
+	if !strings.HasPrefix(content, "sha256:") {
+		sum := sha256.Sum256([]byte(content))
+		digest = "sha256:" + hex.EncodeToString(sum[:])
+		if n, err := base64.StdEncoding.DecodeString(content); err == nil {
+			size = fmt.Sprintf("%d bytes, ", len(n))
+		}
+	}
+	short := digest
+	if len(short) > len("sha256:")+12 {
+		short = short[:len("sha256:")+12] + "…"
+	}
+	return attr{show: fmt.Sprintf("upload of %s (%s%s)", jsonText(name), size, short), cmp: digest}
 }

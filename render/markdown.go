@@ -20,10 +20,15 @@ const MarkdownLimit = 65000
 // digest in the pull-request comment by it.
 const DigestMarker = "<!-- gwsync-plan-digest: "
 
+// MarkdownUnfolded is the most lines of a plan's diff block (and then of
+// the unmanaged list) shown outside a <details> fold: a small plan reads on
+// the pull-request page without a click; a long one stays folded.
+const MarkdownUnfolded = 40
+
 // Markdown writes p as a pull-request comment: a header naming the gateway
 // (EUI, channel plan) and the site, the summary line and a count of the
-// changes by kind, the plan as a ```diff block inside a <details> fold,
-// the resources not managed by the site as a plain list (they are left
+// changes by kind, the plan as a ```diff block (inside a <details> fold
+// when it is over MarkdownUnfolded lines), the resources not managed by the site as a plain list (they are left
 // alone, so they are not styled as deletions), notes, and the plan's
 // digest. It stays under limit characters (MarkdownLimit when limit <= 0):
 // first the unmanaged list is shortened, then the attribute lines of the
@@ -170,10 +175,12 @@ func markdown(p *plan.Plan, limit int) string {
 	bs := blocksOf(p, false)
 	st := mdState{level: make([]int, len(bs)), omit: make([]bool, len(bs)), unmanaged: len(p.Unmanaged)}
 	render := func() string {
-		var b strings.Builder
-		b.WriteString(head)
+		var out strings.Builder
+		out.WriteString(head)
+		shown := 0 // lines shown outside <details>
 		if len(bs) > 0 {
-			fmt.Fprintf(&b, "\n<details><summary>Show the plan (%s)</summary>\n\n```diff\n", plural(len(p.Changes), "change"))
+			var b strings.Builder // the diff block, folded or not
+			b.WriteString("```diff\n")
 			folded, lines := 0, 0
 			for i, bl := range bs {
 				if st.omit[i] {
@@ -221,10 +228,21 @@ func markdown(p *plan.Plan, limit int) string {
 			if len(said) > 0 {
 				fmt.Fprintf(&b, "\n_To keep this comment under %d characters, %s; gwsync show PLANFILE shows them all._\n", limit, strings.Join(said, ", "))
 			}
-			b.WriteString("\n</details>\n")
+			if n := strings.Count(b.String(), "\n"); n <= MarkdownUnfolded {
+				shown = n
+				out.WriteString("\n" + b.String())
+			} else {
+				fmt.Fprintf(&out, "\n<details><summary>Show the plan (%s)</summary>\n\n%s\n</details>\n", plural(len(p.Changes), "change"), b.String())
+				shown = MarkdownUnfolded + 1
+			}
 		}
+		b := &out
 		if n := len(p.Unmanaged); n > 0 {
-			fmt.Fprintf(&b, "\n<details><summary>Not managed by this site, left alone (%d)</summary>\n\n", n)
+			if shown+st.unmanaged+3 <= MarkdownUnfolded {
+				fmt.Fprintf(b, "\nNot managed by this site, left alone (%d):\n\n", n)
+			} else {
+				fmt.Fprintf(b, "\n<details><summary>Not managed by this site, left alone (%d)</summary>\n\n", n)
+			}
 			for _, u := range p.Unmanaged[:st.unmanaged] {
 				b.WriteString("* " + mdCode(Inert(u.Address)))
 				if u.Name != "" && u.Name != strings.TrimPrefix(u.Address, string(u.Kind)+".") {
@@ -233,14 +251,18 @@ func markdown(p *plan.Plan, limit int) string {
 				b.WriteString("\n")
 			}
 			if left := n - st.unmanaged; left > 0 {
-				fmt.Fprintf(&b, "* … and %d more (%s)\n", left, unmanagedCounts(p.Unmanaged[st.unmanaged:]))
+				fmt.Fprintf(b, "* … and %d more (%s)\n", left, unmanagedCounts(p.Unmanaged[st.unmanaged:]))
 			}
-			fmt.Fprintf(&b, "\n_%s._\n\n</details>\n", strings.ToUpper(PruneHint[:1])+PruneHint[1:])
+			hint := PruneHint(p.Unmanaged)
+			fmt.Fprintf(b, "\n_%s._\n", strings.ToUpper(hint[:1])+hint[1:])
+			if shown+st.unmanaged+3 > MarkdownUnfolded {
+				b.WriteString("\n</details>\n")
+			}
 		}
 		if len(p.Notes) > 0 {
 			b.WriteString("\n**Notes**\n\n")
 			for _, n := range p.Notes {
-				fmt.Fprintf(&b, "* %s: %s\n", mdCode(Inert(n.Address)), mdEscape(Inert(n.Text)))
+				fmt.Fprintf(b, "* %s: %s\n", mdCode(Inert(n.Address)), mdEscape(Inert(n.Text)))
 			}
 		}
 		b.WriteString(digest)

@@ -106,9 +106,41 @@ func TestUnmanagedHint(t *testing.T) {
 	p := &plan.Plan{FormatVersion: 1, Unmanaged: []plan.Unmanaged{{Address: "device.24E1240000000001", Kind: plan.KindDevice, Name: "old"}}}
 	var b bytes.Buffer
 	_ = render.Text(&b, p, render.TextOptions{})
-	want := "No changes. The gateway matches the site.\n\nNot managed by this site (left alone):\n  - device.24E1240000000001 (old)\n  # set prune: true (or prune: {devices: true}) to delete them\n"
+	want := "No changes. The gateway matches the site.\n\nNot managed by this site (left alone):\n  - device.24E1240000000001 (old)\n  # set prune: {devices: true} to delete them\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestPruneHintPerKind: the hint names the prune key of each kind listed,
+// and no other, in text and in markdown.
+func TestPruneHintPerKind(t *testing.T) {
+	u := func(k plan.Kind, name string) plan.Unmanaged {
+		return plan.Unmanaged{Address: string(k) + "." + name, Kind: k, Name: name}
+	}
+	for _, tc := range []struct {
+		us   []plan.Unmanaged
+		want string
+	}{
+		{[]plan.Unmanaged{u(plan.KindProfile, "Legacy")}, "set prune: {profiles: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindTask, "t"), u(plan.KindCodec, "c"), u(plan.KindTask, "t2")}, "set prune: {codecs: true, firmwareUpdates: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindGroup, "g"), u(plan.KindDevice, "24E1240000000001"), u(plan.KindProfile, "p")},
+			"set prune: {profiles: true, devices: true, multicastGroups: true} to delete them"},
+		{[]plan.Unmanaged{u(plan.KindGroup, "g"), u(plan.KindDevice, "24E1240000000001"), u(plan.KindProfile, "p"), u(plan.KindCodec, "c"), u(plan.KindTask, "t")},
+			"set prune: true to delete them"},
+	} {
+		p := &plan.Plan{FormatVersion: 1, Unmanaged: tc.us}
+		var txt, md bytes.Buffer
+		_ = render.Text(&txt, p, render.TextOptions{})
+		if err := render.Markdown(&md, p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(txt.String(), "  # "+tc.want+"\n") {
+			t.Errorf("text:\n%s\nwant the hint %q", txt.String(), tc.want)
+		}
+		if !strings.Contains(md.String(), "_S"+tc.want[1:]+"._") {
+			t.Errorf("markdown:\n%s\nwant the hint %q", md.String(), tc.want)
+		}
 	}
 }
 
@@ -312,5 +344,151 @@ func TestTextShowsCharactersAsWritten(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), `description = "Temp & humidity" -> "Temp & humidity <lobby>"`) {
 		t.Errorf("markdown plan shows the description escaped:\n%s", b.String())
+	}
+}
+
+// TestMarkdownUnfoldsSmallPlans: a plan whose diff block is at most
+// MarkdownUnfolded lines shows on the pull-request page without a click;
+// a longer one is folded in <details>. Likewise a short unmanaged list.
+func TestMarkdownUnfoldsSmallPlans(t *testing.T) {
+	sawBoth := map[bool]bool{}
+	for n := 1; n <= 12; n++ {
+		p := bigPlan(n, 2)
+		var b bytes.Buffer
+		if err := render.Markdown(&b, p, 0); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		start := strings.Index(out, "```diff\n")
+		end := strings.Index(out[start+1:], "```\n")
+		if start < 0 || end < 0 {
+			t.Fatalf("%d changes: no diff block:\n%s", n, out)
+		}
+		lines := strings.Count(out[start:start+1+end+len("```\n")], "\n")
+		folded := strings.Contains(out, "<details><summary>Show the plan")
+		if want := lines > render.MarkdownUnfolded; folded != want {
+			t.Errorf("%d changes, %d diff lines: folded = %v, want %v:\n%s", n, lines, folded, want, out)
+		}
+		sawBoth[folded] = true
+		if !folded && !strings.Contains(out, "\nNot managed by this site, left alone (2):\n") && lines+5 <= render.MarkdownUnfolded {
+			t.Errorf("%d changes: a short unmanaged list is folded:\n%s", n, out)
+		}
+		if strings.Count(out, "<details>") != strings.Count(out, "</details>") {
+			t.Errorf("%d changes: unbalanced <details>:\n%s", n, out)
+		}
+	}
+	if !sawBoth[true] || !sawBoth[false] {
+		t.Errorf("plans of 1 to 12 changes were all folded or all unfolded (%v): the case misses the threshold", sawBoth)
+	}
+}
+
+// TestTaskFieldsInTheSiteVocabulary: a task's fields show in text and
+// markdown under the site's names (startAt, fragment.size), never the
+// wire's; the JSON plan keeps the wire objects and maps their names.
+func TestTaskFieldsInTheSiteVocabulary(t *testing.T) {
+	task := func(start string, size, dr int64) *nsapi.FuotaTask {
+		return &nsapi.FuotaTask{Name: "fw", StartedAt: start, DevEUIs: []string{"24E124136A456465"},
+			FragmentInfo:       nsapi.FragmentInfo{FragmentSize: nsapi.FlexInt(size), FragmentInterval: 5000},
+			TmpMcInfo:          nsapi.TmpMcInfo{DR: nsapi.FlexInt(dr), Frequency: 869525000},
+			IsOfficialFirmware: true, OfficialFirmwareInfo: &nsapi.OfficialFirmware{Model: "WT201", FirmwareVersion: "v1.4"}}
+	}
+	p := &plan.Plan{FormatVersion: 1, Changes: []plan.Change{{Address: "fuota_task.fw", Kind: plan.KindTask, Name: "fw", ID: "3", Action: plan.Update,
+		Before: &plan.Object{Task: task("2026-12-01T02:00:00.000Z", 88, 3)}, After: &plan.Object{Task: task("2026-12-02T02:00:00.000Z", 100, 4)}}}}
+	var txt, md, js bytes.Buffer
+	if err := render.Text(&txt, p, render.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := render.Markdown(&md, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := render.JSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": txt.String(), "markdown": md.String()} {
+		for _, want := range []string{`startAt       = "2026-12-01T02:00:00.000Z" -> "2026-12-02T02:00:00.000Z"`, "fragment.size = 88 -> 100", "multicast.dr  = 3 -> 4"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s does not show %q:\n%s", name, want, out)
+			}
+		}
+		for _, wire := range []string{"startedAt", "fragmentInfo", "fragmentSize", "tmpMcInfo", "officialFirmwareInfo", "deveui"} {
+			if strings.Contains(out, wire) {
+				t.Errorf("%s shows the wire name %s:\n%s", name, wire, out)
+			}
+		}
+	}
+	var doc struct {
+		ResourceChanges []struct {
+			Change struct {
+				After map[string]any `json:"after"`
+			} `json:"change"`
+			SiteFields map[string]string `json:"site_fields"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rc := doc.ResourceChanges[0]
+	if rc.Change.After["startedAt"] != "2026-12-02T02:00:00.000Z" {
+		t.Errorf("JSON after.startedAt = %v, want the wire field", rc.Change.After["startedAt"])
+	}
+	if rc.SiteFields["startedAt"] != "startAt" || rc.SiteFields["fragmentInfo.fragmentSize"] != "fragment.size" {
+		t.Errorf("JSON site_fields = %v, want startedAt: startAt, fragmentInfo.fragmentSize: fragment.size", rc.SiteFields)
+	}
+}
+
+// TestUploadShownInEveryFormat: a task write that uploads a firmware file
+// says so in text and markdown as the JSON plan does (its content digest),
+// in a fresh plan (content held) and a loaded one (digest only).
+func TestUploadShownInEveryFormat(t *testing.T) {
+	content := "AAECAwQFBgcICQ==" // 10 bytes
+	p := &plan.Plan{FormatVersion: 1, Changes: []plan.Change{{Address: "fuota_task.fw", Kind: plan.KindTask, Name: "fw", Action: plan.Create,
+		After: &plan.Object{Task: &nsapi.FuotaTask{Name: "fw", FirmwareName: "fw.bin",
+			FirmwareInfo: &nsapi.FirmwareInfo{FirmwareName: "fw.bin", FileContent: content}}}}}}
+	var js bytes.Buffer
+	if err := render.JSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ResourceChanges []struct {
+			Change struct {
+				After struct {
+					FirmwareInfo struct {
+						FileContent string `json:"fileContent"`
+					} `json:"firmwareInfo"`
+				} `json:"after"`
+			} `json:"change"`
+		} `json:"resource_changes"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	digest := doc.ResourceChanges[0].Change.After.FirmwareInfo.FileContent
+	if !strings.HasPrefix(digest, "sha256:") {
+		t.Fatalf("JSON fileContent = %q, want a digest", digest)
+	}
+	loaded, err := plan.Load(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    *plan.Plan
+		want string
+	}{
+		{"fresh", p, `firmwareFile        = upload of "fw.bin" (10 bytes, ` + digest[:19] + "…)"},
+		{"loaded", loaded, `firmwareFile = upload of "fw.bin" (` + digest[:19] + "…)"},
+	} {
+		var txt, md bytes.Buffer
+		if err := render.Text(&txt, tc.p, render.TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := render.Markdown(&md, tc.p, 0); err != nil {
+			t.Fatal(err)
+		}
+		for format, out := range map[string]string{"text": txt.String(), "markdown": md.String()} {
+			if !strings.Contains(out, strings.Fields(tc.want)[0]) || !strings.Contains(out, tc.want[strings.Index(tc.want, "upload"):]) {
+				t.Errorf("%s plan, %s: no upload line %q:\n%s", tc.name, format, tc.want, out)
+			}
+		}
 	}
 }

@@ -29,8 +29,33 @@ const NoChanges = "No changes. The gateway matches the site."
 // running FUOTA task differs from the site): the gateway does not match.
 const NoChangesHeld = "No changes can be made now: the gateway differs from the site where a change is held (see Notes)."
 
-// PruneHint is shown under the list of unmanaged resources.
-const PruneHint = "set prune: true (or prune: {devices: true}) to delete them"
+// pruneKeys are the site's prune keys by kind, in the site's order.
+var pruneKeys = []struct {
+	kind plan.Kind
+	key  string
+}{
+	{plan.KindProfile, "profiles"}, {plan.KindDevice, "devices"}, {plan.KindCodec, "codecs"},
+	{plan.KindGroup, "multicastGroups"}, {plan.KindTask, "firmwareUpdates"},
+}
+
+// PruneHint is shown under the list of unmanaged resources us: the prune
+// keys of the kinds listed, and only those ("set prune: {profiles: true}
+// to delete them"); prune: true when every kind is listed.
+func PruneHint(us []plan.Unmanaged) string {
+	var keys []string
+	for _, pk := range pruneKeys {
+		for _, u := range us {
+			if u.Kind == pk.kind {
+				keys = append(keys, pk.key+": true")
+				break
+			}
+		}
+	}
+	if len(keys) == 0 || len(keys) == len(pruneKeys) {
+		return "set prune: true to delete them"
+	}
+	return "set prune: {" + strings.Join(keys, ", ") + "} to delete them"
+}
 
 // Summary is the plan's summary line: "Plan: 2 to add, 1 to change, 0 to destroy."
 func Summary(p *plan.Plan) string {
@@ -280,7 +305,7 @@ func trailer(p *plan.Plan) []string {
 			}
 			out = append(out, line)
 		}
-		out = append(out, "  # "+PruneHint)
+		out = append(out, "  # "+PruneHint(p.Unmanaged))
 	}
 	if len(p.Notes) > 0 {
 		out = append(out, "", "Notes:")

@@ -79,6 +79,8 @@ func get() (*compiled, error) {
 			return
 		}
 		c := jsonschema.NewCompiler()
+		c.AssertVocabs()
+		c.RegisterVocabulary(bytesVocab())
 		if err := c.AddResource(URL, doc); err != nil {
 			loadErr = fmt.Errorf("site schema: %w", err)
 			return
@@ -636,6 +638,9 @@ func (c *compiled) explain(e *jsonschema.ValidationError, inst any) []issue {
 		}
 		return one(fmt.Sprintf("is shorter than %d characters", k.Want))
 	case *kind.MaxLength:
+		if s, ok := val.(string); ok {
+			return one(LengthMessage(len(s), k.Got, k.Want))
+		}
 		return one(fmt.Sprintf("is %d characters long, more than %d", k.Got, k.Want))
 	case *kind.MinItems:
 		if k.Want == 1 {

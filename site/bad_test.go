@@ -395,6 +395,24 @@ func TestBadInputs(t *testing.T) {
 			want: []string{`site.yaml:8:14: firmwareUpdates[0].startAt: "2026-12-01 02:00:00Z" is not an RFC 3339 time (2026-12-01T02:00:00Z)`},
 		},
 		{
+			name: "FUOTA startAt with fractional seconds",
+			files: map[string]string{"site.yaml": with(dev, "firmwareUpdates:", "  - name: t", "    startAt: '2026-12-01T03:00:00.5+01:00'",
+				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 40, intervalMs: 5000, redundancy: 10}")},
+			want: []string{`site.yaml:8:14: firmwareUpdates[0].startAt: "2026-12-01T03:00:00.5+01:00" has fractional seconds (.5, from character 20): ` +
+				`the gateway keeps whole seconds, so the task would never match the site; write 2026-12-01T02:00:00.000Z or 2026-12-01T02:00:01.000Z`},
+		},
+		{
+			name:  "device name within 64 characters but not 64 bytes",
+			files: map[string]string{"site.yaml": with(dev, "    name: "+strings.Repeat("é", 64))},
+			want:  []string{"site.yaml:6:11: devices[0].name: is 128 bytes long (64 characters), more than 64: the gateway counts bytes of UTF-8, not characters"},
+		},
+		{
+			name: "CSV device description within 1024 characters but not 1024 bytes",
+			files: map[string]string{"site.yaml": y("version: 1", "devicesFrom: d.csv"),
+				"d.csv": "devEUI,application,appKey,description\n24E124136A456465,cloud,${env:K1}," + strings.Repeat("€", 342) + "\n"},
+			want: []string{"d.csv:2:34: description: is 1026 bytes long (342 characters), more than 1024: the gateway counts bytes of UTF-8, not characters"},
+		},
+		{
 			name: "AS923 fragment under the dwell-time limit",
 			files: map[string]string{"site.yaml": with(dev, "gateway: {channelPlan: AS923-1}", "firmwareUpdates:", "  - name: t", "    startAt: 2026-12-01T02:00:00Z",
 				"    devices: [24E124136A456465]", "    official: {model: WT201, version: v1.4}", "    fragment: {size: 40, intervalMs: 5000, redundancy: 10}",

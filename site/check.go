@@ -535,8 +535,14 @@ func (l *loader) checkTasks(plan *band.Plan) {
 			if !rfc3339Shape.MatchString(t.StartAt) {
 				// the schema's message, so that the two report it once
 				l.add(m.pos("startAt"), m.sub("startAt"), "%q is not an RFC 3339 time (2026-12-01T02:00:00Z)", t.StartAt)
-			} else if _, err := time.Parse(time.RFC3339Nano, t.StartAt); err != nil {
+			} else if at, err := time.Parse(time.RFC3339Nano, t.StartAt); err != nil {
 				l.add(m.pos("startAt"), m.sub("startAt"), "%q is not an RFC 3339 time: %s", t.StartAt, timeReason(err))
+			} else if at.Nanosecond() != 0 {
+				l.add(m.pos("startAt"), m.sub("startAt"), "%q has fractional seconds (%s, from character %d): the gateway keeps whole seconds, so the task would never match the site; write %s or %s",
+					t.StartAt, fraction(t.StartAt), strings.IndexByte(t.StartAt, '.')+1,
+					at.Truncate(time.Second).UTC().Format(WireTime), at.Truncate(time.Second).Add(time.Second).UTC().Format(WireTime))
+			} else {
+				t.StartAt = at.UTC().Format(WireTime)
 			}
 		}
 		hasFile, hasOfficial := m.has("firmwareFile"), m.has("official")
@@ -630,6 +636,25 @@ func FragmentProblemMax(p *band.Plan, dr, size, max int64, from string) string {
 // such as a space for the T. Times of this shape that time.Parse refuses
 // (month 13) are reported too.
 var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
+
+// WireTime is the form the spec's request examples write times in (6.1,
+// 6.3: "2025-04-15T00:50:00.000Z"): UTC, whole seconds, milliseconds
+// written. A site's startAt is normalised to it at load, so that what the
+// plan shows is what goes on the wire.
+const WireTime = "2006-01-02T15:04:05.000Z"
+
+// fraction is the fractional seconds of an RFC 3339 time: ".5".
+func fraction(s string) string {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return ""
+	}
+	j := i + 1
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	return s[i:j]
+}
 
 func timeReason(err error) string {
 	if pe, ok := err.(*time.ParseError); ok && pe.Message != "" {

@@ -194,13 +194,13 @@ func TestLoadModel(t *testing.T) {
 		FirmwareUpdates: []FirmwareUpdate{
 			{
 				Pos: at(f, 81, 5), Name: "em300-v2", RenamedFrom: "em300-v1", Description: "EM300 v2",
-				StartAt: "2026-12-01T02:00:00Z", Devices: []string{"24E124136A456465"},
+				StartAt: "2026-12-01T02:00:00.000Z", Devices: []string{"24E124136A456465"},
 				FirmwareFile: "firmware/em300.bin", FirmwareName: "EM300-v2.bin",
 				Fragment:  Fragment{Size: 88, IntervalMs: 5000, Redundancy: 30},
 				Multicast: Multicast{DR: p64(3), Frequency: p64(869525000)},
 			},
 			{
-				Pos: at(f, 90, 5), Name: "wt201-v1.4", StartAt: "2026-12-02T02:00:00+01:00", Devices: []string{"24E124707C481005"},
+				Pos: at(f, 90, 5), Name: "wt201-v1.4", StartAt: "2026-12-02T01:00:00.000Z", Devices: []string{"24E124707C481005"},
 				Official: &OfficialFirmwareRef{Model: "WT201", Version: "1.4", ID: "1888828394920153089"},
 				Fragment: Fragment{Size: 40, IntervalMs: 1000, Redundancy: 0},
 			},

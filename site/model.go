@@ -184,7 +184,7 @@ type FirmwareUpdate struct {
 	Name         string
 	RenamedFrom  string
 	Description  string
-	StartAt      string   // RFC 3339, as written
+	StartAt      string   // RFC 3339, normalised at load to WireTime (UTC, whole seconds)
 	Devices      []string // DevEUIs, upper case
 	FirmwareFile string   // resolved path; its content is read at plan time
 	FirmwareName string   // defaults to the file's base name
