@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gwsync/gwsync/internal/reserved"
 )
 
 // This file holds the wire types of the ns-api: the request/response
@@ -395,7 +397,10 @@ type CodecWrite struct {
 	DecoderScript string `json:"decoderScript"`
 	TestEnabled   bool   `json:"testEnabled"`
 	FPort         int64  `json:"fPort"`
-	CodecJSON     string `json:"codecJson"`
+	// CodecJSON is write-only (no read returns it, spec 5.3): an empty one
+	// is not sent, so that a codecJson the site does not declare is kept
+	// as it is on the gateway, never wiped.
+	CodecJSON string `json:"codecJson,omitempty"`
 }
 
 // CodecShort is an entry of GET /api/payloadcodecs-short.
@@ -608,6 +613,25 @@ type State struct {
 	BuiltinCodecs []CodecShort         `json:"builtinCodecs"` // type=default, read only
 	Groups        []MulticastGroupInfo `json:"multicastGroups"`
 	Tasks         []FuotaTask          `json:"fuotaTasks"`
+	// Records are gwsync's own records on the gateway: the custom codecs
+	// with a reserved name (package reserved), taken out of Codecs by
+	// ReadState so that nothing treats them as the user's resources. They
+	// are not part of the Fingerprint.
+	Records []Codec `json:"gwsyncRecords,omitempty"`
+}
+
+// SplitRecords moves the codecs with a reserved name from Codecs to
+// Records.
+func (s *State) SplitRecords() {
+	kept := s.Codecs[:0:0]
+	for _, c := range s.Codecs {
+		if reserved.Codec(c.Name) {
+			s.Records = append(s.Records, c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	s.Codecs = kept
 }
 
 // StateFormatVersion is the current State.FormatVersion.
