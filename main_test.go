@@ -247,17 +247,57 @@ func TestKillMidApply(t *testing.T) {
 		t.Fatalf("the apply ended after %d steps:\n%s", done, strings.Join(seen, "\n"))
 	}
 
-	// A second apply while the first runs is refused by the lock.
-	out := s.run(t, 1, "apply", "site.yaml", "--auto-approve")
-	if !strings.Contains(out, fmt.Sprintf("locked by another apply (pid %d", apply.Process.Pid)) {
-		t.Errorf("concurrent apply: want a refusal naming pid %d, got:\n%s", apply.Process.Pid, out)
+	// Another machine: a fresh clone of the site, its own HOME and
+	// TMPDIR, and a CI run's variables.
+	// The rest of the apply is slowed down, to stay under way while the
+	// other machine tries.
+	g.Faults().SetDelay(150*time.Millisecond, 0)
+	clone := t.TempDir()
+	writeKillSite(t, filepath.Join(clone, "site.yaml"), 60, "second")
+	other := &subEnv{bin: bin, dir: clone, broker: srv.URL(), env: append(append([]string(nil), env...),
+		"TMPDIR="+t.TempDir(), "HOME="+t.TempDir(), "USER=runner-b")}
+
+	// A second apply while the first runs, from the other machine, is
+	// refused by the lock on the gateway, naming the holder; nothing is
+	// written.
+	mark, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	out := other.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "gateway locked: held by apply by ") || !strings.Contains(out, "nothing was written") || strings.Contains(out, "creating") {
+		t.Errorf("concurrent apply from another machine: want a refusal naming the holder, got:\n%s", out)
+	}
+	// It may wait instead, and gives up when the holder stays.
+	start := time.Now()
+	out = other.run(t, 1, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "1s")
+	if !strings.Contains(out, "gateway locked") || !strings.Contains(out, "waited") || time.Since(start) < time.Second {
+		t.Errorf("apply --lock-timeout 1s: want a wait of 1s then the holder, got (after %s):\n%s", time.Since(start), out)
+	}
+	_ = mark
 
 	if err := apply.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	apply.Wait()
 	g.Faults().SetDelay(0, 0)
+
+	// From the fresh clone, plan and apply say an apply was interrupted:
+	// who, where, when, and the ways forward.
+	out = other.run(t, 0, "plan", "site.yaml")
+	for _, want := range []string{"an apply to this gateway was interrupted", "state: applying", "journal: j-", "plan: sha256:", "gwsync rollback site.yaml", "gwsync unlock site.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan from a fresh clone after the kill: no %q in:\n%s", want, out)
+		}
+	}
+	out = other.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "gateway locked: held by apply") || !strings.Contains(out, "gwsync unlock site.yaml") || strings.Contains(out, "creating") {
+		t.Errorf("apply from a fresh clone after the kill: want a refusal with the ways forward, got:\n%s", out)
+	}
+	out = other.run(t, 1, "unlock", "site.yaml")
+	if !strings.Contains(out, "the lock was not broken") || !strings.Contains(out, "--force") || !strings.Contains(out, "state: applying") {
+		t.Errorf("unlock without --force, not on a terminal: got:\n%s", out)
+	}
 
 	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); err != nil {
 		t.Fatalf("no journal after the kill: %v", err)
@@ -287,6 +327,11 @@ func TestKillMidApply(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("journal still there after the rollback (%v)", err)
+	}
+	// The rollback took the interrupted run's lock over (its journal) and
+	// released it: the other machine sees no interrupted apply.
+	if out := other.run(t, 0, "unlock", "site.yaml"); !strings.Contains(out, "The gateway is not locked.") {
+		t.Errorf("after the rollback the lock is still held:\n%s", out)
 	}
 	// And the interrupted apply can now run to the end.
 	out = s.run(t, 0, "apply", "site.yaml", "--auto-approve")

@@ -99,6 +99,13 @@ type Options struct {
 	// error means the gateway does not hold what the site says, and the
 	// apply is rolled back. Without it Apply does not re-read at the end.
 	Verify func(ctx context.Context, st *nsapi.State) error
+	// Lock, when set, is the gateway's lock this run holds (AcquireLock):
+	// Apply records in it that writes start (with the journal's id), that
+	// a rollback runs, and how the apply ended when it keeps the lock
+	// (rollback incomplete, unverified). After a verified apply it writes
+	// the digests of the write-only values to the gateway's record. The
+	// caller releases the lock unless Result.KeepLock.
+	Lock *Lock
 }
 
 // VerifyError says the gateway, re-read after every write was confirmed,
@@ -215,6 +222,10 @@ type Result struct {
 	JournalDir  string
 	// Before is the state read before the first write.
 	Before *nsapi.State
+	// KeepLock says the gateway's lock must stay held: the apply ended
+	// half-way (the journal is kept, or it was stopped at once), and the
+	// lock's record says so to every machine.
+	KeepLock bool
 }
 
 // Summary counts the applied changes as the plan summary does: a replace
@@ -449,7 +460,13 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	if err != nil {
 		return res, err
 	}
-	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
+	if err := opts.Lock.SetState(ctx, LockApplying, JournalID(opts.JournalDir)); err != nil {
+		if ferr := j.finish(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return res, fmt.Errorf("apply: nothing was written: %w", err)
+	}
+	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWrittenFor(opts.JournalDir, p.GatewayEUI, before.Records),
 		wire: make(chan struct{}, parallelism(opts)), interrupt: ctx.Done(),
 		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
@@ -477,6 +494,10 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		if err != nil {
 			j.close()
 			res.JournalKept = j != nil
+			res.KeepLock = true
+			if lerr := opts.Lock.SetState(wctx, LockUnverified, ""); lerr != nil {
+				r.logf("apply: %v", lerr)
+			}
 			return res, &UnverifiedError{JournalDir: opts.JournalDir, Err: err}
 		}
 		if err := opts.Verify(wctx, st); err != nil {
@@ -497,6 +518,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		if err := recordWritten(opts.JournalDir, p.GatewayEUI, effects); err != nil {
 			r.logf("apply: record the codecJson written (a later rollback cannot restore it): %v", err)
 		}
+		if opts.Lock != nil {
+			if err := recordOnGateway(wctx, w, opts.Lock.rec.RunID, effects); err != nil {
+				res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
+			}
+		}
 		return res, j.finish()
 	}
 	if opts.NoRollback {
@@ -507,7 +533,16 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		}
 		return res, failure
 	}
+	if err := opts.Lock.SetState(wctx, LockRollingBack, ""); err != nil {
+		r.logf("apply: %v", err)
+	}
 	r.rollback(wctx, res, before)
+	if !res.Restored {
+		res.KeepLock = true
+		if err := opts.Lock.SetState(wctx, LockRollbackIncomplete, ""); err != nil {
+			r.logf("apply: %v", err)
+		}
+	}
 	if res.Restored {
 		if ferr := j.finish(); ferr != nil {
 			return res, errors.Join(failure, ferr)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/gwsync/gwsync/applier"
@@ -21,7 +22,6 @@ import (
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
-	"github.com/gwsync/gwsync/site"
 )
 
 // ApplyCmd is `gwsync apply`: it plans (or re-checks a saved plan), asks
@@ -36,7 +36,8 @@ type ApplyCmd struct {
 	EnvFileFlag `embed:""`
 	ConnFlags   `embed:""`
 	FleetFlags  `embed:""`
-	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	Wave        string        `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	LockTimeout time.Duration `name:"lock-timeout" default:"0s" placeholder:"D" help:"Wait up to D (e.g. 10m) for the gateway's lock when another run holds it; 0 fails at once, naming the holder."`
 }
 
 // journalDirOf is the journal directory of a site: <site dir>/.gwsync.
@@ -150,13 +151,6 @@ func (c *ApplyCmd) Run(env *Env) error {
 		}
 		siteDir = siteDirOf(siteArgs)
 	}
-	// One apply at a time per gateway: the lock comes before anything is
-	// read, so that no plan is made while another apply writes.
-	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, siteArgs))
-	if err != nil {
-		return withExit(ExitError, err)
-	}
-	defer lock.Release()
 	journalDir := journalDirOf(siteDir)
 	if applier.HasJournal(journalDir) {
 		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s): the gateway may be half-way; run gwsync rollback %s first", journalDir, siteDir))
@@ -169,6 +163,20 @@ func (c *ApplyCmd) Run(env *Env) error {
 		return err
 	}
 	defer run.Close()
+	// One run at a time per gateway, whatever machine it runs on: the
+	// lock is on the gateway (cli/lock.go).
+	lock, err := takeLock(ctx, env, run, siteDir, c.LockTimeout, debugf(env, c.Verbose))
+	if err != nil {
+		return err
+	}
+	keepLock := false
+	defer func() {
+		if !keepLock {
+			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+			}
+		}
+	}()
 	p := run.Plan
 	if saved != nil {
 		if err := checkSaved(saved, run); err != nil {
@@ -217,6 +225,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		Progress:          prog.event,
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
+		Lock:              lock,
 	}
 	if saved == nil && c.AutoApprove {
 		// Planned a moment ago, with no prompt in between: the state read
@@ -244,9 +253,11 @@ func (c *ApplyCmd) Run(env *Env) error {
 	select {
 	case o := <-ended:
 		prog.finish()
+		keepLock = o.res != nil && o.res.KeepLock
 		return reportApply(ctx, env, run, o.res, o.err, siteDir, color)
 	case <-abandon:
 		prog.finish()
+		keepLock = applier.HasJournal(journalDir) // the lock says to every machine that the apply was interrupted
 		if !applier.HasJournal(journalDir) {
 			fmt.Fprintln(env.Stdout, "\nStopped before the first write: nothing changed.")
 			return withExit(ExitError, nil)
@@ -275,29 +286,6 @@ func checkSaved(saved *plan.Plan, run *planRun) error {
 	return nil
 }
 
-// lockKey names the gateway for the lock: its EUI, else broker and
-// request topic. The site is loaded quietly here; makePlan reports its
-// problems.
-func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
-	var conn *site.Connection
-	var gw site.Gateway
-	s, _ := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
-		v := env.Getenv(k)
-		return v, v != ""
-	}}, siteArgs...)
-	if s != nil {
-		conn, gw = &s.Connection, s.Gateway
-	}
-	if f.GatewayEUI != "" {
-		return strings.ToUpper(f.GatewayEUI)
-	}
-	if gw.EUI != "" {
-		return gw.EUI
-	}
-	cn := resolve(env, f, conn, gw)
-	return cn.broker + " " + cn.requestTopic
-}
-
 // reportApply prints how the apply ended and picks the exit code. The
 // outcome rule: 0 the gateway was verified in the new state, 3 it was
 // verified back in the old one, 4 neither is verified and the journal is
@@ -315,6 +303,9 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 		add, chg, del := res.Summary()
 		fmt.Fprintf(out, "\nApply complete! Resources: %d added, %d changed, %d destroyed.\n", add, chg, del)
 		fmt.Fprintln(out, "Verified: the gateway was re-read and matches the site.")
+		for _, n := range res.Notes {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", n)
+		}
 		return nil
 	case errors.As(err, &unverified):
 		add, chg, del := res.Summary()
@@ -375,7 +366,7 @@ func verifier(run *planRun) func(context.Context, *nsapi.State) error {
 		opts := run.Options
 		// The gateway cannot show codecJson: verification judges what it
 		// can read back.
-		opts.WrittenCodecJSON = nil
+		opts.WrittenCodecJSON, opts.CodecJSONDigests, opts.FirmwareDigests = nil, nil, nil
 		p, err := planner.Plan(run.Site, st, opts)
 		if err != nil {
 			return err
@@ -518,5 +509,14 @@ func (p *progress) finish() {
 	if p.bar && p.last > 0 {
 		fmt.Fprintln(p.env.Stdout)
 		p.last = 0
+	}
+}
+
+// debugf prints debug lines on env's stderr when verbose.
+func debugf(env *Env, verbose bool) func(string, ...any) {
+	return func(format string, args ...any) {
+		if verbose {
+			fmt.Fprintf(env.Stderr, "debug: "+format+"\n", args...)
+		}
 	}
 }

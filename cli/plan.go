@@ -73,7 +73,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 	if env.JournalDir != "" {
 		journalDir = env.JournalDir // a fleet site
 	}
-	popts := planner.Options{StopTasks: flags.StopTask, WrittenCodecJSON: applier.WrittenCodecJSON(journalDir, s.Gateway.EUI)}
+	popts := planner.Options{StopTasks: flags.StopTask}
 	if stateFile != "" {
 		st, err := readSnapshot(stateFile)
 		if err != nil {
@@ -102,6 +102,9 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 			popts.Now = time.Now
 		}
 	}
+	// What gwsync wrote of the write-only values: their digests on the
+	// gateway (from any checkout), the values from this checkout's cache.
+	popts.CodecJSONDigests, popts.FirmwareDigests, popts.WrittenCodecJSON = applier.WrittenDigests(journalDir, s.Gateway.EUI, run.State.Records)
 	if err := checkLivePlan(env, opts, siteArgs, s, run.State); err != nil {
 		_ = run.Close()
 		return nil, err
@@ -226,6 +229,9 @@ func (c *PlanCmd) Run(env *Env) error {
 		return err
 	}
 	p := run.Plan
+	if h := applier.LockOf(run.State); h != nil {
+		interruptedNotice(env.Stderr, h, planSiteArg(c.Site))
+	}
 	var out bytes.Buffer
 	switch c.Format {
 	case "markdown":
@@ -326,4 +332,12 @@ func assumeUnsetKeys(s *site.Site, st *nsapi.State) int {
 		fill(&g.McAppSKey, live.McAppSKey)
 	}
 	return n
+}
+
+// planSiteArg is how the ways forward name the site.
+func planSiteArg(site []string) string {
+	if len(site) == 1 {
+		return site[0]
+	}
+	return siteDirOf(site)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/site"
@@ -152,8 +153,11 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		}
 		return
 	}
+	fwChanged := false
 	if !tasksDiffer(&want, lt) && from == "" {
-		return
+		if fwChanged = b.firmwareChanged(st, lt); !fwChanged {
+			return
+		}
 	}
 	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
 		b.note(addr, "task %s is %s; its change waits; pass --stop-task %s to stop and replace it", lt.Name, statusName(status), lt.Name)
@@ -188,8 +192,27 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		return
 	}
 	want.ID = lt.ID
+	reason := renameReason(from)
+	if fwChanged {
+		reason = "the firmware file differs from the one gwsync last wrote (the gateway never returns it; its record on the gateway holds its digest)"
+	}
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
-		Reason: renameReason(from), Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+		Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+}
+
+// firmwareChanged says whether the site's firmware file for a task of
+// local firmware differs from the one gwsync last wrote to it, by the
+// digest on the gateway (Options.FirmwareDigests); unknown is unchanged.
+func (b *builder) firmwareChanged(st *site.FirmwareUpdate, lt *nsapi.FuotaTask) bool {
+	d, known := b.opts.FirmwareDigests[lt.Name]
+	if !known || st.Official != nil || st.FirmwareFile == "" {
+		return false
+	}
+	data, err := b.opts.ReadFile(st.FirmwareFile)
+	if err != nil {
+		return false // complete reports it when the task is written
+	}
+	return reserved.Digest(base64.StdEncoding.EncodeToString(data)) != d
 }
 
 // fragmentFits checks a task's fragment size, before the plan writes the
