@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -198,6 +199,7 @@ func recordWritten(dir, eui string, effects []*effect) error {
 	}
 	sorted := append([]*effect(nil), effects...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].N < sorted[j].N })
+	prev := maps.Clone(rec.CodecJSON)
 	if rec.Firmware == nil {
 		rec.Firmware = map[string]string{}
 	}
@@ -214,11 +216,15 @@ func recordWritten(dir, eui string, effects []*effect) error {
 			delete(rec.CodecJSON, e.Before.Codec.Name)
 			changed = true
 		}
-		if e.After != nil && e.After.Codec != nil && (e.Op == opCreate || e.Op == opUpdate) && e.After.Codec.CodecJSON != "" {
-			// An empty codecJson is not sent: what the gateway holds is
-			// not known from this write.
-			rec.CodecJSON[e.After.Codec.Name] = e.After.Codec.CodecJSON
-			changed = true
+		if e.After != nil && e.After.Codec != nil {
+			if v, ok := writtenCodecJSON(e); ok {
+				rec.CodecJSON[e.After.Codec.Name] = v
+				changed = true
+			} else if e.Op == opUpdate && e.Before != nil && e.Before.Codec != nil {
+				if old, had := prev[e.Before.Codec.Name]; had { // not sent: the gateway keeps it
+					rec.CodecJSON[e.After.Codec.Name] = old
+				}
+			}
 		}
 	}
 	if !changed {
@@ -270,6 +276,7 @@ func recordOnGateway(ctx context.Context, s LockStore, run string, effects []*ef
 	if gr == nil {
 		gr = &GatewayRecord{CodecJSON: map[string]string{}, Firmware: map[string]string{}}
 	}
+	prev := maps.Clone(gr.CodecJSON)
 	sorted := append([]*effect(nil), effects...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].N < sorted[j].N })
 	for _, e := range sorted {
@@ -285,10 +292,12 @@ func recordOnGateway(ctx context.Context, s LockStore, run string, effects []*ef
 				if e.Before != nil && e.Before.Codec != nil && e.Before.Codec.Name != e.After.Codec.Name {
 					delete(gr.CodecJSON, e.Before.Codec.Name) // renamed
 				}
-				if v := e.After.Codec.CodecJSON; v != "" { // an empty one is not sent: the gateway keeps its own
+				if v, ok := writtenCodecJSON(e); ok {
 					gr.CodecJSON[e.After.Codec.Name] = reserved.Digest(v)
-				} else if e.Op == opCreate {
-					delete(gr.CodecJSON, e.After.Codec.Name)
+				} else if e.Op == opUpdate && e.Before != nil && e.Before.Codec != nil {
+					if old, had := prev[e.Before.Codec.Name]; had {
+						gr.CodecJSON[e.After.Codec.Name] = old // not sent: the gateway keeps it
+					}
 				}
 			}
 		case e.Kind == plan.KindTask:
@@ -319,4 +328,21 @@ func recordOnGateway(ctx context.Context, s LockStore, run string, effects []*ef
 		return fmt.Errorf("update the gateway's record of write-only values: %w", err)
 	}
 	return nil
+}
+
+// writtenCodecJSON is the codecJson a create or update of a codec left on
+// the gateway, when it is known: the value sent, or empty for a create
+// that sent none (a new codec has none); an update that sent none left
+// the one before (not known here).
+func writtenCodecJSON(e *effect) (string, bool) {
+	c := e.After.Codec
+	switch {
+	case e.Op != opCreate && e.Op != opUpdate:
+		return "", false
+	case c.CodecJSON != "" || c.ClearCodecJSON:
+		return c.CodecJSON, true
+	case e.Op == opCreate:
+		return "", true
+	}
+	return "", false
 }

@@ -163,8 +163,21 @@ func (c *ApplyCmd) Run(env *Env) error {
 		return err
 	}
 	defer run.Close()
+	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
+	// A stale saved plan, or nothing to do while no run holds the lock:
+	// no lock is needed, nothing is written.
+	if saved != nil {
+		if err := checkSaved(saved, run); err != nil {
+			return withExit(ExitError, fmt.Errorf("%s: %w", c.Target, err))
+		}
+	}
+	if run.Plan.Empty() && applier.LockOf(run.State) == nil {
+		fmt.Fprintln(env.Stdout, "No changes. The gateway matches the site.")
+		return nil
+	}
 	// One run at a time per gateway, whatever machine it runs on: the
-	// lock is on the gateway (cli/lock.go).
+	// lock is on the gateway (cli/lock.go). Under it the site may be
+	// planned again.
 	lock, err := takeLock(ctx, env, run, siteDir, c.LockTimeout, debugf(env, c.Verbose))
 	if err != nil {
 		return err
@@ -183,8 +196,6 @@ func (c *ApplyCmd) Run(env *Env) error {
 			return withExit(ExitError, fmt.Errorf("%s: %w", c.Target, err))
 		}
 	}
-
-	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
 	if p.Empty() {
 		fmt.Fprintln(env.Stdout, "No changes. The gateway matches the site.")
 		return nil

@@ -544,21 +544,23 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 		return fail(exitCodeOf(err), err)
 	}
 	defer run.Close()
-	lock, err := takeLock(ctx, senv, run, s.Dir, c.LockTimeout, debugf(senv, flags.Verbose))
-	if err != nil {
-		if e := errors.Unwrap(err); e != nil {
-			err = e
-		}
-		return fail(ExitError, err)
-	}
+	var lock *applier.Lock
 	keepLock := false
-	defer func() {
-		if !keepLock {
-			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-				fmt.Fprintf(&out, "warning: %v\n", err)
+	if !run.Plan.Empty() || applier.LockOf(run.State) != nil {
+		if lock, err = takeLock(ctx, senv, run, s.Dir, c.LockTimeout, debugf(senv, flags.Verbose)); err != nil {
+			if e := errors.Unwrap(err); e != nil {
+				err = e
 			}
+			return fail(ExitError, err)
 		}
-	}()
+		defer func() {
+			if !keepLock {
+				if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+					fmt.Fprintf(&out, "warning: %v\n", err)
+				}
+			}
+		}()
+	}
 	p := run.Plan
 	o.res.Gateway = run.Site.Gateway.EUI
 	o.res.Add, o.res.Change, o.res.Destroy = p.Summary()

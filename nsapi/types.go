@@ -386,6 +386,10 @@ type Codec struct {
 	TestEnabled   bool       `json:"testEnabled"`
 	FPort         FlexInt    `json:"fPort"`
 	CodecJSON     string     `json:"codecJson"`
+	// ClearCodecJSON makes Write send an empty CodecJSON, which is
+	// otherwise not sent (see CodecWrite): a rollback restoring a
+	// codecJson known to have been empty.
+	ClearCodecJSON bool `json:"-"`
 }
 
 // CodecWrite is the canonical body of POST and PUT /api/payloadcodecs.
@@ -399,8 +403,22 @@ type CodecWrite struct {
 	FPort         int64  `json:"fPort"`
 	// CodecJSON is write-only (no read returns it, spec 5.3): an empty one
 	// is not sent, so that a codecJson the site does not declare is kept
-	// as it is on the gateway, never wiped.
-	CodecJSON string `json:"codecJson,omitempty"`
+	// as it is on the gateway, never wiped; unless ClearCodecJSON.
+	CodecJSON      string `json:"codecJson,omitempty"`
+	ClearCodecJSON bool   `json:"-"`
+}
+
+// MarshalJSON sends codecJson when it is set, or when ClearCodecJSON asks
+// for an empty one.
+func (w CodecWrite) MarshalJSON() ([]byte, error) {
+	type plain CodecWrite
+	if w.CodecJSON == "" && w.ClearCodecJSON {
+		return json.Marshal(struct {
+			plain
+			CodecJSON string `json:"codecJson"`
+		}{plain(w), ""})
+	}
+	return json.Marshal(plain(w))
 }
 
 // CodecShort is an entry of GET /api/payloadcodecs-short.
@@ -685,14 +703,15 @@ func (d *Device) Write() DeviceWrite {
 // Write returns the canonical create/update body for c.
 func (c *Codec) Write() CodecWrite {
 	return CodecWrite{
-		Name:          c.Name,
-		Description:   c.Description,
-		TemplateID:    int64(c.TemplateID),
-		EncoderScript: c.EncoderScript,
-		DecoderScript: c.DecoderScript,
-		TestEnabled:   c.TestEnabled,
-		FPort:         int64(c.FPort),
-		CodecJSON:     c.CodecJSON,
+		Name:           c.Name,
+		Description:    c.Description,
+		TemplateID:     int64(c.TemplateID),
+		EncoderScript:  c.EncoderScript,
+		DecoderScript:  c.DecoderScript,
+		TestEnabled:    c.TestEnabled,
+		FPort:          int64(c.FPort),
+		CodecJSON:      c.CodecJSON,
+		ClearCodecJSON: c.ClearCodecJSON,
 	}
 }
 
