@@ -658,3 +658,59 @@ func simWithFirstSite(t *testing.T) (dir, sitePath string, g *gwsim.Gateway, srv
 	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
 	return dir, sitePath, g, srv, s
 }
+
+// TestLockAcrossMachines: two checkouts on two "machines" (their own HOME
+// and TMPDIR) apply different sites to one gateway at once. The second
+// waits for the first with --lock-timeout, plans again under the lock and
+// applies; both end verified and the gateway holds the site applied last.
+// With a lock kept on each machine, both wrote at once.
+func TestLockAcrossMachines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	g, srv := startSim(t, t.TempDir())
+	machine := func(description string) *subEnv {
+		dir := t.TempDir()
+		writeKillSite(t, filepath.Join(dir, "site.yaml"), 30, description)
+		s := newSubEnv(t, dir, srv.URL())
+		s.env = append(s.env, "TMPDIR="+t.TempDir(), "HOME="+t.TempDir(), "USER=user-"+description)
+		return s
+	}
+	a, b := machine("site-a"), machine("site-b")
+	g.Faults().SetDelay(20*time.Millisecond, 5*time.Millisecond)
+	first := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "2")
+	var outA bytes.Buffer
+	first.Stderr = io.Discard
+	stdout, err := first.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		outA.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "… done") {
+			break
+		}
+	}
+	outB := b.run(t, 0, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "60s", "-v")
+	for lines.Scan() {
+		outA.WriteString(lines.Text() + "\n")
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first apply: %v\n%s", err, outA.String())
+	}
+	if !strings.Contains(outB, "lock: held by apply by user-site-a") || !strings.Contains(outB, "Verified") {
+		t.Errorf("second machine: want a wait for the first, then a verified apply:\n%s", outB)
+	}
+	g.Faults().SetDelay(0, 0)
+	// The gateway holds site B, as B planned it under the lock.
+	if out := b.run(t, 0, "plan", "site.yaml", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Errorf("site B after both applies:\n%s", out)
+	}
+	if out := a.run(t, 0, "unlock", "site.yaml"); !strings.Contains(out, "not locked") {
+		t.Errorf("lock left after both applies:\n%s", out)
+	}
+}
