@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/plan"
 )
 
 // machine is a second client of the fixture's gateway: another machine.
@@ -262,5 +265,84 @@ func race(t *testing.T, seed int64, n int, store func(int) applier.LockStore) {
 	wg.Wait()
 	if max.Load() != 1 || entries.Load() != int32(3*n) {
 		t.Errorf("seed %d: at most %d machines held the lock at once (want 1), %d entries (want %d)", seed, max.Load(), entries.Load(), 3*n)
+	}
+}
+
+// TestApplyKeepsTheLockWhenHalfWay: an apply whose rollback is incomplete
+// (exit 4) asks to keep the lock, whose record says "rollback incomplete"
+// and names the journal; a verified apply writes the digests of the
+// write-only values to the gateway and lets the lock go.
+func TestApplyKeepsTheLockWhenHalfWay(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	dir := filepath.Join(t.TempDir(), ".gwsync")
+	f.g.Faults().Add(gwsim.Fault{Method: "POST", URLContains: "/api/urdevices", Code: nsapi.CodeParameter})
+	f.g.Faults().Add(gwsim.Fault{Method: "DELETE", URLContains: "/api/urprofiles/", Code: nsapi.CodeInternal})
+	l, err := applier.AcquireLock(ctx, f.c, applier.NewLockRecord(env("USER", "ci"), "apply", "site", "sha256:1"), applier.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := applier.Apply(ctx, f.c, f.fullPlan(t), applier.Options{Parallelism: 1, JournalDir: dir, Lock: l})
+	if err == nil || res.Restored || !res.KeepLock {
+		t.Fatalf("apply: %v, restored %v, keep the lock %v; want a failure, not restored, the lock kept", err, res.Restored, res.KeepLock)
+	}
+	h, err := applier.ReadLock(ctx, f.machine(t))
+	if err != nil || h == nil {
+		t.Fatalf("the lock after an incomplete rollback: %+v, %v", h, err)
+	}
+	if h.State != applier.LockRollbackIncomplete || h.JournalID == "" || h.JournalID != applier.JournalID(dir) {
+		t.Errorf("lock record %+v: want state %q and journal %q", h, applier.LockRollbackIncomplete, applier.JournalID(dir))
+	}
+}
+
+// TestApplyRecordsWriteOnlyDigests: a verified apply under the lock leaves
+// the digest of each codecJson it wrote on the gateway.
+func TestApplyRecordsWriteOnlyDigests(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, gwsim.Options{})
+	f.seed(t)
+	p := f.fullPlan(t)
+	want := map[string]string{} // codec → the digest expected
+	for _, c := range p.Changes {
+		if c.After != nil && c.After.Codec != nil {
+			switch c.Action {
+			case plan.Create:
+				want[c.After.Codec.Name] = reserved.Digest("") // created without one: none
+			case plan.Update:
+				c.After.Codec.CodecJSON = `{"c":"` + c.After.Codec.Name + `"}`
+				want[c.After.Codec.Name] = reserved.Digest(c.After.Codec.CodecJSON)
+			}
+		}
+	}
+	if len(want) < 2 {
+		t.Fatalf("the plan has %d codec changes, want a create and an update", len(want))
+	}
+	l, err := applier.AcquireLock(ctx, f.c, applier.NewLockRecord(nil, "apply", "", ""), applier.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := applier.Apply(ctx, f.c, p, applier.Options{JournalDir: filepath.Join(t.TempDir(), ".gwsync"), Lock: l})
+	if err != nil || res.KeepLock {
+		t.Fatalf("apply: %v (keep the lock %v)", err, res.KeepLock)
+	}
+	st, err := f.machine(t).ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr := applier.GatewayRecordOf(st.Records)
+	if gr == nil || gr.Run != l.Record().RunID {
+		t.Fatalf("no record of write-only values from this run on the gateway: %+v", gr)
+	}
+	if d := cmp.Diff(want, gr.CodecJSON); d != "" {
+		t.Errorf("digests on the gateway (-want +got):\n%s", d)
+	}
+	for _, c := range st.Codecs {
+		if reserved.Codec(c.Name) {
+			t.Errorf("ReadState lists gwsync's record %s among the codecs", c.Name)
+		}
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
