@@ -690,14 +690,14 @@ func TestLockAcrossMachines(t *testing.T) {
 			break
 		}
 	}
-	outB := b.run(t, 0, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "60s", "-v")
+	outB := b.run(t, 0, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "60s")
 	for lines.Scan() {
 		outA.WriteString(lines.Text() + "\n")
 	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first apply: %v\n%s", err, outA.String())
 	}
-	if !strings.Contains(outB, "lock: held by apply by user-site-a") || !strings.Contains(outB, "Verified") {
+	if !strings.Contains(outB, "Waiting up to 1m0s for the gateway's lock, held by apply by user-site-a") || !strings.Contains(outB, "Verified") {
 		t.Errorf("second machine: want a wait for the first, then a verified apply:\n%s", outB)
 	}
 	g.Faults().SetDelay(0, 0)

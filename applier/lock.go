@@ -81,7 +81,9 @@ type LockRecord struct {
 }
 
 // Holder says who holds the lock, on one line.
-func (r *LockRecord) Holder() string {
+func (r *LockRecord) Holder() string { return r.holder(true) }
+
+func (r *LockRecord) holder(ago bool) string {
 	var b strings.Builder
 	who := r.User
 	if r.Host != "" {
@@ -102,7 +104,10 @@ func (r *LockRecord) Holder() string {
 		fmt.Fprintf(&b, " (%s)", r.CIURL)
 	}
 	if !r.Started.IsZero() {
-		fmt.Fprintf(&b, ", started %s (%s ago)", r.Started.UTC().Format(time.RFC3339), time.Since(r.Started).Round(time.Second))
+		fmt.Fprintf(&b, ", started %s", r.Started.UTC().Format(time.RFC3339))
+		if ago {
+			fmt.Fprintf(&b, " (%s ago)", time.Since(r.Started).Round(time.Second))
+		}
 	}
 	if r.State != "" {
 		fmt.Fprintf(&b, ", %s", r.State)
@@ -215,7 +220,7 @@ func (r *LockRecord) write() (nsapi.CodecWrite, error) {
 	if len(b) > maxLockJSON {
 		return nsapi.CodecWrite{}, fmt.Errorf("lock record: %d bytes, want at most %d", len(b), maxLockJSON)
 	}
-	desc := clip("gwsync lock: "+r.Holder()+". Not a decoder; gwsync unlock breaks it.", maxLockJSON)
+	desc := clip("gwsync lock: "+r.holder(false)+". Not a decoder; gwsync unlock breaks it.", maxLockJSON)
 	return nsapi.CodecWrite{Name: reserved.LockCodec, Description: desc, DecoderScript: string(b)}, nil
 }
 
@@ -334,6 +339,9 @@ type LockOptions struct {
 	TakeOver func(LockRecord) bool
 	// Logf receives debug lines.
 	Logf func(format string, args ...any)
+	// Waiting, when set, is called once, when the lock is first found held
+	// and will be waited for.
+	Waiting func(holder LockRecord)
 }
 
 // AcquireLock takes the gateway's lock for rec (see NewLockRecord). A lock
@@ -353,6 +361,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	start := time.Now()
 	pause := 250 * time.Millisecond
 	waited := false
+	unseen := 0 // creates answered or refused with no record listed after
 	for {
 		_, cerr := s.CreateCodec(ctx, w)
 		var re *nsapi.RemoteError
@@ -398,8 +407,12 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			if cerr != nil && !nsapi.WriteRefused(cerr) {
 				return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
 			}
+			if unseen++; unseen > 5 {
+				return nil, errors.New("lock: the gateway answers creates of the lock record, but its codec list never shows one")
+			}
 			continue // released meanwhile
 		}
+		unseen = 0
 		if opts.TakeOver != nil && opts.TakeOver(*other) {
 			if opts.Logf != nil {
 				opts.Logf("lock: taking over the lock of %s", other.Holder())
@@ -413,6 +426,9 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 		elapsed := time.Since(start)
 		if elapsed >= opts.Timeout {
 			return nil, &LockedError{Holder: *other, Waited: elapsed}
+		}
+		if !waited && opts.Waiting != nil {
+			opts.Waiting(*other)
 		}
 		waited = true
 		if opts.Logf != nil {

@@ -28,7 +28,10 @@ import (
 // the holder and the ways forward.
 func takeLock(ctx context.Context, env *Env, run *planRun, siteDir string, timeout time.Duration, logf func(string, ...any)) (*applier.Lock, error) {
 	rec := applier.NewLockRecord(env.Getenv, "apply", siteDir, run.Plan.Digest())
-	l, err := applier.AcquireLock(ctx, run.Client, rec, applier.LockOptions{Timeout: timeout, Logf: logf})
+	l, err := applier.AcquireLock(ctx, run.Client, rec, applier.LockOptions{Timeout: timeout, Logf: logf,
+		Waiting: func(h applier.LockRecord) {
+			fmt.Fprintf(env.Stderr, "Waiting up to %s for the gateway's lock, held by %s\n", timeout, h.Holder())
+		}})
 	var le *applier.LockedError
 	if errors.As(err, &le) {
 		return nil, withExit(ExitError, lockedError(le, siteDir))
