@@ -519,7 +519,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 			r.logf("apply: record the codecJson written (a later rollback cannot restore it): %v", err)
 		}
 		if opts.Lock != nil {
-			if err := recordOnGateway(wctx, w, opts.Lock.rec.RunID, effects); err != nil {
+			if err := recordOnGateway(wctx, w, opts.Lock, effects); err != nil {
 				res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
 			}
 		}

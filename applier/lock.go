@@ -368,11 +368,14 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 		if cerr != nil && !(errors.As(cerr, &re) && re.Code == nsapi.CodeAlreadyExists) && nsapi.WriteRefused(cerr) {
 			return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
 		}
-		// Taken, refused as held, or unknown (no answer): the list says.
-		rs, err := locks(ctx, s)
+		// Taken, refused as held, or unknown (no answer): the list of
+		// gwsync's records says (and shows the record of write-only values
+		// as it stands under the lock).
+		all, err := s.ListCodecs(ctx, nsapi.CodecTypeCustom, "gwsync-")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lock: read the lock record: %w", err)
 		}
+		rs := LocksOf(all)
 		var mine, other *LockRecord
 		for i := range rs {
 			if rs[i].RunID == rec.RunID {
@@ -384,12 +387,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 		if mine != nil && other == nil {
 			l := &Lock{s: s, rec: rec, Waited: waited}
 			l.rec.ID = mine.ID
-			seen, err := s.ListCodecs(ctx, nsapi.CodecTypeCustom, "gwsync-")
-			if err != nil {
-				_ = l.Release(context.WithoutCancel(ctx))
-				return nil, fmt.Errorf("lock: read the gateway's records: %w", err)
-			}
-			for _, c := range seen {
+			for _, c := range all {
 				if reserved.Codec(c.Name) {
 					l.Seen = append(l.Seen, c)
 				}

@@ -267,12 +267,12 @@ func recordFirmware(rec *writtenRecord, e *effect) bool {
 // recordOnGateway folds the effects that took effect into the gateway's
 // record of write-only values, and names run as the last run that wrote.
 // It runs under the lock, after the writes it describes.
-func recordOnGateway(ctx context.Context, s LockStore, run string, effects []*effect) error {
-	cs, err := s.ListCodecs(ctx, nsapi.CodecTypeCustom, reserved.StateCodec)
-	if err != nil {
-		return fmt.Errorf("read the gateway's record of write-only values: %w", err)
-	}
-	gr := GatewayRecordOf(cs)
+//
+// The record as it stands is the one listed when the lock was taken
+// (Lock.Seen): no other run writes it while the lock is held.
+func recordOnGateway(ctx context.Context, s LockStore, l *Lock, effects []*effect) error {
+	run := l.rec.RunID
+	gr := GatewayRecordOf(l.Seen)
 	if gr == nil {
 		gr = &GatewayRecord{CodecJSON: map[string]string{}, Firmware: map[string]string{}}
 	}
