@@ -151,6 +151,11 @@ func TestUnlock(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "https://ci.example/jobs/7") || strings.Contains(out, "creating") {
 		t.Errorf("apply under a held lock: exit %d, want 1 naming the holder\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = runMain(t, "plan", sitePath, "--format", "markdown")
+	if code != ExitOK || !strings.Contains(out, "> **Warning:** the gateway's lock is held by apply by ci&#64;") || !strings.Contains(out, "(https://ci.example/jobs/7)") ||
+		!strings.Contains(errOut, "Warning: the gateway's lock is held by apply by ci@") {
+		t.Errorf("plan --format markdown under a held lock: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, errOut = runMain(t, "unlock", sitePath, "--force")
 	if code != ExitOK || !strings.Contains(out, "https://ci.example/jobs/7") || !strings.Contains(out, "Lock broken.") {
 		t.Fatalf("unlock --force: exit %d\n%s%s", code, out, errOut)

@@ -229,12 +229,16 @@ func (c *PlanCmd) Run(env *Env) error {
 		return err
 	}
 	p := run.Plan
-	if h := applier.LockOf(run.State); h != nil {
-		interruptedNotice(env.Stderr, h, planSiteArg(c.Site))
+	held := applier.LockOf(run.State)
+	if held != nil {
+		interruptedNotice(env.Stderr, held, planSiteArg(c.Site))
 	}
 	var out bytes.Buffer
 	switch c.Format {
 	case "markdown":
+		if held != nil { // the pull request's reviewers see it too
+			fmt.Fprintf(&out, "> **Warning:** the gateway's lock is held by %s: an apply was interrupted or is under way. See `gwsync plan` or `gwsync unlock` for the holder and the ways forward.\n\n", mdEscape(held.Holder()))
+		}
 		err = render.Markdown(&out, p, 0)
 	case "json":
 		err = render.JSON(&out, p)
@@ -340,4 +344,10 @@ func planSiteArg(site []string) string {
 		return site[0]
 	}
 	return siteDirOf(site)
+}
+
+// mdEscape keeps text from a gateway record from making markdown of its
+// own in a pull-request comment.
+func mdEscape(s string) string {
+	return strings.NewReplacer("\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]", "<", "&lt;", ">", "&gt;", "|", "\\|", "@", "&#64;", "\n", " ").Replace(s)
 }
