@@ -14,7 +14,7 @@ import (
 // also from a state that still lists them among the codecs.
 func TestExportSkipsGwsyncRecords(t *testing.T) {
 	st := &nsapi.State{FormatVersion: nsapi.StateFormatVersion, ChannelPlan: "EU868",
-		Codecs: []nsapi.Codec{{ID: "1", Name: reserved.LockCodec, DecoderScript: `{"run":"x"}`}, {ID: "2", Name: "mine", DecoderScript: "d"}},
+		Codecs:  []nsapi.Codec{{ID: "1", Name: reserved.LockCodec, DecoderScript: `{"run":"x"}`}, {ID: "2", Name: "mine", DecoderScript: "d"}},
 		Records: []nsapi.Codec{{ID: "3", Name: reserved.StateCodec, DecoderScript: "{}"}}}
 	b, err := export.Site(st, export.Options{})
 	if err != nil {
