@@ -247,10 +247,28 @@ func TestKillMidApply(t *testing.T) {
 		t.Fatalf("the apply ended after %d steps:\n%s", done, strings.Join(seen, "\n"))
 	}
 
-	// A second apply while the first runs is refused by the lock.
-	out := s.run(t, 1, "apply", "site.yaml", "--auto-approve")
-	if !strings.Contains(out, fmt.Sprintf("locked by another apply (pid %d", apply.Process.Pid)) {
-		t.Errorf("concurrent apply: want a refusal naming pid %d, got:\n%s", apply.Process.Pid, out)
+	// The rest of the apply is slowed down, to stay under way while the
+	// other machine tries.
+	g.Faults().SetDelay(150*time.Millisecond, 0)
+	// Another machine: a fresh clone of the site, its own HOME, TMPDIR
+	// and user.
+	clone := t.TempDir()
+	writeKillSite(t, filepath.Join(clone, "site.yaml"), 60, "second")
+	other := &subEnv{bin: bin, dir: clone, broker: srv.URL(), env: append(append([]string(nil), env...),
+		"TMPDIR="+t.TempDir(), "HOME="+t.TempDir(), "USER=runner-b")}
+
+	// A second apply while the first runs, from the other machine, is
+	// refused by the lock on the gateway, naming the holder; nothing is
+	// written.
+	out := other.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "gateway locked: held by apply by ") || !strings.Contains(out, "nothing was written") || strings.Contains(out, "creating") {
+		t.Errorf("concurrent apply from another machine: want a refusal naming the holder, got:\n%s", out)
+	}
+	// It may wait instead, and gives up when the holder stays.
+	start := time.Now()
+	out = other.run(t, 1, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "1s")
+	if !strings.Contains(out, "gateway locked") || !strings.Contains(out, "waited") || time.Since(start) < time.Second {
+		t.Errorf("apply --lock-timeout 1s: want a wait of 1s then the holder, got (after %s):\n%s", time.Since(start), out)
 	}
 
 	if err := apply.Process.Signal(syscall.SIGKILL); err != nil {
@@ -258,6 +276,23 @@ func TestKillMidApply(t *testing.T) {
 	}
 	apply.Wait()
 	g.Faults().SetDelay(0, 0)
+
+	// From the fresh clone, plan and apply say an apply was interrupted:
+	// who, where, when, and the ways forward.
+	out = other.run(t, 0, "plan", "site.yaml")
+	for _, want := range []string{"an apply to this gateway was interrupted", "state: applying", "journal: j-", "plan: sha256:", "gwsync rollback site.yaml", "gwsync unlock site.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan from a fresh clone after the kill: no %q in:\n%s", want, out)
+		}
+	}
+	out = other.run(t, 1, "apply", "site.yaml", "--auto-approve")
+	if !strings.Contains(out, "gateway locked: held by apply") || !strings.Contains(out, "gwsync unlock site.yaml") || strings.Contains(out, "creating") {
+		t.Errorf("apply from a fresh clone after the kill: want a refusal with the ways forward, got:\n%s", out)
+	}
+	out = other.run(t, 1, "unlock", "site.yaml")
+	if !strings.Contains(out, "the lock was not broken") || !strings.Contains(out, "--force") || !strings.Contains(out, "state: applying") {
+		t.Errorf("unlock without --force, not on a terminal: got:\n%s", out)
+	}
 
 	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); err != nil {
 		t.Fatalf("no journal after the kill: %v", err)
@@ -287,6 +322,11 @@ func TestKillMidApply(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".gwsync", "journal.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("journal still there after the rollback (%v)", err)
+	}
+	// The rollback took the interrupted run's lock over (its journal) and
+	// released it: the other machine sees no interrupted apply.
+	if out := other.run(t, 0, "unlock", "site.yaml"); !strings.Contains(out, "The gateway is not locked.") {
+		t.Errorf("after the rollback the lock is still held:\n%s", out)
 	}
 	// And the interrupted apply can now run to the end.
 	out = s.run(t, 0, "apply", "site.yaml", "--auto-approve")
@@ -612,4 +652,60 @@ func simWithFirstSite(t *testing.T) (dir, sitePath string, g *gwsim.Gateway, srv
 	writeKillSite(t, sitePath, 4, "first")
 	s.run(t, 0, "apply", "site.yaml", "--auto-approve")
 	return dir, sitePath, g, srv, s
+}
+
+// TestLockAcrossMachines: two checkouts on two "machines" (their own HOME
+// and TMPDIR) apply different sites to one gateway at once. The second
+// waits for the first with --lock-timeout, plans again under the lock and
+// applies; both end verified and the gateway holds the site applied last.
+// With a lock kept on each machine, both wrote at once.
+func TestLockAcrossMachines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	g, srv := startSim(t, t.TempDir())
+	machine := func(description string) *subEnv {
+		dir := t.TempDir()
+		writeKillSite(t, filepath.Join(dir, "site.yaml"), 30, description)
+		s := newSubEnv(t, dir, srv.URL())
+		s.env = append(s.env, "TMPDIR="+t.TempDir(), "HOME="+t.TempDir(), "USER=user-"+description)
+		return s
+	}
+	a, b := machine("site-a"), machine("site-b")
+	g.Faults().SetDelay(20*time.Millisecond, 5*time.Millisecond)
+	first := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "2")
+	var outA bytes.Buffer
+	first.Stderr = io.Discard
+	stdout, err := first.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		outA.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "… done") {
+			break
+		}
+	}
+	outB := b.run(t, 0, "apply", "site.yaml", "--auto-approve", "--lock-timeout", "60s")
+	for lines.Scan() {
+		outA.WriteString(lines.Text() + "\n")
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first apply: %v\n%s", err, outA.String())
+	}
+	if !strings.Contains(outB, "Waiting up to 1m0s for the gateway's lock, held by apply by user-site-a") || !strings.Contains(outB, "Verified") {
+		t.Errorf("second machine: want a wait for the first, then a verified apply:\n%s", outB)
+	}
+	g.Faults().SetDelay(0, 0)
+	// The gateway holds site B, as B planned it under the lock.
+	if out := b.run(t, 0, "plan", "site.yaml", "--detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Errorf("site B after both applies:\n%s", out)
+	}
+	if out := a.run(t, 0, "unlock", "site.yaml"); !strings.Contains(out, "not locked") {
+		t.Errorf("lock left after both applies:\n%s", out)
+	}
 }

@@ -103,6 +103,13 @@ type Options struct {
 	// journal of Apply records them, Rollback refuses a journal of
 	// another gateway or run (see journal.go).
 	Target Target
+	// Lock, when set, is the gateway's lock this run holds (AcquireLock):
+	// Apply records in it that writes start (with the journal's id), that
+	// a rollback runs, and how the apply ended when it keeps the lock
+	// (rollback incomplete, unverified). After a verified apply it writes
+	// the digests of the write-only values to the gateway's record. The
+	// caller releases the lock unless Result.KeepLock.
+	Lock *Lock
 }
 
 // VerifyError says the gateway, re-read after every write was confirmed,
@@ -222,6 +229,10 @@ type Result struct {
 	JournalID string
 	// Before is the state read before the first write.
 	Before *nsapi.State
+	// KeepLock says the gateway's lock must stay held: the apply ended
+	// half-way (the journal is kept, or it was stopped at once), and the
+	// lock's record says so to every machine.
+	KeepLock bool
 }
 
 // Summary counts the applied changes as the plan summary does: a replace
@@ -474,7 +485,13 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		return res, err
 	}
 	res.JournalID = j.ID()
-	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(opts.JournalDir, p.GatewayEUI),
+	if err := opts.Lock.SetState(ctx, LockApplying, j.ID()); err != nil {
+		if ferr := j.finish(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return res, fmt.Errorf("apply: nothing was written: %w", err)
+	}
+	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWrittenFor(opts.JournalDir, p.GatewayEUI, before.Records),
 		wire: make(chan struct{}, parallelism(opts)), interrupt: ctx.Done(),
 		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
@@ -502,6 +519,10 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		if err != nil {
 			j.close()
 			res.JournalKept = j != nil
+			res.KeepLock = true
+			if lerr := opts.Lock.SetState(wctx, LockUnverified, ""); lerr != nil {
+				r.logf("apply: %v", lerr)
+			}
 			return res, &UnverifiedError{JournalDir: opts.JournalDir, Err: err}
 		}
 		if err := opts.Verify(wctx, st); err != nil {
@@ -522,6 +543,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		if err := recordWritten(opts.JournalDir, p.GatewayEUI, effects); err != nil {
 			r.logf("apply: record the codecJson written (a later rollback cannot restore it): %v", err)
 		}
+		if opts.Lock != nil {
+			if err := recordOnGateway(wctx, w, opts.Lock, effects); err != nil {
+				res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
+			}
+		}
 		return res, j.finish()
 	}
 	if opts.NoRollback {
@@ -532,7 +558,16 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		}
 		return res, failure
 	}
+	if err := opts.Lock.SetState(wctx, LockRollingBack, ""); err != nil {
+		r.logf("apply: %v", err)
+	}
 	r.rollback(wctx, res, before)
+	if !res.Restored {
+		res.KeepLock = true
+		if err := opts.Lock.SetState(wctx, LockRollbackIncomplete, ""); err != nil {
+			r.logf("apply: %v", err)
+		}
+	}
 	if res.Restored {
 		if ferr := j.finish(); ferr != nil {
 			return res, errors.Join(failure, ferr)

@@ -967,44 +967,6 @@ func assertJournalSealed(t *testing.T, dir string) {
 	}
 }
 
-func TestLock(t *testing.T) {
-	dir := t.TempDir()
-	l, err := applier.AcquireLock(dir, "24E124FFFEF5A6A8")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = applier.AcquireLock(dir, "24E124FFFEF5A6A8")
-	var le *applier.LockedError
-	if !errors.As(err, &le) || le.Holder.PID != os.Getpid() || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
-		t.Fatalf("second lock: %v, want a LockedError naming pid %d", err, os.Getpid())
-	}
-	other, err := applier.AcquireLock(dir, "24E124FFFEF5A6A9")
-	if err != nil {
-		t.Fatalf("another gateway's lock: %v", err)
-	}
-	other.Release()
-	if err := l.Release(); err != nil {
-		t.Fatal(err)
-	}
-	l2, err := applier.AcquireLock(dir, "24E124FFFEF5A6A8")
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	l2.Release()
-
-	// A lock left by a dead process is stale and taken over.
-	host, _ := os.Hostname()
-	stale := fmt.Sprintf(`{"pid":%d,"host":%q,"started":"2026-01-01T00:00:00Z","key":"gw"}`, 1<<22+12345, host)
-	if err := os.WriteFile(applier.LockPath(dir, "gw"), []byte(stale), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l3, err := applier.AcquireLock(dir, "gw")
-	if err != nil {
-		t.Fatalf("stale lock not taken over: %v", err)
-	}
-	l3.Release()
-}
-
 // TestRollbackIncompleteThenFinish makes an undo fail too: the apply ends
 // with the journal kept and the difference named; a later Rollback from
 // the journal finishes the job.

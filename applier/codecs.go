@@ -82,6 +82,7 @@ func (codecs) keepWriteOnly(r *runner, e *effect, target *plan.Object) {
 	}
 	if v, ok := r.written.codecJSON[target.Codec.Name]; ok {
 		target.Codec.CodecJSON = v // what gwsync last wrote: the best knowledge there is
+		target.Codec.ClearCodecJSON = v == ""
 	} else if e.After.Codec.CodecJSON != "" {
 		target.Codec.CodecJSON = e.After.Codec.CodecJSON
 		r.note("codec %s: its codecJson cannot be read back from the gateway and gwsync has no record of it, so its value before the apply is unknown: the rollback left the value the apply wrote", target.Codec.Name)
@@ -95,6 +96,7 @@ func (codecs) beforeRecreate(r *runner, _ *effect, obj *plan.Object) {
 	}
 	if v, ok := r.written.codecJSON[c.Name]; ok {
 		c.CodecJSON = v
+		c.ClearCodecJSON = v == ""
 	} else {
 		r.note("codec %s: re-created without its codecJson, which the gateway never returns and gwsync has no record of", c.Name)
 	}

@@ -1,133 +1,559 @@
 package applier
 
 import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gwsync/gwsync/internal/reserved"
+	"github.com/gwsync/gwsync/nsapi"
 )
 
-// LockInfo is what a lock file holds: who applies to the gateway.
-type LockInfo struct {
-	PID     int    `json:"pid"`
-	Host    string `json:"host"`
-	Started string `json:"started"` // RFC 3339
-	Key     string `json:"key"`     // gateway EUI or broker+topic
+// The lock every machine sees lives on the gateway, where every machine
+// that applies to it meets: a custom payload codec with the reserved name
+// reserved.LockCodec. MQTT has no compare-and-set, but a gateway refuses
+// to create a second codec of a name it holds (code 6 "Already exists"),
+// so creating the record is a test-and-set. The spec states uniqueness
+// for devEUIs, device names and multicast group names, not in so many
+// words for codec names: so after its create answers, the taker lists the
+// records of that name and holds the lock only when its own is the only
+// one. That is safe on a gateway that does not enforce the uniqueness too:
+// of two records, the later create's taker always sees the earlier one and
+// backs off. The record's decoderScript holds the holder as JSON
+// (LockRecord); releasing deletes it, by id, once it is checked to be ours.
+
+// LockStore is the part of the ns-api the lock and the gateway record of
+// write-only values use. *nsapi.Client satisfies it.
+type LockStore interface {
+	ListCodecs(ctx context.Context, typ, search string) ([]nsapi.Codec, error)
+	CreateCodec(ctx context.Context, c nsapi.CodecWrite) (id string, err error)
+	UpdateCodec(ctx context.Context, id string, c nsapi.CodecWrite) error
+	DeleteCodec(ctx context.Context, id string) error
 }
 
-// LockedError says that another apply holds the gateway's lock.
-type LockedError struct {
-	Path   string
-	Holder LockInfo
+// LockState says what the holder of the lock is doing.
+type LockState string
+
+// The lock states.
+const (
+	LockPending            LockState = "planned"             // taken, no write yet (a plan shown, a prompt)
+	LockApplying           LockState = "applying"            // writes may be under way
+	LockRollingBack        LockState = "rolling back"        // the apply's rollback runs
+	LockRollbackIncomplete LockState = "rollback incomplete" // the apply ended with its rollback incomplete (exit 4)
+	LockUnverified         LockState = "unverified"          // every write answered, the result not verified (exit 4)
+)
+
+// String returns the state's name.
+func (s LockState) String() string { return string(s) }
+
+// LockRecord is the lock's holder, as the record on the gateway says.
+type LockRecord struct {
+	// RunID is the random id of the run that holds the lock.
+	RunID string `json:"run"`
+	// Command is the gwsync command: apply or rollback.
+	Command string    `json:"cmd"`
+	State   LockState `json:"state"`
+	Host    string    `json:"host,omitempty"`
+	User    string    `json:"user,omitempty"`
+	// CIURL is the CI run's address, when the run is in CI.
+	CIURL string `json:"ci,omitempty"`
+	// Site is the site's path on the holder's machine.
+	Site    string    `json:"site,omitempty"`
+	Started time.Time `json:"started"`
+	// PlanDigest is the digest of the plan being applied.
+	PlanDigest string `json:"plan,omitempty"`
+	// JournalID identifies the run's journal (JournalID): a rollback
+	// from that journal, here or from a copy of it, may take the lock over.
+	JournalID string `json:"journal,omitempty"`
+
+	// ID is the record's server id (a codec id).
+	ID string `json:"-"`
 }
 
-// Error names the holder and what to do.
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("gateway %s is locked by another apply (pid %d on %s, started %s); wait for it to finish, or remove %s if that process is gone",
-		e.Holder.Key, e.Holder.PID, e.Holder.Host, e.Holder.Started, e.Path)
-}
+// Holder says who holds the lock, on one line.
+func (r *LockRecord) Holder() string { return r.holder(true) }
 
-// Lock is a held per-gateway lock file: one apply at a time per gateway on
-// a machine.
-type Lock struct {
-	path string
-}
-
-// LockPath is the lock file for key (a gateway EUI, or broker+topic) in dir
-// ("" means os.TempDir()).
-func LockPath(dir, key string) string {
-	if dir == "" {
-		dir = os.TempDir()
-	}
+func (r *LockRecord) holder(ago bool) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(key) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '.' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
+	who := r.User
+	if r.Host != "" {
+		if who != "" {
+			who += "@"
+		}
+		who += r.Host
+	}
+	if who == "" {
+		who = "an unknown machine"
+	}
+	cmd := r.Command
+	if cmd == "" {
+		cmd = "a gwsync run"
+	}
+	fmt.Fprintf(&b, "%s by %s", cmd, who)
+	if r.CIURL != "" {
+		fmt.Fprintf(&b, " (%s)", r.CIURL)
+	}
+	if !r.Started.IsZero() {
+		fmt.Fprintf(&b, ", started %s", r.Started.UTC().Format(time.RFC3339))
+		if ago {
+			fmt.Fprintf(&b, " (%s ago)", time.Since(r.Started).Round(time.Second))
 		}
 	}
-	name := b.String()
-	if len(name) > 120 {
-		name = name[:120]
+	if r.State != "" {
+		fmt.Fprintf(&b, ", %s", r.State)
 	}
-	return filepath.Join(dir, "gwsync-"+name+".lock")
+	return b.String()
 }
 
-// AcquireLock takes the lock for key in dir ("" means os.TempDir()). The
-// file is created with O_EXCL and holds PID, host and start time; a lock
-// whose process is dead (same host) is stale and taken over. A live holder
-// gives a *LockedError naming it.
-func AcquireLock(dir, key string) (*Lock, error) {
-	path := LockPath(dir, key)
+// Details are the record's fields, one "name: value" line each, for a
+// message that shows the holder in full.
+func (r *LockRecord) Details() []string {
+	var out []string
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, k+": "+v)
+		}
+	}
+	add("command", r.Command)
+	add("state", string(r.State))
+	add("host", r.Host)
+	add("user", r.User)
+	add("CI run", r.CIURL)
+	add("site", r.Site)
+	if !r.Started.IsZero() {
+		add("started", r.Started.UTC().Format(time.RFC3339))
+	}
+	add("plan", r.PlanDigest)
+	add("journal", r.JournalID)
+	add("run id", r.RunID)
+	return out
+}
+
+// Interrupted says whether the holder may have written to the gateway: an
+// apply that holds the lock past its writes' start, or ended half-way.
+func (r *LockRecord) Interrupted() bool { return r.State != LockPending }
+
+// Limits of the record's free-text fields: the spec gives no length for a
+// codec's fields, so the record is kept under 1024 bytes, the longest
+// description the spec allows anywhere (a device's).
+const (
+	maxLockField = 200
+	maxLockJSON  = 1024
+)
+
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8Start(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// NewLockRecord describes this run as a lock holder: cmd (apply,
+// rollback), the site's path, the plan's digest, and who and where from
+// getenv (CI variables of GitHub Actions, GitLab, Jenkins, CircleCI,
+// Buildkite; USER or USERNAME) and the host name.
+func NewLockRecord(getenv func(string) string, cmd, site, planDigest string) LockRecord {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	host, _ := os.Hostname()
-	info := LockInfo{PID: os.Getpid(), Host: host, Started: time.Now().UTC().Format(time.RFC3339), Key: key}
-	b, err := json.Marshal(info)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	user := getenv("GITHUB_ACTOR")
+	if user == "" {
+		user = getenv("GITLAB_USER_LOGIN")
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_, werr := f.Write(append(b, '\n'))
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(path)
-				return nil, fmt.Errorf("lock %s: %w", path, errors.Join(werr, cerr))
-			}
-			return &Lock{path: path}, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		held, rerr := os.ReadFile(path)
-		if rerr != nil {
-			if errors.Is(rerr, fs.ErrNotExist) {
-				continue // released meanwhile
-			}
-			return nil, fmt.Errorf("lock %s: %w", path, rerr)
-		}
-		var holder LockInfo
-		if json.Unmarshal(held, &holder) != nil {
-			// Being written right now, or damaged: only a dead holder is taken over.
-			if fi, serr := os.Stat(path); serr == nil && time.Since(fi.ModTime()) < 10*time.Second {
-				return nil, &LockedError{Path: path, Holder: LockInfo{Key: key, Started: fi.ModTime().UTC().Format(time.RFC3339)}}
-			}
-			os.Remove(path)
-			continue
-		}
-		if holder.Host == host && !processAlive(holder.PID) {
-			os.Remove(path) // stale
-			continue
-		}
-		return nil, &LockedError{Path: path, Holder: holder}
+	if user == "" {
+		user = getenv("USER")
 	}
-	return nil, fmt.Errorf("lock %s: could not take the lock", path)
+	if user == "" {
+		user = getenv("USERNAME")
+	}
+	return LockRecord{RunID: newRunID(), Command: cmd, State: LockPending, Host: clip(host, maxLockField),
+		User: clip(user, maxLockField), CIURL: clip(ciURL(getenv), maxLockField), Site: clip(site, maxLockField),
+		Started: time.Now().UTC().Truncate(time.Second), PlanDigest: planDigest}
 }
 
-// Release removes the lock file.
-func (l *Lock) Release() error {
+// ciURL is the address of the CI run, when the environment names one.
+func ciURL(getenv func(string) string) string {
+	if s, r, id := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"); s != "" && r != "" && id != "" {
+		u := strings.TrimRight(s, "/") + "/" + r + "/actions/runs/" + id
+		if a := getenv("GITHUB_RUN_ATTEMPT"); a != "" && a != "1" {
+			u += "/attempts/" + a
+		}
+		return u
+	}
+	for _, k := range []string{"CI_JOB_URL", "BUILD_URL", "CIRCLE_BUILD_URL", "BUILDKITE_BUILD_URL"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func newRunID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// write is the codec that holds the record.
+func (r *LockRecord) write() (nsapi.CodecWrite, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nsapi.CodecWrite{}, err
+	}
+	if len(b) > maxLockJSON {
+		return nsapi.CodecWrite{}, fmt.Errorf("lock record: %d bytes, want at most %d", len(b), maxLockJSON)
+	}
+	desc := clip("gwsync lock: "+r.holder(false)+". Not a decoder; gwsync unlock breaks it.", maxLockJSON)
+	return nsapi.CodecWrite{Name: reserved.LockCodec, Description: desc, DecoderScript: string(b)}, nil
+}
+
+// parseLock reads a lock codec. A record that does not parse is still a
+// held lock: its holder is unknown.
+func parseLock(c nsapi.Codec) LockRecord {
+	var r LockRecord
+	if err := json.Unmarshal([]byte(strings.TrimSpace(c.DecoderScript)), &r); err != nil {
+		r = LockRecord{Command: "unknown (the record does not parse)"}
+	}
+	r.ID = string(c.ID)
+	return r
+}
+
+// locks lists the lock records on the gateway.
+func locks(ctx context.Context, s LockStore) ([]LockRecord, error) {
+	cs, err := s.ListCodecs(ctx, nsapi.CodecTypeCustom, reserved.LockCodec)
+	if err != nil {
+		return nil, fmt.Errorf("lock: read the lock record: %w", err)
+	}
+	return LocksOf(cs), nil
+}
+
+// LocksOf returns the lock records among codecs (a codec list, or
+// nsapi.State.Records), oldest (lowest id) first.
+func LocksOf(codecs []nsapi.Codec) []LockRecord {
+	var out []LockRecord
+	for _, c := range codecs {
+		if strings.EqualFold(strings.TrimSpace(c.Name), reserved.LockCodec) {
+			out = append(out, parseLock(c))
+		}
+	}
+	sortByID(out)
+	return out
+}
+
+func sortByID(rs []LockRecord) {
+	less := func(a, b string) bool {
+		x, okx := new(big.Int).SetString(a, 10)
+		y, oky := new(big.Int).SetString(b, 10)
+		if okx && oky {
+			return x.Cmp(y) < 0
+		}
+		return a < b
+	}
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && less(rs[j].ID, rs[j-1].ID); j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// ReadLock returns the lock's holder, or nil when the lock is free.
+func ReadLock(ctx context.Context, s LockStore) (*LockRecord, error) {
+	rs, err := locks(ctx, s)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// LockOf returns the lock's holder from a state read with
+// nsapi.Client.ReadState (its Records), or nil when the lock was free.
+func LockOf(st *nsapi.State) *LockRecord {
+	if st == nil {
+		return nil
+	}
+	rs := LocksOf(st.Records)
+	if len(rs) == 0 {
+		return nil
+	}
+	return &rs[0]
+}
+
+// LockedError says that another run holds the gateway's lock.
+type LockedError struct {
+	Holder LockRecord
+	// Waited is how long the lock was waited for.
+	Waited time.Duration
+}
+
+// Error names the holder.
+func (e *LockedError) Error() string {
+	s := "gateway locked: held by " + e.Holder.Holder()
+	if e.Waited > 0 {
+		s += fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
+	}
+	return s
+}
+
+// ErrLockLost says the lock record this run held is gone or another's:
+// someone broke the lock meanwhile.
+var ErrLockLost = errors.New("the lock was broken meanwhile (gwsync unlock): another run may be writing to the gateway")
+
+// Lock is the gateway's lock, held by this run.
+type Lock struct {
+	s   LockStore
+	rec LockRecord
+	// Seen are the reserved records listed right after the lock was
+	// taken: a state read before then is current only if it saw the same.
+	Seen []nsapi.Codec
+	// Waited says the lock was held by another when first tried.
+	Waited bool
+}
+
+// Record is the holder record of this lock.
+func (l *Lock) Record() LockRecord { return l.rec }
+
+// LockOptions configures AcquireLock.
+type LockOptions struct {
+	// Timeout is how long to wait for a lock another run holds (0: fail
+	// at once with a *LockedError).
+	Timeout time.Duration
+	// TakeOver, when set, breaks a lock whose record it accepts (a
+	// rollback from the journal of the run that holds it) and takes it.
+	TakeOver func(LockRecord) bool
+	// Logf receives debug lines.
+	Logf func(format string, args ...any)
+	// Waiting, when set, is called once, when the lock is first found held
+	// and will be waited for.
+	Waiting func(holder LockRecord)
+}
+
+// AcquireLock takes the gateway's lock for rec (see NewLockRecord). A lock
+// another run holds is waited for, polling with a growing pause, up to
+// opts.Timeout; then a *LockedError names the holder.
+func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOptions) (*Lock, error) {
+	if rec.RunID == "" {
+		rec.RunID = newRunID()
+	}
+	if rec.State == "" {
+		rec.State = LockPending
+	}
+	w, err := rec.write()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	pause := 250 * time.Millisecond
+	waited := false
+	unseen := 0 // creates answered or refused with no record listed after
+	for {
+		_, cerr := s.CreateCodec(ctx, w)
+		var re *nsapi.RemoteError
+		if cerr != nil && !(errors.As(cerr, &re) && re.Code == nsapi.CodeAlreadyExists) && nsapi.WriteRefused(cerr) {
+			return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
+		}
+		// Taken, refused as held, or unknown (no answer): the list of
+		// gwsync's records says (and shows the record of write-only values
+		// as it stands under the lock).
+		all, err := s.ListCodecs(ctx, nsapi.CodecTypeCustom, "gwsync-")
+		if err != nil {
+			return nil, fmt.Errorf("lock: read the lock record: %w", err)
+		}
+		rs := LocksOf(all)
+		var mine, other *LockRecord
+		for i := range rs {
+			if rs[i].RunID == rec.RunID {
+				mine = &rs[i]
+			} else if other == nil {
+				other = &rs[i]
+			}
+		}
+		if mine != nil && other == nil {
+			l := &Lock{s: s, rec: rec, Waited: waited}
+			l.rec.ID = mine.ID
+			for _, c := range all {
+				if reserved.Codec(c.Name) {
+					l.Seen = append(l.Seen, c)
+				}
+			}
+			return l, nil
+		}
+		if mine != nil {
+			// The gateway took a second record of the name: ours was the
+			// later create, or both back off. Either way, not ours.
+			if err := s.DeleteCodec(ctx, mine.ID); err != nil && !notFound(err) {
+				return nil, fmt.Errorf("lock: withdraw this run's record %s (a second lock record; the gateway does not refuse duplicate codec names): %w", mine.ID, err)
+			}
+		}
+		if other == nil {
+			if cerr != nil && !nsapi.WriteRefused(cerr) {
+				return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
+			}
+			if unseen++; unseen > 5 {
+				return nil, errors.New("lock: the gateway answers creates of the lock record, but its codec list never shows one")
+			}
+			continue // released meanwhile
+		}
+		unseen = 0
+		if opts.TakeOver != nil && opts.TakeOver(*other) {
+			if opts.Logf != nil {
+				opts.Logf("lock: taking over the lock of %s", other.Holder())
+			}
+			if err := s.DeleteCodec(ctx, other.ID); err != nil && !notFound(err) {
+				return nil, fmt.Errorf("lock: break the lock of %s: %w", other.Holder(), err)
+			}
+			opts.TakeOver = nil // once: a breaker racing us may create its own
+			continue
+		}
+		elapsed := time.Since(start)
+		if elapsed >= opts.Timeout {
+			return nil, &LockedError{Holder: *other, Waited: elapsed}
+		}
+		if !waited && opts.Waiting != nil {
+			opts.Waiting(*other)
+		}
+		waited = true
+		if opts.Logf != nil {
+			opts.Logf("lock: held by %s; waiting", other.Holder())
+		}
+		d := min(pause+jitter(pause/2), opts.Timeout-elapsed)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock: waiting for %s: %w", other.Holder(), ctx.Err())
+		case <-time.After(d):
+		}
+		pause = min(pause*2, 5*time.Second)
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n.Int64())
+}
+
+func notFound(err error) bool {
+	var re *nsapi.RemoteError
+	return errors.As(err, &re) && re.Code == nsapi.CodeNotFound
+}
+
+// SetState records what the holder does now (and the journal's id, when
+// journalID is not ""). It updates the record by its id: a lock broken
+// meanwhile gives ErrLockLost.
+func (l *Lock) SetState(ctx context.Context, st LockState, journalID string) error {
 	if l == nil {
 		return nil
 	}
-	if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("lock %s: %w", l.path, err)
+	rec := l.rec
+	rec.State = st
+	if journalID != "" {
+		rec.JournalID = journalID
+	}
+	w, err := rec.write()
+	if err != nil {
+		return err
+	}
+	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
+		if notFound(err) {
+			return fmt.Errorf("lock: %w", ErrLockLost)
+		}
+		return fmt.Errorf("lock: record the state %q: %w", st, err)
+	}
+	l.rec = rec
+	return nil
+}
+
+// Release deletes the lock record once it is checked to be still ours.
+func (l *Lock) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	rs, err := locks(ctx, l.s)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.RunID == l.rec.RunID && r.ID == l.rec.ID {
+			if err := l.s.DeleteCodec(ctx, r.ID); err != nil && !notFound(err) {
+				return fmt.Errorf("lock: release: %w", err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("lock: release: %w", ErrLockLost)
+}
+
+// BreakLock deletes the lock record holder shows (by its id, and only
+// while the record is still that run's). A lock released or broken
+// meanwhile is no error.
+func BreakLock(ctx context.Context, s LockStore, holder LockRecord) error {
+	rs, err := locks(ctx, s)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.ID == holder.ID {
+			if r.RunID != holder.RunID || r.State != holder.State {
+				return fmt.Errorf("lock: the record changed since it was shown (now %s): look again", r.Holder())
+			}
+			if err := s.DeleteCodec(ctx, r.ID); err != nil && !notFound(err) {
+				return fmt.Errorf("lock: break: %w", err)
+			}
+			return nil
+		}
 	}
 	return nil
 }
 
-// Path is the lock file's path.
-func (l *Lock) Path() string { return l.path }
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
+// JournalID identifies the journal in dir: the id its first record holds
+// (the one Apply records in the gateway's lock), or, for a journal of the
+// format before ids, a digest of that record. A copy of the journal (a CI
+// artifact) has the same id. "" when there is no journal.
+func JournalID(dir string) string {
+	if dir == "" {
+		return ""
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if info, err := ReadJournalInfo(dir); err == nil && info.ID != "" {
+		return info.ID
+	}
+	f, err := os.Open(filepath.Join(dir, JournalFile))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if err != nil || len(line) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(line)
+	return "j-" + hex.EncodeToString(sum[:8])
+}
+
+// SetPlanDigest changes the plan digest the record names, from the next
+// SetState on (a plan made again under the lock).
+func (l *Lock) SetPlanDigest(d string) {
+	if l != nil {
+		l.rec.PlanDigest = d
+	}
 }

@@ -15,14 +15,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gwsync/gwsync/applier"
-	"github.com/gwsync/gwsync/internal/redact"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/planner"
 	"github.com/gwsync/gwsync/render"
-	"github.com/gwsync/gwsync/site"
 
 	"golang.org/x/term"
 )
@@ -39,9 +38,10 @@ type ApplyCmd struct {
 	EnvFileFlag `embed:""`
 	ConnFlags   `embed:""`
 	FleetFlags  `embed:""`
-	Wave        string `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
-	Reviewed    string `name:"reviewed" placeholder:"FILE" help:"Fleet: apply each site only while its plan's digest equals the one in FILE (gwsync plan FLEETDIR --format json, saved when the plan was reviewed); a site not in it is refused."`
-	JSON        bool   `name:"json" help:"Print one JSON object per line instead of text: each step's start and end, the outcome and its exit code (Terraform's apply -json messages). Needs --auto-approve or a saved plan."`
+	Wave        string        `name:"wave" placeholder:"LIST" help:"Fleet: apply in waves, e.g. 1,10%,rest: a count, a percentage of the sites, rest; a site that fails halts the later waves."`
+	Reviewed    string        `name:"reviewed" placeholder:"FILE" help:"Fleet: apply each site only while its plan's digest equals the one in FILE (gwsync plan FLEETDIR --format json, saved when the plan was reviewed); a site not in it is refused."`
+	JSON        bool          `name:"json" help:"Print one JSON object per line instead of text: each step's start and end, the outcome and its exit code (Terraform's apply -json messages). Needs --auto-approve or a saved plan."`
+	LockTimeout time.Duration `name:"lock-timeout" default:"0s" placeholder:"D" help:"Wait up to D (e.g. 10m) for the gateway's lock when another run holds it; 0 fails at once, naming the holder."`
 
 	view *jsonView // --json: the message stream (applyjson.go)
 }
@@ -163,13 +163,6 @@ func (c *ApplyCmd) Run(env *Env) error {
 		}
 		siteDir = siteDirOf(siteArgs)
 	}
-	// One apply at a time per gateway: the lock comes before anything is
-	// read, so that no plan is made while another apply writes.
-	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, siteArgs))
-	if err != nil {
-		return withExit(ExitError, err)
-	}
-	defer lock.Release()
 	journalDir := journalDirOf(siteDir)
 	if applier.HasJournal(journalDir) {
 		return withExit(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s%s): the gateway may be half-way; run gwsync rollback %s first", journalDir, journalSummary(journalDir), siteDir))
@@ -185,14 +178,39 @@ func (c *ApplyCmd) Run(env *Env) error {
 		return err
 	}
 	defer run.Close()
+	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
+	// A stale saved plan, or nothing to do while no run holds the lock:
+	// no lock is needed, nothing is written.
+	if saved != nil {
+		if err := checkSaved(saved, run); err != nil {
+			return withExit(ExitError, fmt.Errorf("%s: %w", c.Target, err))
+		}
+	}
+	if run.Plan.Empty() && applier.LockOf(run.State) == nil {
+		fmt.Fprintln(env.Stdout, "No changes. The gateway matches the site.")
+		return nil
+	}
+	// One run at a time per gateway, whatever machine it runs on: the
+	// lock is on the gateway (cli/lock.go). Under it the site may be
+	// planned again.
+	lock, err := takeLock(ctx, env, run, siteDir, c.LockTimeout, env.debugLog(c.Verbose))
+	if err != nil {
+		return err
+	}
+	keepLock := false
+	defer func() {
+		if !keepLock {
+			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+			}
+		}
+	}()
 	p := run.Plan
 	if saved != nil {
 		if err := checkSaved(saved, run); err != nil {
 			return withExit(ExitError, fmt.Errorf("%s: %w", c.Target, err))
 		}
 	}
-
-	color := env.IsTerminal && env.Getenv("NO_COLOR") == "" && !c.NoColor
 	if p.Empty() {
 		fmt.Fprintln(env.Stdout, render.Summary(p))
 		for _, n := range p.NotesOf(plan.NoteHeld) {
@@ -237,6 +255,7 @@ func (c *ApplyCmd) Run(env *Env) error {
 		ExpectFingerprint: run.Plan.StateFingerprint,
 		Verify:            verifier(run),
 		Target:            journalTarget(env, c.ConnFlags, &run.Site.Connection, run.Site.Gateway),
+		Lock:              lock,
 	}
 	if saved == nil && c.AutoApprove {
 		// Planned a moment ago, with no prompt in between: the state read
@@ -264,9 +283,11 @@ func (c *ApplyCmd) Run(env *Env) error {
 	select {
 	case o := <-ended:
 		prog.finish()
+		keepLock = o.res != nil && o.res.KeepLock
 		return reportApply(ctx, env, run, o.res, o.err, siteDir, color)
 	case <-abandon:
 		prog.finish()
+		keepLock = applier.HasJournal(journalDir) // the lock says to every machine that the apply was interrupted
 		if !applier.HasJournal(journalDir) {
 			fmt.Fprintln(env.Stdout, "\nStopped before the first write: nothing changed.")
 			return withExit(ExitError, nil)
@@ -308,29 +329,6 @@ func checkSaved(saved *plan.Plan, run *planRun) error {
 	return nil
 }
 
-// lockKey names the gateway for the lock: its EUI, else broker and
-// request topic. The site is loaded quietly here; makePlan reports its
-// problems.
-func lockKey(env *Env, f ConnFlags, siteArgs []string) string {
-	var conn *site.Connection
-	var gw site.Gateway
-	s, _ := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
-		v := env.Getenv(k)
-		return v, v != ""
-	}}, siteArgs...)
-	if s != nil {
-		conn, gw = &s.Connection, s.Gateway
-	}
-	if f.GatewayEUI != "" {
-		return strings.ToUpper(f.GatewayEUI)
-	}
-	if gw.EUI != "" {
-		return gw.EUI
-	}
-	cn := resolve(env, f, conn, gw)
-	return redact.WithoutUserinfo(cn.broker) + " " + cn.requestTopic
-}
-
 // reportApply prints how the apply ended and picks the exit code. The
 // outcome rule: 0 the gateway was verified in the new state, 3 it was
 // verified back in the old one, 4 neither is verified and the journal is
@@ -359,6 +357,9 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 		}
 		for _, n := range run.Plan.NotesOf(plan.NoteHeld) {
 			fmt.Fprintf(out, "Held: %s: %s\n", n.Address, n.Text)
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", n)
 		}
 		return nil
 	case errors.As(err, &unverified):
@@ -420,7 +421,7 @@ func verifier(run *planRun) func(context.Context, *nsapi.State) error {
 		opts := run.Options
 		// The gateway cannot show codecJson: verification judges what it
 		// can read back.
-		opts.WrittenCodecJSON = nil
+		opts.WrittenCodecJSON, opts.CodecJSONDigests, opts.FirmwareDigests = nil, nil, nil
 		// A task the apply stopped and deleted is gone: its name is no
 		// longer one --stop-task may give.
 		opts.StopTasks = nil

@@ -83,6 +83,7 @@ type CLI struct {
 	Show     ShowCmd     `cmd:"" help:"Print a saved plan as text, markdown or its JSON document."`
 	Apply    ApplyCmd    `cmd:"" help:"Change the gateway to match the site, rolling back on failure."`
 	Rollback RollbackCmd `cmd:"" help:"Finish an interrupted apply's rollback from its journal."`
+	Unlock   UnlockCmd   `cmd:"" help:"Break the gateway's lock left by a run that is gone."`
 	Snapshot SnapshotCmd `cmd:"" help:"Save the gateway's live state as a JSON snapshot."`
 	Export   ExportCmd   `cmd:"" help:"Write the gateway's live state as a site file, keys as references."`
 	Sim      SimCmd      `cmd:"" help:"Run a simulated gateway."`

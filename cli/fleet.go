@@ -245,6 +245,9 @@ func planSite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, 
 		return o
 	}
 	defer run.Close()
+	if h := applier.LockOf(run.State); h != nil {
+		interruptedNotice(&out, h, s.Dir)
+	}
 	p := run.Plan
 	o.res.Gateway = run.Site.Gateway.EUI
 	if o.res.Gateway == "" {
@@ -564,11 +567,6 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 		return o
 	}
 	paths := fl.Paths(s)
-	lock, err := applier.AcquireLock("", lockKey(senv, flags, paths))
-	if err != nil {
-		return fail(ExitError, err)
-	}
-	defer lock.Release()
 	journalDir := journalDirOf(s.Dir)
 	if applier.HasJournal(journalDir) {
 		return fail(ExitError, fmt.Errorf("an earlier apply did not finish (journal %s): run gwsync rollback %s first", journalDir, s.Dir))
@@ -581,6 +579,23 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 		return fail(exitCodeOf(err), err)
 	}
 	defer run.Close()
+	var lock *applier.Lock
+	keepLock := false
+	if !run.Plan.Empty() || applier.LockOf(run.State) != nil {
+		if lock, err = takeLock(ctx, senv, run, s.Dir, c.LockTimeout, senv.debugLog(flags.Verbose)); err != nil {
+			if e := errors.Unwrap(err); e != nil {
+				err = e
+			}
+			return fail(ExitError, err)
+		}
+		defer func() {
+			if !keepLock {
+				if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+					fmt.Fprintf(&out, "warning: %v\n", err)
+				}
+			}
+		}()
+	}
 	p := run.Plan
 	o.res.Gateway = run.Site.Gateway.EUI
 	o.res.Add, o.res.Change, o.res.Destroy = p.Summary()
@@ -609,7 +624,9 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 		prog := newProgress(senv)
 		opts.Progress = prog.event
 	}
+	opts.Lock = lock
 	res, aerr := applier.Apply(ctx, run.Client, p, opts)
+	keepLock = res != nil && res.KeepLock
 	rerr := reportApply(ctx, senv, run, res, aerr, s.Dir, false)
 	o.code = exitCodeOf(rerr)
 	if ee := (*exitError)(nil); errors.As(rerr, &ee) && ee.err != nil {

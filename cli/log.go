@@ -84,3 +84,12 @@ func debugf(l *slog.Logger) func(format string, args ...any) {
 	}
 	return func(format string, args ...any) { l.Debug(fmt.Sprintf(format, args...)) }
 }
+
+// debugLog is a Logf hook that logs debug records on env's stderr when
+// they are on (verbose, or GWSYNC_LOG=debug), and does nothing otherwise.
+func (env *Env) debugLog(verbose bool) func(format string, args ...any) {
+	if f := debugf(env.logger(verbose)); f != nil {
+		return f
+	}
+	return func(string, ...any) {}
+}

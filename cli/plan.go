@@ -73,7 +73,7 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 	if env.JournalDir != "" {
 		journalDir = env.JournalDir // a fleet site
 	}
-	popts := planner.Options{StopTasks: flags.StopTask, WrittenCodecJSON: applier.WrittenCodecJSON(journalDir, s.Gateway.EUI)}
+	popts := planner.Options{StopTasks: flags.StopTask}
 	if stateFile != "" {
 		st, err := readSnapshot(stateFile)
 		if err != nil {
@@ -100,6 +100,9 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 			popts.Now = time.Now
 		}
 	}
+	// What gwsync wrote of the write-only values: their digests on the
+	// gateway (from any checkout), the values from this checkout's cache.
+	popts.CodecJSONDigests, popts.FirmwareDigests, popts.WrittenCodecJSON = applier.WrittenDigests(journalDir, s.Gateway.EUI, run.State.Records)
 	if err := checkLivePlan(env, opts, siteArgs, s, run.State); err != nil {
 		_ = run.Close()
 		return nil, err
@@ -228,9 +231,16 @@ func (c *PlanCmd) Run(env *Env) error {
 		return err
 	}
 	p := run.Plan
+	held := applier.LockOf(run.State)
+	if held != nil {
+		interruptedNotice(env.Stderr, held, planSiteArg(c.Site))
+	}
 	var out bytes.Buffer
 	switch c.Format {
 	case "markdown":
+		if held != nil { // the pull request's reviewers see it too
+			fmt.Fprintf(&out, "> **Warning:** the gateway's lock is held by %s: an apply was interrupted or is under way. See `gwsync plan` or `gwsync unlock` for the holder and the ways forward.\n\n", mdEscape(held.Holder()))
+		}
 		err = render.Markdown(&out, p, 0)
 	case "json":
 		err = render.JSON(&out, p)
@@ -329,4 +339,18 @@ func assumeUnsetKeys(s *site.Site, st *nsapi.State) int {
 		fill(&g.McAppSKey, live.McAppSKey)
 	}
 	return n
+}
+
+// planSiteArg is how the ways forward name the site.
+func planSiteArg(site []string) string {
+	if len(site) == 1 {
+		return site[0]
+	}
+	return siteDirOf(site)
+}
+
+// mdEscape keeps text from a gateway record from making markdown of its
+// own in a pull-request comment.
+func mdEscape(s string) string {
+	return strings.NewReplacer("\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]", "<", "&lt;", ">", "&gt;", "|", "\\|", "@", "&#64;", "\n", " ").Replace(s)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,19 +52,34 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 	defer closer()
 	target := journalTarget(env, c.ConnFlags, conn, gw)
-	// The same lock as gwsync apply's: --gateway-eui, else the site's
-	// EUI, else broker and request topic.
-	lock, err := applier.AcquireLock("", lockKey(env, c.ConnFlags, []string{c.Site}))
+	lock, tookOver, err := takeRollbackLock(ctx, env, cl, c.Site, journalDir)
 	if err != nil {
-		return withExit(ExitError, err)
+		return err
 	}
-	defer lock.Release()
+	if !tookOver && !c.Force && !c.Abandon && applier.HasJournal(journalDir) {
+		if rerr := lock.Release(context.WithoutCancel(ctx)); rerr != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", rerr)
+		}
+		return withExit(ExitError, fmt.Errorf("journal %s (%s) is not the one of an interrupted apply on this gateway: "+
+			"no lock on the gateway names it, so nothing was written. A journal planted in a checkout, copied from another gateway, "+
+			"or left after its lock was broken would look like this. Review it; to roll back from it anyway, pass --force; "+
+			"to end it without writing, pass --abandon", journalDir, cmp.Or(applier.JournalID(journalDir), "no id")))
+	}
+	keepLock := true // released only when the journal is ended
+	defer func() {
+		if !keepLock {
+			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+			}
+		}
+	}()
 
 	if c.Abandon {
 		rec, path, err := applier.Abandon(ctx, cl, journalDir)
 		if err != nil {
 			return withExit(ExitError, err)
 		}
+		keepLock = false
 		fmt.Fprintf(env.Stdout, "Journal ended without a rollback; the gateway is left as it is. Writes left in place (%d):\n", len(rec.Left))
 		for _, l := range rec.Left {
 			fmt.Fprintf(env.Stdout, "  %s\n", l)
@@ -86,6 +102,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	case errors.As(err, &moved):
 		return withExit(ExitError, err)
 	case err == nil:
+		keepLock = false
 		n := countUndone(res)
 		writes := "writes"
 		if n == 1 {
@@ -94,6 +111,9 @@ func (c *RollbackCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stdout, "Rollback complete: %d %s undone; the gateway was re-read and equals its state before the apply.\n", n, writes)
 		return nil
 	case errors.As(err, &inc):
+		if lerr := lock.SetState(context.WithoutCancel(ctx), applier.LockRollbackIncomplete, ""); lerr != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", lerr)
+		}
 		fmt.Fprintln(env.Stdout, "Rollback INCOMPLETE: the gateway is not verified back in its state before the apply:")
 		fmt.Fprintln(env.Stdout, indent(res.Remaining))
 		if refusedUndos(res) {

@@ -1,20 +1,20 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/site"
 )
 
-// TestRollbackTakesTheApplyLock: an apply given --gateway-eui (the site
-// names no EUI) holds the gateway's lock; a rollback with the same flag
-// must wait for it, not run beside it under another lock name.
+// TestRollbackTakesTheApplyLock: a run that holds the gateway's lock (on
+// the gateway, whatever machine it runs on) keeps a rollback from another
+// journal out, naming the holder.
 func TestRollbackTakesTheApplyLock(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
 	dir := t.TempDir()
 	sitePath := filepath.Join(dir, "site.yaml")
 	if err := os.WriteFile(sitePath, []byte("version: 1\ngateway:\n  channelPlan: EU868\n"), 0o600); err != nil {
@@ -23,19 +23,25 @@ func TestRollbackTakesTheApplyLock(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, ".gwsync"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ".gwsync", applier.JournalFile), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ".gwsync", applier.JournalFile), []byte("{}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	flags := ConnFlags{Broker: "sim://" + filepath.Join(dir, "gw.json"), GatewayEUI: "24e124fffef5a6a8"}
 	env := envOf(nil)
-	lock, err := applier.AcquireLock("", lockKey(env, flags, []string{sitePath}))
+	cl, closer, err := connect(context.Background(), env, flags, nil, site.Gateway{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release()
+	rec := applier.NewLockRecord(func(string) string { return "" }, "apply", "elsewhere", "")
+	rec.JournalID = "j-another"
+	if _, err := applier.AcquireLock(context.Background(), cl, rec, applier.LockOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := closer(); err != nil {
+		t.Fatal(err)
+	}
 	err = (&RollbackCmd{Site: sitePath, ConnFlags: flags}).Run(env)
-	var le *applier.LockedError
-	if !errors.As(err, &le) || !strings.Contains(err.Error(), "locked by another apply") {
-		t.Errorf("rollback while the apply holds the lock: got %v, want a LockedError", err)
+	if err == nil || !strings.Contains(err.Error(), "gateway locked: held by apply") || !strings.Contains(err.Error(), "j-another") {
+		t.Errorf("rollback while another run holds the lock: got %v, want the holder named", err)
 	}
 }

@@ -49,6 +49,8 @@ func sortedState(st *nsapi.State) *nsapi.State {
 		return a.Name < b.Name || a.Name == b.Name && a.ID() < b.ID()
 	})
 	c.Codecs = append([]nsapi.Codec(nil), st.Codecs...)
+	c.Records = append([]nsapi.Codec(nil), st.Records...)
+	c.SplitRecords() // gwsync's own records are never exported, also from a snapshot that lists them
 	sort.SliceStable(c.Codecs, func(i, j int) bool {
 		a, b := c.Codecs[i], c.Codecs[j]
 		return a.Name < b.Name || a.Name == b.Name && lessID(string(a.ID), string(b.ID))

@@ -1,9 +1,11 @@
 package gwsim
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 )
 
@@ -204,4 +206,25 @@ func (g *Gateway) deleteCodec(_ *request, id string) any {
 	delete(g.st.idx.codec, c.ID)
 	g.st.delCodec(c)
 	return okBody
+}
+
+// ownRecord reports whether req is about one of gwsync's own records: a
+// payload codec with a reserved name, named in the body or by its id.
+func (g *Gateway) ownRecord(req *request) bool {
+	path, _, _ := strings.Cut(req.URL, "?")
+	if !strings.HasPrefix(path, "/api/payloadcodec") {
+		return false
+	}
+	var b struct {
+		Name string `json:"name"`
+	}
+	if len(req.Body) > 0 && json.Unmarshal(req.Body, &b) == nil && reserved.Codec(b.Name) {
+		return true
+	}
+	id := strings.TrimRight(path, "/")
+	id = id[strings.LastIndexByte(id, '/')+1:]
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := g.st.codec(id)
+	return c != nil && reserved.Codec(c.Name)
 }

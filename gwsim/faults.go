@@ -10,7 +10,10 @@ import (
 // Fault is one injected failure. A request matches when its method and url
 // match; the fault fires on the Nth match (counted from when it was added,
 // every match when Nth is 0) and then on following matches until it has
-// fired Times times.
+// fired Times times. A request to gwsync's own records (the payload codecs
+// with a reserved name: its lock, its digests of write-only values) is
+// neither counted nor faulted, and logged as "ok (a gwsync record)": faults
+// strike the user's resources, whatever gwsync adds around them.
 type Fault struct {
 	// Method is "GET", "POST", "PUT" or "DELETE"; "" matches any write
 	// (POST, PUT, DELETE).

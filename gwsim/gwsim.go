@@ -437,7 +437,8 @@ func (g *Gateway) ChannelPlan() string { return g.plan.Name }
 func (g *Gateway) Faults() *Faults { return g.faults }
 
 // Writes is the number of successful writes (POST, PUT, DELETE) performed
-// so far, for tests.
+// so far, for tests; writes to gwsync's own records (its lock, its digests
+// of write-only values) are not counted.
 func (g *Gateway) Writes() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

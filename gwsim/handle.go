@@ -66,6 +66,9 @@ type request struct {
 
 	path  string
 	query url.Values
+	// own says the request is about one of gwsync's own records
+	// (ownRecord): not a write Writes counts.
+	own bool
 }
 
 // response is the answer envelope, in the order of the spec's example;
@@ -137,7 +140,14 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 		return nil, actAnswer
 	}
 	method := strings.ToUpper(req.Method)
-	if f, ok := g.faults.match(method, req.URL); ok {
+	own := g.ownRecord(&req)
+	req.own = own
+	var f Fault
+	var ok bool
+	if !own {
+		f, ok = g.faults.match(method, req.URL)
+	}
+	if ok {
 		switch {
 		case f.Disconnect && !canDisconnect:
 			g.logf("gwsim: %s %s: fault: Disconnect is not supported on another broker; ignored", method, req.URL)
@@ -161,9 +171,12 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 		}
 	}
 	body := g.serve(&req)
-	if e, ok := body.(*apiError); ok {
+	switch e, ok := body.(*apiError); {
+	case ok:
 		g.logf("gwsim: %s %s: code %d", method, req.URL, e.code)
-	} else {
+	case own:
+		g.logf("gwsim: %s %s: ok (a gwsync record)", method, req.URL)
+	default:
 		g.logf("gwsim: %s %s: ok", method, req.URL)
 	}
 	return g.answer(&req, string(req.ID), body), actAnswer
@@ -274,7 +287,9 @@ func (g *Gateway) serve(req *request) any {
 		}
 		return out
 	}
-	g.writes++
+	if !req.own {
+		g.writes++
+	}
 	if err := g.persistLocked(); err != nil {
 		g.logf("gwsim: %v", err)
 		return errf(nsapi.CodeInternal, "saving state failed")

@@ -662,6 +662,7 @@ func (c *Client) ReadState(ctx context.Context) (*State, error) {
 		s.ChannelPlan = devices.ChannelPlan
 	}
 	s.GatewayEUI = c.GatewayEUI()
+	s.SplitRecords()
 	s.sort()
 	return s, nil
 }

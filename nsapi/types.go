@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gwsync/gwsync/internal/reserved"
 )
 
 // This file holds the wire types of the ns-api: the request/response
@@ -384,6 +386,10 @@ type Codec struct {
 	TestEnabled   bool       `json:"testEnabled"`
 	FPort         FlexInt    `json:"fPort"`
 	CodecJSON     string     `json:"codecJson"`
+	// ClearCodecJSON makes Write send an empty CodecJSON, which is
+	// otherwise not sent (see CodecWrite): a rollback restoring a
+	// codecJson known to have been empty.
+	ClearCodecJSON bool `json:"-"`
 }
 
 // CodecWrite is the canonical body of POST and PUT /api/payloadcodecs.
@@ -395,7 +401,24 @@ type CodecWrite struct {
 	DecoderScript string `json:"decoderScript"`
 	TestEnabled   bool   `json:"testEnabled"`
 	FPort         int64  `json:"fPort"`
-	CodecJSON     string `json:"codecJson"`
+	// CodecJSON is write-only (no read returns it, spec 5.3): an empty one
+	// is not sent, so that a codecJson the site does not declare is kept
+	// as it is on the gateway, never wiped; unless ClearCodecJSON.
+	CodecJSON      string `json:"codecJson,omitempty"`
+	ClearCodecJSON bool   `json:"-"`
+}
+
+// MarshalJSON sends codecJson when it is set, or when ClearCodecJSON asks
+// for an empty one.
+func (w CodecWrite) MarshalJSON() ([]byte, error) {
+	type plain CodecWrite
+	if w.CodecJSON == "" && w.ClearCodecJSON {
+		return json.Marshal(struct {
+			plain
+			CodecJSON string `json:"codecJson"`
+		}{plain(w), ""})
+	}
+	return json.Marshal(plain(w))
 }
 
 // CodecShort is an entry of GET /api/payloadcodecs-short.
@@ -612,6 +635,25 @@ type State struct {
 	// code 21, "type or url not supported": a firmware from before FUOTA
 	// support (such as 60.0.0.45). It holds no tasks and takes none.
 	NoFuota bool `json:"noFuota,omitempty"`
+	// Records are gwsync's own records on the gateway: the custom codecs
+	// with a reserved name (package reserved), taken out of Codecs by
+	// ReadState so that nothing treats them as the user's resources. They
+	// are not part of the Fingerprint.
+	Records []Codec `json:"gwsyncRecords,omitempty"`
+}
+
+// SplitRecords moves the codecs with a reserved name from Codecs to
+// Records.
+func (s *State) SplitRecords() {
+	kept := s.Codecs[:0:0]
+	for _, c := range s.Codecs {
+		if reserved.Codec(c.Name) {
+			s.Records = append(s.Records, c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	s.Codecs = kept
 }
 
 // StateFormatVersion is the current State.FormatVersion.
@@ -665,14 +707,15 @@ func (d *Device) Write() DeviceWrite {
 // Write returns the canonical create/update body for c.
 func (c *Codec) Write() CodecWrite {
 	return CodecWrite{
-		Name:          c.Name,
-		Description:   c.Description,
-		TemplateID:    int64(c.TemplateID),
-		EncoderScript: c.EncoderScript,
-		DecoderScript: c.DecoderScript,
-		TestEnabled:   c.TestEnabled,
-		FPort:         int64(c.FPort),
-		CodecJSON:     c.CodecJSON,
+		Name:           c.Name,
+		Description:    c.Description,
+		TemplateID:     int64(c.TemplateID),
+		EncoderScript:  c.EncoderScript,
+		DecoderScript:  c.DecoderScript,
+		TestEnabled:    c.TestEnabled,
+		FPort:          int64(c.FPort),
+		CodecJSON:      c.CodecJSON,
+		ClearCodecJSON: c.ClearCodecJSON,
 	}
 }
 

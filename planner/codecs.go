@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/site"
@@ -20,7 +21,8 @@ func normScript(s string) string {
 // codecKey is what a codec is compared by. codecJson is left out: the
 // codec list (spec 5.3) never returns it, so it is write-only — sent on
 // create and with every update of the codec, and a difference by itself
-// only against the value gwsync recorded writing (Options.WrittenCodecJSON).
+// only against the digest of the value gwsync recorded writing
+// (Options.CodecJSONDigests).
 func codecKey(c *nsapi.Codec) nsapi.CodecWrite {
 	w := c.Write()
 	w.EncoderScript, w.DecoderScript, w.CodecJSON = normScript(w.EncoderScript), normScript(w.DecoderScript), ""
@@ -50,17 +52,22 @@ func (b *builder) codecs() {
 		want.ID = lc.ID
 		b.siteCodecs[sc.Name] = target{name: sc.Name, id: string(lc.ID)}
 		before := *lc
-		written, known := b.opts.WrittenCodecJSON[lc.Name]
-		if known {
-			before.CodecJSON = written
+		// codecJson is compared only when the site declares one: an
+		// undeclared one is never sent, so the gateway keeps its own.
+		digest, known := b.writtenCodecJSON(lc.Name)
+		declaredJSON := want.CodecJSON != ""
+		jsonChanged := declaredJSON && known && digest != reserved.Digest(want.CodecJSON)
+		if v, ok := b.opts.WrittenCodecJSON[lc.Name]; ok && declaredJSON && known && reserved.Digest(v) == digest {
+			before.CodecJSON = v
+		} else if declaredJSON && known && !jsonChanged {
+			before.CodecJSON = want.CodecJSON // the same, by its digest
 		}
-		jsonChanged := known && written != want.CodecJSON
 		if from == "" && codecKey(&want) == codecKey(lc) && !jsonChanged {
 			continue
 		}
 		reason := renameReason(from)
 		if jsonChanged && reason == "" {
-			reason = "codecJson differs from the value gwsync last wrote (the gateway never returns it)"
+			reason = "codecJson differs from the one gwsync last wrote (the gateway never returns it; its record on the gateway holds its digest)"
 		}
 		b.add(plan.Change{Address: addr, Kind: plan.KindCodec, Name: sc.Name, ID: string(lc.ID), Action: plan.Update,
 			Reason: reason, Before: &plan.Object{Codec: &before}, After: &plan.Object{Codec: &want}})
@@ -81,4 +88,17 @@ func (b *builder) builtinCodec(c *nsapi.Codec) bool {
 		}
 	}
 	return false
+}
+
+// writtenCodecJSON is the digest of the codecJson gwsync last wrote to the
+// codec name: from the gateway's record, else from the local cache.
+func (b *builder) writtenCodecJSON(name string) (string, bool) {
+	if b.opts.CodecJSONDigests != nil {
+		d, ok := b.opts.CodecJSONDigests[name]
+		return d, ok
+	}
+	if v, ok := b.opts.WrittenCodecJSON[name]; ok {
+		return reserved.Digest(v), true
+	}
+	return "", false
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/site"
@@ -46,10 +47,21 @@ type Options struct {
 	// snapshot), the band tables decide, with the dwell-time limit as the
 	// site says.
 	PayloadSizes []nsapi.PayloadSize
-	// WrittenCodecJSON is the codecJson gwsync last wrote per codec name
-	// (the applier's record; nil: none). The gateway never returns
+	// CodecJSONDigests is, per codec name, the digest (reserved.Digest) of
+	// the codecJson gwsync last wrote, as the gateway's own record says
+	// (applier.WrittenDigests; nil: none). The gateway never returns
 	// codecJson, so this record is the only way to see that the site
-	// changed it; a codec without a record is never updated for it.
+	// changed it; a codec without one is never updated for it, and a
+	// codecJson the site does not declare is never sent.
+	CodecJSONDigests map[string]string
+	// FirmwareDigests is, per FUOTA task name, the digest of the firmware
+	// file content (base64, as sent) gwsync last wrote: a pending task
+	// whose site firmware file differs is updated.
+	FirmwareDigests map[string]string
+	// WrittenCodecJSON is the codecJson value gwsync last wrote per codec
+	// name, where known (a local cache whose digest is the gateway's): a
+	// plan shows it as the value before. Without CodecJSONDigests, its
+	// digests stand in for them.
 	WrittenCodecJSON map[string]string
 	// Now, when set, is the clock of the check that a FUOTA task the plan
 	// creates (or replaces) starts in the future: a gateway starts a task
@@ -63,12 +75,6 @@ type Options struct {
 	// devices that is on the gateway must be among them, and each should be
 	// able to take the task's class C multicast session (see tasks.go).
 	FirmwareDevices func(t *nsapi.FuotaTask) ([]nsapi.FuotaDevice, error)
-	// FirmwareDigests is the digest (FirmwareDigest) of the firmware
-	// last written to each FUOTA task, by task name, as the record of
-	// write-only values holds it (nil: none). The gateway never gives a
-	// firmware back: a task whose site file's content no longer has this
-	// digest is updated, even under the same firmware name.
-	FirmwareDigests map[string]string
 	// Estimates adds to the plan, for each FUOTA task it writes, a Note
 	// with the estimate of its session: fragments, time to send, airtime
 	// (EstimateTask). gwsync plan and apply set it.
@@ -136,6 +142,7 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
+	live = withoutRecords(live)
 	// The fingerprint only reads the state: it is taken while the plan is
 	// built.
 	fingerprint := make(chan string, 1)
@@ -406,4 +413,19 @@ func clearOrEmpty(v string) string {
 		return ""
 	}
 	return v
+}
+
+// withoutRecords is live without gwsync's own records (codecs with a
+// reserved name), which no plan creates, changes or prunes, also when a
+// snapshot made by hand still lists them.
+func withoutRecords(live *nsapi.State) *nsapi.State {
+	for _, c := range live.Codecs {
+		if reserved.Codec(c.Name) {
+			cp := *live
+			cp.Records = slices.Clone(live.Records)
+			cp.SplitRecords()
+			return &cp
+		}
+	}
+	return live
 }

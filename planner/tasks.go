@@ -5,9 +5,7 @@ package planner
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/site"
@@ -171,9 +170,11 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 		}
 		return
 	}
-	contentOnly := !tasksDiffer(&want, lt) && from == ""
-	if contentOnly && !b.firmwareChanged(st) {
-		return
+	fwChanged := false
+	if !tasksDiffer(&want, lt) && from == "" {
+		if fwChanged = b.firmwareChanged(st, lt); !fwChanged {
+			return
+		}
 	}
 	if status := int64(lt.Status); taskRunning(status) && !b.stops(lt.Name, st.Name) {
 		b.noteKind(plan.NoteHeld, addr, "held: task %s is %s and differs from the site (%s); its change waits until it ends; pass --stop-task %s to stop and replace it now",
@@ -210,11 +211,26 @@ func (b *builder) task(st *site.FirmwareUpdate, path string, lt *nsapi.FuotaTask
 	}
 	want.ID = lt.ID
 	reason := renameReason(from)
-	if contentOnly {
-		reason = fmt.Sprintf("the content of firmware file %s changed since it was last written (same name %q)", st.FirmwareFile, want.FirmwareName)
+	if fwChanged {
+		reason = "the firmware file differs from the one gwsync last wrote (the gateway never returns it; its record on the gateway holds its digest)"
 	}
 	b.add(plan.Change{Address: addr, Kind: plan.KindTask, Name: st.Name, ID: id, Action: plan.Update,
 		Reason: reason, Before: &plan.Object{Task: &before}, After: &plan.Object{Task: &want}})
+}
+
+// firmwareChanged says whether the site's firmware file for a task of
+// local firmware differs from the one gwsync last wrote to it, by the
+// digest on the gateway (Options.FirmwareDigests); unknown is unchanged.
+func (b *builder) firmwareChanged(st *site.FirmwareUpdate, lt *nsapi.FuotaTask) bool {
+	d, known := b.opts.FirmwareDigests[lt.Name]
+	if !known || st.Official != nil || st.FirmwareFile == "" {
+		return false
+	}
+	data, err := b.opts.ReadFile(st.FirmwareFile)
+	if err != nil {
+		return false // complete reports it when the task is written
+	}
+	return reserved.Digest(base64.StdEncoding.EncodeToString(data)) != d
 }
 
 // fragmentFits checks a task's fragment size, before the plan writes the
@@ -310,26 +326,3 @@ func (b *builder) whyWrite(st *site.FirmwareUpdate) string {
 	return "changing its " + strings.Join(taskDiffFields(&want, lt), ", ")
 }
 
-// firmwareChanged is where a change of a firmware file's content, under
-// the same name, turns into an update of its task: the gateway never
-// gives the content back, so only a record of what was last written
-// (Options.FirmwareDigests) can tell. A task without a record, or whose
-// site gives no firmwareFile, is not updated for it.
-func (b *builder) firmwareChanged(st *site.FirmwareUpdate) bool {
-	was, ok := b.opts.FirmwareDigests[st.Name]
-	if !ok || st.FirmwareFile == "" || st.Official != nil {
-		return false
-	}
-	data, err := b.opts.ReadFile(st.FirmwareFile)
-	if err != nil {
-		return false // complete reports it if the task is written
-	}
-	return FirmwareDigest(data) != was
-}
-
-// FirmwareDigest is the digest of a firmware file's content that
-// Options.FirmwareDigests records.
-func FirmwareDigest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}

@@ -98,6 +98,15 @@ func TestBadInputs(t *testing.T) {
 			},
 		},
 		{
+			name: "reserved codec names",
+			files: map[string]string{"site.yaml": y("version: 1", "codecs:", "  - name: gwsync-lock", "    decoderScript: x",
+				"  - name: mine", "    renamedFrom: GWSYNC-STATE", "    decoderScript: x")},
+			want: []string{
+				"site.yaml:3:11: codecs[0].name: codec name \"gwsync-lock\" is reserved: gwsync keeps its own records on the gateway under it (the lock, the digests of write-only values); give the codec another name",
+				"site.yaml:6:18: codecs[1].renamedFrom: codec name \"GWSYNC-STATE\" is reserved: gwsync keeps its own records on the gateway under it (the lock, the digests of write-only values); give the codec another name",
+			},
+		},
+		{
 			name:  "missing version",
 			files: map[string]string{"site.yaml": y("devices: []")},
 			want:  []string{"site.yaml:1:1: version: missing required field \"version\" (write version: 1)"},

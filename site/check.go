@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gwsync/gwsync/band"
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/schema"
 )
 
@@ -344,6 +345,11 @@ func (l *loader) checkCodecs() {
 	for i, it := range l.codecs {
 		c := &l.site.Codecs[it.idx]
 		objs[i] = it.named(c.Name, c.RenamedFrom)
+		for _, n := range []struct{ name, field string }{{c.Name, "name"}, {c.RenamedFrom, "renamedFrom"}} {
+			if reserved.Codec(n.name) {
+				l.add(it.m.pos(n.field), it.m.sub(n.field), "codec name %q is reserved: gwsync keeps its own records on the gateway under it (the lock, the digests of write-only values); give the codec another name", n.name)
+			}
+		}
 	}
 	l.checkNames("codec", objs)
 }

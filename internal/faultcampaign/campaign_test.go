@@ -104,8 +104,8 @@ func TestCampaign(t *testing.T) {
 		}
 	}
 
-	// gwsync apply takes a lock per gateway EUI in the temporary folder:
-	// the campaign's gateways are its own, not those of other tests.
+	// Each trial's gwsync runs get a temporary folder of their own; the
+	// lock lives on each trial's own simulated gateway.
 	t.Setenv("TMPDIR", t.TempDir())
 	tab := newTable()
 	hints := map[string]int{}

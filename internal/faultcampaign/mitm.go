@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 )
 
@@ -70,11 +71,14 @@ type MITM struct {
 	replace    map[string]int  // answers to replace by an error code, by request id
 	lostOn     map[string]bool // answers that drop the connection, by request id
 	fired      []string        // what fired, in order
+	ownReq     map[string]bool // creates of gwsync's records, by request id
+	ownIDs     map[string]bool // codec ids of gwsync's records
 }
 
 // NewMITM returns a MITM with the faults (none: it only counts).
 func NewMITM(faults ...*Fault) *MITM {
-	return &MITM{faults: faults, drop: map[string]bool{}, replace: map[string]int{}, lostOn: map[string]bool{}}
+	return &MITM{faults: faults, drop: map[string]bool{}, replace: map[string]int{}, lostOn: map[string]bool{},
+		ownReq: map[string]bool{}, ownIDs: map[string]bool{}}
 }
 
 // Wrap returns inner with the MITM in front of it.
@@ -115,6 +119,52 @@ type envelope struct {
 	Method     string `json:"method"`
 	URL        string `json:"url"`
 	GatewayEUI string `json:"gatewayEUI"`
+	Body       struct {
+		Name string `json:"name"`
+	} `json:"body"`
+}
+
+// own says whether req touches gwsync's own records on the gateway (the
+// codecs with a reserved name: the lock, the digests of write-only
+// values), by the name it sends or the codec id it names. Those requests
+// are neither counted nor faulted: the campaign judges what gwsync does
+// to the user's resources, and the raw-state judge skips the records too.
+// A create of one is remembered, so that its answer teaches the id.
+func (m *MITM) own(req envelope) bool {
+	path, _, _ := strings.Cut(req.URL, "?")
+	if !strings.HasPrefix(path, "/api/payloadcodec") {
+		return false
+	}
+	if reserved.Codec(req.Body.Name) {
+		if strings.ToUpper(req.Method) == "POST" {
+			m.ownReq[req.ID] = true
+		}
+		return true
+	}
+	i := strings.LastIndexByte(path, '/')
+	return m.ownIDs[path[i+1:]]
+}
+
+// learn takes the ids of gwsync's records from an answer: a create of
+// one, or a codec list.
+func (m *MITM) learn(resp map[string]any) {
+	id, _ := resp["id"].(string)
+	body, _ := resp["body"].(map[string]any)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ownReq[id] {
+		delete(m.ownReq, id)
+		if cid := fmt.Sprint(body["id"]); cid != "" && cid != "<nil>" {
+			m.ownIDs[cid] = true
+		}
+	}
+	result, _ := body["result"].([]any)
+	for _, r := range result {
+		rec, _ := r.(map[string]any)
+		if name, _ := rec["name"].(string); reserved.Codec(name) {
+			m.ownIDs[fmt.Sprint(rec["id"])] = true
+		}
+	}
 }
 
 // action is what a connection does with one request.
@@ -134,6 +184,9 @@ func (m *MITM) decide(req envelope) (action, int) {
 	write := method == "POST" || method == "PUT" || method == "DELETE"
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.own(req) {
+		return forward, 0
+	}
 	if write {
 		m.writes++
 	} else if m.writes > 0 {
@@ -268,6 +321,7 @@ func (c *conn) answer(payload []byte) {
 		deliver(payload)
 		return
 	}
+	c.m.learn(resp)
 	id, _ := resp["id"].(string)
 	drop, code, lostOn := c.m.settle(id)
 	switch {

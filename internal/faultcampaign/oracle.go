@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/gwsync/gwsync/internal/reserved"
 )
 
 // State is a simulated gateway's state file, normalised: resources by
@@ -130,6 +132,9 @@ func Normalise(raw map[string]any) State {
 		add("profiles", str(r["name"]), clean(r, "id"))
 	}
 	for _, r := range list(raw, "codecs") {
+		if reserved.Codec(str(r["name"])) {
+			continue // gwsync's own records (the lock, the digests of write-only values)
+		}
 		add("codecs", str(r["name"]), clean(r, "id"))
 	}
 	for _, r := range list(raw, "devices") {

@@ -577,7 +577,7 @@ func cliRollback(ctx context.Context, tr Trial, trialPath, sitePath string, secr
 }
 
 // command is a gwsync subprocess with the trial's keys in its environment
-// and its own temporary folder (the apply lock lives there).
+// and its own temporary folder.
 func command(ctx context.Context, tr Trial, secrets map[string]string, out *bytes.Buffer, args ...string) *exec.Cmd {
 	args = append(args, "--timeout", calmTimeout.String()) // no lost answers here
 	cmd := exec.CommandContext(ctx, tr.Bin, args...)

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gwsync/gwsync/applier"
+	"github.com/gwsync/gwsync/internal/reserved"
+	"github.com/gwsync/gwsync/nsapi"
+	"github.com/gwsync/gwsync/planner"
+)
+
+// The lock every machine sees (applier.AcquireLock) is taken on the
+// gateway, through the client that read the state for the plan. A state
+// read before the lock is current only when no other run held the lock
+// then and the gateway's record of write-only values, which every apply
+// that writes rewrites before it releases the lock, is unchanged since:
+// otherwise the gateway is read and the site planned again, under the lock.
+
+// takeLock takes the gateway's lock for run (cmd "apply"), waiting up to
+// timeout for another run's; it plans again when the state run was planned
+// from may have moved meanwhile. A held lock is an exit-1 error that names
+// the holder and the ways forward.
+func takeLock(ctx context.Context, env *Env, run *planRun, siteDir string, timeout time.Duration, logf func(string, ...any)) (*applier.Lock, error) {
+	rec := applier.NewLockRecord(env.Getenv, "apply", siteDir, run.Plan.Digest())
+	l, err := applier.AcquireLock(ctx, run.Client, rec, applier.LockOptions{Timeout: timeout, Logf: logf,
+		Waiting: func(h applier.LockRecord) {
+			fmt.Fprintf(env.Stderr, "Waiting up to %s for the gateway's lock, held by %s\n", timeout, h.Holder())
+		}})
+	var le *applier.LockedError
+	if errors.As(err, &le) {
+		return nil, withExit(ExitError, lockedError(le, siteDir))
+	}
+	if err != nil {
+		return nil, withExit(ExitError, err)
+	}
+	if applier.LockOf(run.State) == nil && sameRecord(run.State.Records, l.Seen) {
+		return l, nil
+	}
+	// Planned while another run held the lock, or one wrote since: read
+	// and plan again.
+	st, err := run.Client.ReadState(ctx)
+	if err == nil {
+		opts := run.Options
+		opts.CodecJSONDigests, opts.FirmwareDigests, opts.WrittenCodecJSON = applier.WrittenDigests(env.journalDirFor(siteDir), run.Site.Gateway.EUI, st.Records)
+		var p = run.Plan
+		if p, err = planner.Plan(run.Site, st, opts); err == nil {
+			p.SiteDigest = run.Site.Digest()
+			run.State, run.Plan, run.Options = st, p, opts
+			l.SetPlanDigest(p.Digest())
+			return l, nil
+		}
+	}
+	if rerr := l.Release(context.WithoutCancel(ctx)); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	return nil, withExit(ExitError, fmt.Errorf("plan again under the lock: %w", err))
+}
+
+// journalDirFor is the journal folder of siteDir, or the fleet site's.
+func (env *Env) journalDirFor(siteDir string) string {
+	if env.JournalDir != "" {
+		return env.JournalDir
+	}
+	return journalDirOf(siteDir)
+}
+
+// sameRecord says whether the record of write-only values is the same in
+// both lists (a state's Records, and the records listed under the lock).
+func sameRecord(a, b []nsapi.Codec) bool {
+	find := func(cs []nsapi.Codec) (string, bool) {
+		for _, c := range cs {
+			if strings.EqualFold(c.Name, reserved.StateCodec) {
+				return string(c.ID) + "\x00" + c.DecoderScript, true
+			}
+		}
+		return "", false
+	}
+	x, okx := find(a)
+	y, oky := find(b)
+	return okx == oky && x == y
+}
+
+// lockedError names the lock's holder, in full, and the ways forward.
+func lockedError(le *applier.LockedError, siteDir string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v; nothing was written", le)
+	writeHolder(&b, &le.Holder, siteDir)
+	return errors.New(strings.TrimRight(b.String(), "\n"))
+}
+
+// writeHolder prints the holder's record and the ways forward.
+func writeHolder(w io.Writer, h *applier.LockRecord, siteDir string) {
+	fmt.Fprintln(w)
+	for _, d := range h.Details() {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+	if siteDir == "" {
+		siteDir = "SITE"
+	}
+	switch {
+	case !h.Interrupted():
+		fmt.Fprintf(w, "That run had not started writing. If it is still going, wait for it (gwsync apply --lock-timeout 10m %s); if it is gone, break its lock: gwsync unlock %s.\n", siteDir, siteDir)
+	default:
+		fmt.Fprintf(w, "If that run is still going, wait for it (gwsync apply --lock-timeout 10m %s).\n", siteDir)
+		fmt.Fprintf(w, "If it was interrupted (killed, cancelled), the gateway may be half-way between two states. Either:\n")
+		fmt.Fprintf(w, "  - roll it back with its journal: gwsync rollback %s, from the checkout that ran it, or with the .gwsync/ folder that the CI run kept as an artifact copied into the site's folder%s; or\n", siteDir, journalHint(h))
+		fmt.Fprintf(w, "  - break the lock and go forward to the site: gwsync unlock %s, then gwsync plan %s and gwsync apply %s.\n", siteDir, siteDir, siteDir)
+	}
+}
+
+func journalHint(h *applier.LockRecord) string {
+	if h.JournalID == "" {
+		return ""
+	}
+	return " (journal " + h.JournalID + ")"
+}
+
+// interruptedNotice warns, on w, that the gateway's lock is held: by a run
+// under way, or by an apply that was interrupted.
+func interruptedNotice(w io.Writer, h *applier.LockRecord, siteDir string) {
+	if h.Interrupted() {
+		fmt.Fprintf(w, "Warning: an apply to this gateway was interrupted, or is under way: the gateway's lock is held by %s.\n", h.Holder())
+	} else {
+		fmt.Fprintf(w, "Warning: the gateway's lock is held by %s.\n", h.Holder())
+	}
+	fmt.Fprint(w, "This plan compares the site with the gateway as it is now.")
+	writeHolder(w, h, siteDir)
+}
+
+// takeRollbackLock takes the gateway's lock for a rollback from the
+// journal in journalDir. The lock of the interrupted run that wrote that
+// journal (the same journal id, here or from a copied artifact) is taken
+// over; any other holder is refused, naming it.
+//
+// tookOver says that the lock was that run's: the gateway itself names
+// this journal as the one of an apply that did not finish. A journal that
+// no lock names (planted in a checkout, copied from another gateway, or
+// left after its lock was broken) is trusted only with --force.
+func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteDir, journalDir string) (l *applier.Lock, tookOver bool, err error) {
+	jid := applier.JournalID(journalDir)
+	rec := applier.NewLockRecord(env.Getenv, "rollback", siteDir, "")
+	rec.JournalID = jid
+	l, err = applier.AcquireLock(ctx, cl, rec, applier.LockOptions{TakeOver: func(h applier.LockRecord) bool {
+		if jid != "" && h.JournalID == jid {
+			tookOver = true
+		}
+		return tookOver
+	}})
+	var le *applier.LockedError
+	if errors.As(err, &le) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%v; nothing was written", le)
+		fmt.Fprintln(&b)
+		for _, d := range le.Holder.Details() {
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+		fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again.", cmp.Or(jid, "no id"), siteDir)
+		return nil, false, withExit(ExitError, errors.New(b.String()))
+	}
+	if err != nil {
+		return nil, false, withExit(ExitError, err)
+	}
+	if err := l.SetState(ctx, applier.LockRollingBack, jid); err != nil {
+		return nil, false, withExit(ExitError, err)
+	}
+	return l, tookOver, nil
+}
