@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/cli"
 	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/nsapi"
@@ -280,7 +281,11 @@ func TestKillMidApply(t *testing.T) {
 	// From the fresh clone, plan and apply say an apply was interrupted:
 	// who, where, when, and the ways forward.
 	out = other.run(t, 0, "plan", "site.yaml")
-	for _, want := range []string{"an apply to this gateway was interrupted", "state: applying", "journal: j-", "plan: sha256:", "gwsync rollback site.yaml", "gwsync unlock site.yaml"} {
+	jid := applier.JournalID(filepath.Join(dir, ".gwsync"))
+	if jid == "" {
+		t.Fatal("the killed apply left no journal")
+	}
+	for _, want := range []string{"an apply to this gateway was interrupted", "state: applying", "journal: " + jid, "plan: sha256:", "gwsync rollback site.yaml", "gwsync unlock site.yaml"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan from a fresh clone after the kill: no %q in:\n%s", want, out)
 		}

@@ -419,3 +419,16 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 	}
 	return "re-created", newID, nil
 }
+
+// CheckJournal refuses, before anything else is done, the journal in dir
+// when it was written for another gateway or run than target names (as
+// Rollback would, see checkBinding); a journal that does not read is left
+// for Rollback to report.
+func CheckJournal(dir string, target Target, force bool) error {
+	info, err := ReadJournalInfo(dir)
+	if err != nil {
+		return nil
+	}
+	_, err = checkBinding(dir, *info, target, force)
+	return err
+}

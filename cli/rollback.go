@@ -52,6 +52,13 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 	defer closer()
 	target := journalTarget(env, c.ConnFlags, conn, gw)
+	if !c.Abandon {
+		// Another gateway's journal is refused before its lock is taken:
+		// nothing is written to the gateway at hand.
+		if err := applier.CheckJournal(journalDir, target, c.Force); err != nil {
+			return withExit(ExitError, err)
+		}
+	}
 	lock, tookOver, err := takeRollbackLock(ctx, env, cl, c.Site, journalDir)
 	if err != nil {
 		return err

@@ -53,7 +53,13 @@ func TestRollbackRefusesAnotherGatewaysJournal(t *testing.T) {
 	prof.Name, prof.Profile.ProfileID = "planted", ""
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: euiA, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
 	journal := filepath.Join(dir, ".gwsync")
-	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal,
+	// The apply holds the gateway's lock, as gwsync apply does: left
+	// unverified, it keeps the lock, which names its journal.
+	lock, err := applier.AcquireLock(ctx, cl, applier.NewLockRecord(nil, "apply", dir, ""), applier.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal, Lock: lock,
 		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: euiA, Broker: "sim://" + state}})
 	var unverified *applier.UnverifiedError
 	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
@@ -118,5 +124,72 @@ func TestJournalSummary(t *testing.T) {
 	}
 	if s := journalSummary(dir); !strings.Contains(s, "does not read as a journal gwsync wrote") || !strings.Contains(s, "checksum") {
 		t.Errorf("summary of a planted journal: %q", s)
+	}
+}
+
+// TestRollbackRefusesAJournalNoLockNames: a journal of this very gateway
+// that no lock on the gateway names (planted in a checkout, or left after
+// its lock was broken) is refused by gwsync rollback before any write; it
+// is rolled back only with --force.
+func TestRollbackRefusesAJournalNoLockNames(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	const eui = "24E124FFFEF5A6A8"
+	ctx := context.Background()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "gw.json")
+	g, err := gwsim.OpenURL(state, gwsim.Options{EUI: eui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := nsapi.New(ctx, g.Transport(), nsapi.Config{GatewayEUI: eui, RequestTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prof nsapi.Profile
+	for _, p := range before.Profiles {
+		if p.Name == "ClassA-OTAA" {
+			prof = p
+		}
+	}
+	prof.Name, prof.Profile.ProfileID = "planted", ""
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: eui, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
+	journal := filepath.Join(dir, ".gwsync")
+	// No lock: the journal is not that of an apply the gateway knows of.
+	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal,
+		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: eui, Broker: "sim://" + state}})
+	var unverified *applier.UnverifiedError
+	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
+		t.Fatalf("apply: %v; want an unverified apply with its journal kept", err)
+	}
+	cl.Close()
+	g.Close()
+	was, _ := os.ReadFile(state)
+
+	site := filepath.Join(dir, "site.yaml")
+	if err := os.WriteFile(site, []byte("version: 1\ngateway:\n  eui: "+eui+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(nil)
+	err = (&RollbackCmd{Site: site, ConnFlags: ConnFlags{Broker: "sim://" + state, Timeout: 2 * time.Second}}).Run(env)
+	if err == nil || !strings.Contains(err.Error(), "no lock on the gateway names it") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("rollback of a journal no lock names: %v; want a refusal pointing to --force", err)
+	}
+	if !applier.HasJournal(journal) {
+		t.Fatal("the refused rollback removed the journal")
+	}
+	if is, _ := os.ReadFile(state); !strings.Contains(string(is), `"planted"`) || !strings.Contains(string(was), `"planted"`) {
+		t.Error("the refused rollback undid the planted profile")
+	}
+
+	env = envOf(nil)
+	if err := (&RollbackCmd{Site: site, Force: true, ConnFlags: ConnFlags{Broker: "sim://" + state, Timeout: 2 * time.Second}}).Run(env); err != nil {
+		t.Fatalf("rollback --force: %v\n%s", err, env.Stdout)
+	}
+	if !strings.Contains(env.Stdout.(interface{ String() string }).String(), "Rollback complete") {
+		t.Errorf("output:\n%s", env.Stdout)
 	}
 }
