@@ -325,4 +325,3 @@ func (b *builder) whyWrite(st *site.FirmwareUpdate) string {
 	want := b.desiredTask(st)
 	return "changing its " + strings.Join(taskDiffFields(&want, lt), ", ")
 }
-
