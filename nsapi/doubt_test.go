@@ -137,7 +137,7 @@ func TestHostilePagesAreErrors(t *testing.T) {
 		}, "listed twice", 5},
 		{"a duplicate within one page", func(t *testing.T, req nsapi.Request) []byte {
 			return hostilePage(req, 3, 1, 2, 1)
-		}, "listed twice (on the same page)", 1},
+		}, "listed twice (items 0 and 2)", 1},
 		{"body null", func(t *testing.T, req nsapi.Request) []byte {
 			return []byte(`{"id":"` + req.ID + `","method":"GET","url":"x","body":null}`)
 		}, "empty or null where a list belongs", 1},

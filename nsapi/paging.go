@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"reflect"
 	"strings"
 	"sync"
 )
@@ -68,11 +68,13 @@ func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
 	keys func(*T) []string,
 ) ([]T, error) {
 	l := &lister[T, L]{c: c, fb: fb, request: request, items: items, seen: seen, keys: keys,
-		pages: map[int][]T{}, seenAt: map[string]string{}}
+		byPos: map[int]T{}, at: map[string]int{}}
 	return l.run(ctx)
 }
 
-// lister is the state of one listAll.
+// lister is the state of one listAll. Items are held by position in the
+// list (page offset + index): pages that overlap must agree on what lies
+// where, and one identity at two positions is a duplicate.
 type lister[T, L any] struct {
 	c       *Client
 	fb      *fallback
@@ -83,9 +85,9 @@ type lister[T, L any] struct {
 
 	mu     sync.Mutex
 	total  int64
-	count  int64
-	pages  map[int][]T       // offset → items
-	seenAt map[string]string // identity → the URL of the page that listed it
+	byPos  map[int]T
+	at     map[string]int // identity → its position
+	cursor int            // every position below it is held
 }
 
 // fetch reads the page at offset: its items and total, or an error that
@@ -116,41 +118,53 @@ func (l *lister[T, L]) fetch(ctx context.Context, offset int) (r pageRequest, go
 	return r, got, int64(t), nil
 }
 
-// merge takes the page at offset in; a page that contradicts the others
-// is an error.
+// merge takes the page at offset in; a page that contradicts the others,
+// or that is empty while the total is not reached, is an error. (In fill,
+// a page that is not empty always adds the position asked for.)
 func (l *lister[T, L]) merge(r pageRequest, offset int, got []T, total int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	fail := func(format string, args ...any) error {
+		return &ListError{r.method, r.url, fmt.Sprintf(format, args...)}
+	}
 	if total != l.total {
-		return &ListError{r.method, r.url, fmt.Sprintf("the total changed while the list was read (%d, then %d): the gateway's list changed, or its paging is broken; run again", l.total, total)}
+		return fail("the total changed while the list was read (%d, then %d): the gateway's list changed, or its paging is broken; run again", l.total, total)
 	}
-	if len(got) == 0 {
-		return &ListError{r.method, r.url, fmt.Sprintf("the page is empty while %d of the %d items the gateway reports are unread: the gateway cannot be read completely", l.total-l.count, l.total)}
-	}
-	if _, dup := l.pages[offset]; dup {
-		return &ListError{r.method, r.url, fmt.Sprintf("offset %d was read twice", offset)}
-	}
-	if l.keys != nil {
-		for i := range got {
-			for _, k := range l.keys(&got[i]) {
-				if k == "" {
-					continue
-				}
-				if prev, dup := l.seenAt[k]; dup {
-					where := "on the same page"
-					if prev != r.url {
-						where = "also by " + prev
-					}
-					return &ListError{r.method, r.url, fmt.Sprintf("%s is listed twice (%s): the gateway's paging is broken, or it holds a duplicate; nothing was changed", k, where)}
-				}
-				l.seenAt[k] = r.url
-			}
+	for i := range got {
+		p := offset + i
+		if int64(p) >= l.total {
+			return fail("the gateway lists more items than the total it reports (%d)", l.total)
 		}
+		var ks []string
+		if l.keys != nil {
+			ks = l.keys(&got[i])
+		}
+		if prev, ok := l.byPos[p]; ok {
+			// Overlapping pages: the same item must lie there.
+			if !reflect.DeepEqual(prev, got[i]) {
+				return fail("item %d differs from what an earlier page listed there: the gateway's list changed, or its paging is broken; run again", p)
+			}
+			continue
+		}
+		for _, k := range ks {
+			if k == "" {
+				continue
+			}
+			if q, dup := l.at[k]; dup {
+				return fail("%s is listed twice (items %d and %d): the gateway's paging is broken, or it holds a duplicate", k, q, p)
+			}
+			l.at[k] = p
+		}
+		l.byPos[p] = got[i]
 	}
-	l.pages[offset] = got
-	l.count += int64(len(got))
-	if l.count > l.total {
-		return &ListError{r.method, r.url, fmt.Sprintf("the gateway lists more items than the total it reports (%d)", l.total)}
+	for {
+		if _, ok := l.byPos[l.cursor]; !ok {
+			break
+		}
+		l.cursor++
+	}
+	if len(got) == 0 && int64(len(l.byPos)) < l.total {
+		return fail("the page is empty while %d of the %d items the gateway reports are unread: the gateway cannot be read completely", l.total-int64(len(l.byPos)), l.total)
 	}
 	return nil
 }
@@ -176,14 +190,9 @@ func (l *lister[T, L]) run(ctx context.Context) ([]T, error) {
 	if err := l.fill(ctx); err != nil {
 		return nil, err
 	}
-	offsets := make([]int, 0, len(l.pages))
-	for o := range l.pages {
-		offsets = append(offsets, o)
-	}
-	slices.Sort(offsets)
-	all := make([]T, 0, l.count)
-	for _, o := range offsets {
-		all = append(all, l.pages[o]...)
+	all := make([]T, l.total)
+	for p, v := range l.byPos {
+		all[p] = v
 	}
 	return all, nil
 }
@@ -239,12 +248,12 @@ func (l *lister[T, L]) rest(ctx context.Context, step int) error {
 	return firstEr
 }
 
-// fill reads, one page at a time, the offsets below the total that no page
+// fill reads, one page at a time, from the lowest position that no page
 // covered (after a page shorter than the others), until the total is
 // reached. Every page must add an item, so it ends.
 func (l *lister[T, L]) fill(ctx context.Context) error {
-	for l.count < l.total {
-		gap := l.firstGap()
+	for int64(len(l.byPos)) < l.total {
+		gap := l.cursor
 		r, got, total, err := l.fetch(ctx, gap)
 		if err != nil {
 			return err
@@ -254,23 +263,6 @@ func (l *lister[T, L]) fill(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// firstGap is the lowest offset that no page read covers.
-func (l *lister[T, L]) firstGap() int {
-	offsets := make([]int, 0, len(l.pages))
-	for o := range l.pages {
-		offsets = append(offsets, o)
-	}
-	slices.Sort(offsets)
-	pos := 0
-	for _, o := range offsets {
-		if o > pos {
-			return pos
-		}
-		pos = max(pos, o+len(l.pages[o]))
-	}
-	return pos
 }
 
 // upperKey is the identity name+" "+upper-cased v, or "" when v is empty.
