@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwsync/gwsync/band"
@@ -85,6 +86,16 @@ type Options struct {
 	// fileContent. A gateway does not: its list shows "" (6.2), the field
 	// is write-only.
 	ListFileContent bool
+
+	// For tests of a client that doubts its gateway (hostile.go):
+	// PageCap answers at most that many items per page whatever limit
+	// asks (0: no cap); NumericIDs echoes an integer request id as a JSON
+	// number; SearchNamesOnly makes the device search match names and not
+	// EUIs; Paging answers pages in a hostile way.
+	PageCap         int
+	NumericIDs      bool
+	SearchNamesOnly bool
+	Paging          PagingQuirk
 }
 
 // Application is an application the gateway holds (spec 3.3 appResult).
@@ -209,6 +220,8 @@ type Gateway struct {
 	log       *os.File // the state log, appended to; nil until the first save
 	logBytes  int64    // its size
 	baseBytes int64    // the size of the state file it applies to
+
+	writeRequests atomic.Int64 // see WriteRequests
 }
 
 // New returns a gateway in factory state, or loaded from opts.StatePath
@@ -219,6 +232,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if _, err := ParseQuirks(string(opts.Quirks)); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if _, err := ParsePagingQuirk(string(opts.Paging)); err != nil || opts.PageCap < 0 {
+		return nil, fmt.Errorf("gateway: paging %q, page cap %d: want a known paging quirk and a cap of 0 or more", opts.Paging, opts.PageCap)
 	}
 	g := &Gateway{opts: opts}
 	if g.opts.Now == nil {
@@ -353,7 +369,13 @@ func OpenURL(ref string, opts Options) (*Gateway, error) {
 			}
 			opts.Quirks = qk
 		default:
-			return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications or quirks)", k)
+			ok, err := quirkParam(k, q[k], &opts)
+			if err != nil {
+				return nil, fmt.Errorf("gateway URL: %w", err)
+			}
+			if !ok {
+				return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications, quirks, page-cap, numeric-ids, search or paging)", k)
+			}
 		}
 	}
 	return Open(path, opts)
