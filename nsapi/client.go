@@ -407,9 +407,6 @@ func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any
 		return code, re
 	}
 	if out != nil {
-		if f, ok := out.(fastDecoder); ok && f.decodeFast(b) {
-			return CodeSuccess, nil
-		}
 		if err := json.Unmarshal(b, out); err != nil {
 			return CodeSuccess, fmt.Errorf("%s %s: decode answer: %w", method, url, err)
 		}

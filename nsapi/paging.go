@@ -68,13 +68,14 @@ func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
 	keys func(*T) []string,
 ) ([]T, error) {
 	l := &lister[T, L]{c: c, fb: fb, request: request, items: items, seen: seen, keys: keys,
-		byPos: map[int]T{}, at: map[string]int{}}
+		pages: map[int][]T{}, at: map[string]int{}}
 	return l.run(ctx)
 }
 
 // lister is the state of one listAll. Items are held by position in the
 // list (page offset + index): pages that overlap must agree on what lies
-// where, and one identity at two positions is a duplicate.
+// where, and one identity at two positions is a duplicate. The pages are
+// kept as they came; owner tells which page holds each position.
 type lister[T, L any] struct {
 	c       *Client
 	fb      *fallback
@@ -85,7 +86,9 @@ type lister[T, L any] struct {
 
 	mu     sync.Mutex
 	total  int64
-	byPos  map[int]T
+	pages  map[int][]T    // offset → the page's items
+	owner  []int32        // position → 1 + the offset of the page holding it; 0: none yet
+	held   int64          // positions held
 	at     map[string]int // identity → its position
 	cursor int            // every position below it is held
 }
@@ -139,9 +142,9 @@ func (l *lister[T, L]) merge(r pageRequest, offset int, got []T, total int64) er
 		if l.keys != nil {
 			ks = l.keys(&got[i])
 		}
-		if prev, ok := l.byPos[p]; ok {
+		if o := l.owner[p]; o != 0 {
 			// Overlapping pages: the same item must lie there.
-			if !reflect.DeepEqual(prev, got[i]) {
+			if prev := l.pages[int(o-1)][p-int(o-1)]; !reflect.DeepEqual(prev, got[i]) {
 				return fail("item %d differs from what an earlier page listed there: the gateway's list changed, or its paging is broken; run again", p)
 			}
 			continue
@@ -155,16 +158,15 @@ func (l *lister[T, L]) merge(r pageRequest, offset int, got []T, total int64) er
 			}
 			l.at[k] = p
 		}
-		l.byPos[p] = got[i]
+		l.owner[p] = int32(offset + 1)
+		l.held++
 	}
-	for {
-		if _, ok := l.byPos[l.cursor]; !ok {
-			break
-		}
+	l.pages[offset] = got
+	for l.cursor < len(l.owner) && l.owner[l.cursor] != 0 {
 		l.cursor++
 	}
-	if len(got) == 0 && int64(len(l.byPos)) < l.total {
-		return fail("the page is empty while %d of the %d items the gateway reports are unread: the gateway cannot be read completely", l.total-int64(len(l.byPos)), l.total)
+	if len(got) == 0 && l.held < l.total {
+		return fail("the page is empty while %d of the %d items the gateway reports are unread: the gateway cannot be read completely", l.total-l.held, l.total)
 	}
 	return nil
 }
@@ -178,6 +180,7 @@ func (l *lister[T, L]) run(ctx context.Context) ([]T, error) {
 		return nil, &ListError{r.method, r.url, fmt.Sprintf("the gateway reports %d items, outside what gwsync reads in one list (0 to %d)", total, MaxListItems)}
 	}
 	l.total = total
+	l.owner = make([]int32, total)
 	if total == 0 && len(first) == 0 {
 		return []T{}, nil
 	}
@@ -191,8 +194,8 @@ func (l *lister[T, L]) run(ctx context.Context) ([]T, error) {
 		return nil, err
 	}
 	all := make([]T, l.total)
-	for p, v := range l.byPos {
-		all[p] = v
+	for p, o := range l.owner {
+		all[p] = l.pages[int(o-1)][p-int(o-1)]
 	}
 	return all, nil
 }
@@ -252,7 +255,7 @@ func (l *lister[T, L]) rest(ctx context.Context, step int) error {
 // covered (after a page shorter than the others), until the total is
 // reached. Every page must add an item, so it ends.
 func (l *lister[T, L]) fill(ctx context.Context) error {
-	for int64(len(l.byPos)) < l.total {
+	for l.held < l.total {
 		gap := l.cursor
 		r, got, total, err := l.fetch(ctx, gap)
 		if err != nil {
