@@ -287,4 +287,3 @@ func BenchmarkDecodeGroupPage100(b *testing.B) {
 		}
 	}
 }
-
