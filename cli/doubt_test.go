@@ -147,3 +147,24 @@ func TestDoubtfulButHonestGateways(t *testing.T) {
 		})
 	}
 }
+
+// TestSimClientQuirkFlags: the sim flags set the gateway's options; a bad
+// value is an error.
+func TestSimClientQuirkFlags(t *testing.T) {
+	var opts gwsim.Options
+	q := simClientQuirks{PageCap: 100, NumericIDs: true, SearchNamesOnly: true, Paging: "overlap"}
+	if err := q.apply(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if opts.PageCap != 100 || !opts.NumericIDs || !opts.SearchNamesOnly || opts.Paging != gwsim.PagingOverlap {
+		t.Errorf("options %+v", opts)
+	}
+	for _, bad := range []simClientQuirks{{PageCap: -1, Paging: "honest"}, {Paging: "evil"}} {
+		if err := bad.apply(&opts); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+	if code, _, e := runCLI("sim", "--paging", "evil", "--state", filepath.Join(t.TempDir(), "gw.json")); code == ExitOK || !strings.Contains(e, "paging") {
+		t.Errorf("sim --paging evil: exit %d, %s", code, e)
+	}
+}

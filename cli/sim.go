@@ -39,6 +39,7 @@ type SimCmd struct {
 	Gateways      int           `placeholder:"N" help:"Run N gateways on the one broker, each on its own topics, with their state files in --state-dir (EUIs counting up from 24E124FFFE100000)."`
 	StateDir      string        `name:"state-dir" placeholder:"DIR" help:"Run every gateway whose state file (EUI.json) is in DIR, on the one broker; with --gateways N, add state files up to N."`
 	FaultGateway  string        `name:"fault-gateway" placeholder:"EUI" help:"With several gateways: the fault flags act on this gateway only (default: on each)."`
+	simClientQuirks
 }
 
 // faults turns the fault flags into gwsim faults.
@@ -126,6 +127,9 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("--application: %w", err)
 		}
 		opts.Applications = append(opts.Applications, a)
+	}
+	if err := c.simClientQuirks.apply(&opts); err != nil {
+		return err
 	}
 	if c.Verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }
