@@ -215,8 +215,8 @@ func BenchmarkFingerprint10k(b *testing.B) {
 	}
 }
 
-// BenchmarkScanResponse is the one scan of an answer listing 500 devices:
-// the envelope, where the body lies and its code and error, without the
+// BenchmarkScanResponse is the reading of an answer listing 500 devices:
+// the envelope, the body and its code and error, without the
 // decoding of the body.
 func BenchmarkScanResponse(b *testing.B) {
 	body := devicePage(b, 500)

@@ -73,7 +73,7 @@ type waiter struct {
 
 type result struct {
 	resp *Response
-	st   bodyStatus // the body's code and error, found by the scan
+	st   bodyStatus // the body's code and error
 	err  error      // connection lost or client closed
 }
 
@@ -182,7 +182,7 @@ func newID() (string, error) {
 // topic. Anything that is not an answer to one of our waiting requests is
 // dropped.
 func (c *Client) deliver(payload []byte) {
-	// One scan: the envelope, where the body lies, its code and error.
+	// The envelope, its body, and the body's code and error.
 	r, st, err := scanResponse(payload)
 	if err != nil {
 		c.ignored.notJSON.Add(1)
@@ -395,7 +395,7 @@ func (c *Client) explainMismatch(err error, answeredBy string) {
 }
 
 // decodeBody turns a response body into out, or into a *RemoteError when
-// st (its scan) found {"code":N,"error":…} with N other than 200. It
+// st (its status) found {"code":N,"error":…} with N other than 200. It
 // returns the code (200 when the body carries none). The body is decoded
 // once, into out.
 func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any) (int, error) {
