@@ -406,6 +406,10 @@ func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any
 	if code, re := st.remote(method, url); re != nil {
 		return code, re
 	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = b // valid JSON already: the envelope was read whole
+		return CodeSuccess, nil
+	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
 			return CodeSuccess, fmt.Errorf("%s %s: decode answer: %w", method, url, err)

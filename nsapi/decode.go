@@ -98,7 +98,7 @@ func scanResponse(payload []byte) (Response, bodyStatus, error) {
 // (matched without regard to case, as encoding/json matches a field).
 func statusOf(body json.RawMessage) bodyStatus {
 	b := bytes.TrimSpace(body)
-	if len(b) == 0 || b[0] != '{' {
+	if len(b) == 0 || b[0] != '{' || !mayHoldCode(b) {
 		return bodyStatus{}
 	}
 	var probe struct {
@@ -109,6 +109,26 @@ func statusOf(body json.RawMessage) bodyStatus {
 		return bodyStatus{}
 	}
 	return bodyStatus{code: probe.Code, errText: probe.Error}
+}
+
+// mayHoldCode reports whether an object may have a "code" member: it holds
+// "code" between quotes in some letter case (encoding/json's folding of
+// these four letters is ASCII's), or an escape, which could spell the key.
+// A list page holds neither, and is then not decoded a second time.
+func mayHoldCode(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if len(b)-i >= 5 && b[i+4] == '"' && bytes.EqualFold(b[i:i+4], []byte("code")) {
+			return true
+		}
+	}
 }
 
 // remote is the *RemoteError a body's status makes, or nil for a
