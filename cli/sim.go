@@ -47,6 +47,7 @@ type SimCmd struct {
 	FailFuota     []string      `name:"fail-fuota-devices" sep:"," placeholder:"EUI,..." help:"These devices fail their firmware upgrade in every FUOTA task (the task ends failed), to test a retry flow."`
 	PutReplaces   bool          `name:"put-replaces" help:"A device PUT replaces the whole device: fields it leaves out are reset."`
 	NoFuota       bool          `name:"no-fuota" help:"Behave as a firmware from before FUOTA support: every /api/fuota URL answers code 21."`
+	simClientQuirks
 }
 
 // brokerOptions are the embedded broker's login and size limit, from the
@@ -195,6 +196,9 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("--application: %w", err)
 		}
 		opts.Applications = append(opts.Applications, a)
+	}
+	if err := c.simClientQuirks.apply(&opts); err != nil {
+		return err
 	}
 	if l := env.logger(c.Verbose); l.Enabled(ctx, slog.LevelInfo) {
 		opts.Logf = func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }

@@ -121,7 +121,7 @@ func (g *Gateway) listDevices(req *request, _ string) any {
 		if appID != "" && d.ApplicationID != appID {
 			continue
 		}
-		if matches(search, d.Name, d.DevEUI) {
+		if matches(search, d.Name) || !g.opts.SearchNamesOnly && matches(search, d.DevEUI) {
 			found = append(found, d)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwsync/gwsync/band"
@@ -97,6 +98,16 @@ type Options struct {
 	// FailFuotaDevices are devices whose firmware upgrade fails, in every
 	// FUOTA task created, updated or retried (see FailFuotaDevice).
 	FailFuotaDevices []string
+
+	// For tests of a client that doubts its gateway (hostile.go):
+	// PageCap answers at most that many items per page whatever limit
+	// asks (0: no cap); NumericIDs echoes an integer request id as a JSON
+	// number; SearchNamesOnly makes the device search match names and not
+	// EUIs; Paging answers pages in a hostile way.
+	PageCap         int
+	NumericIDs      bool
+	SearchNamesOnly bool
+	Paging          PagingQuirk
 }
 
 // Application is an application the gateway holds (spec 3.3 appResult).
@@ -221,6 +232,8 @@ type Gateway struct {
 	log       *os.File // the state log, appended to; nil until the first save
 	logBytes  int64    // its size
 	baseBytes int64    // the size of the state file it applies to
+
+	writeRequests atomic.Int64 // see WriteRequests
 }
 
 // New returns a gateway in factory state, or loaded from opts.StatePath
@@ -236,6 +249,9 @@ func New(opts Options) (*Gateway, error) {
 		if !isHex(e, 16) {
 			return nil, fmt.Errorf("gateway: device to fail its FUOTA upgrade %q: want a devEUI of 16 hex digits", e)
 		}
+	}
+	if _, err := ParsePagingQuirk(string(opts.Paging)); err != nil || opts.PageCap < 0 {
+		return nil, fmt.Errorf("gateway: paging %q, page cap %d: want a known paging quirk and a cap of 0 or more", opts.Paging, opts.PageCap)
 	}
 	g := &Gateway{opts: opts}
 	if g.opts.Now == nil {
@@ -398,7 +414,13 @@ func OpenURL(ref string, opts Options) (*Gateway, error) {
 				}
 			}
 		default:
-			return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications, quirks, put, fuota or fail-fuota-devices)", k)
+			ok, err := quirkParam(k, q[k], &opts)
+			if err != nil {
+				return nil, fmt.Errorf("gateway URL: %w", err)
+			}
+			if !ok {
+				return nil, fmt.Errorf("gateway URL: unknown parameter %q (want applications, quirks, put, fuota, fail-fuota-devices, page-cap, numeric-ids, search or paging)", k)
+			}
 		}
 	}
 	return Open(path, opts)

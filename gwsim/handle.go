@@ -161,7 +161,7 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 			g.logf("gwsim: %s %s: fault: code %d", method, req.URL, f.Code)
 			return g.answer(&req, string(req.ID), errf(f.Code, "injected fault")), actAnswer
 		case f.DropResponse:
-			body := g.serve(&req)
+			body := g.serveQuirks(&req)
 			if e, ok := body.(*apiError); ok {
 				g.logf("gwsim: %s %s: %d (response dropped)", method, req.URL, e.code)
 			} else {
@@ -170,7 +170,7 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 			return nil, actAnswer
 		}
 	}
-	body := g.serve(&req)
+	body := g.serveQuirks(&req)
 	switch e, ok := body.(*apiError); {
 	case ok:
 		g.logf("gwsim: %s %s: code %d", method, req.URL, e.code)
@@ -179,7 +179,7 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 	default:
 		g.logf("gwsim: %s %s: ok", method, req.URL)
 	}
-	return g.answer(&req, string(req.ID), body), actAnswer
+	return g.answerQuirks(g.answer(&req, string(req.ID), body), string(req.ID)), actAnswer
 }
 
 // answer builds the response message for body (data or *apiError).

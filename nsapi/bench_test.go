@@ -126,32 +126,6 @@ func BenchmarkDecodeDevicePage500(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeDevicePageBody is the decoding alone of a page of 500
-// devices: by the fast reader, and by encoding/json (which the fast reader
-// leaves a page to when it meets anything it is not sure of).
-func BenchmarkDecodeDevicePageBody(b *testing.B) {
-	benchDecodeBody(b, devicePage(b, 500), 500, nsapi.DecodeDevicePage)
-}
-
-// benchDecodeBody decodes page with the fast reader and with encoding/json,
-// each a sub-benchmark; decode gives the number of entries read, want.
-func benchDecodeBody(b *testing.B, page []byte, want int, decode func(page []byte, fast bool) (int, error)) {
-	for _, c := range []struct {
-		name string
-		fast bool
-	}{{"fast", true}, {"encoding-json", false}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(page)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if n, err := decode(page, c.fast); n != want || err != nil {
-					b.Fatalf("%d entries, %v; want %d", n, err, want)
-				}
-			}
-		})
-	}
-}
-
 // bigState is a gateway of n devices, 200 profiles and groups of 100
 // members (n/100 of them), as the plan benchmark has.
 func bigState(b *testing.B, n int, latency time.Duration) *gwsim.Gateway {
@@ -241,8 +215,8 @@ func BenchmarkFingerprint10k(b *testing.B) {
 	}
 }
 
-// BenchmarkScanResponse is the one scan of an answer listing 500 devices:
-// the envelope, where the body lies and its code and error, without the
+// BenchmarkScanResponse is the reading of an answer listing 500 devices:
+// the envelope, the body and its code and error, without the
 // decoding of the body.
 func BenchmarkScanResponse(b *testing.B) {
 	body := devicePage(b, 500)
@@ -312,10 +286,4 @@ func BenchmarkDecodeGroupPage100(b *testing.B) {
 			b.Fatalf("%d groups, %v", len(l), err)
 		}
 	}
-}
-
-// BenchmarkDecodeGroupPageBody is the decoding alone of a list of 100
-// groups of 100 members: by the fast reader, and by encoding/json.
-func BenchmarkDecodeGroupPageBody(b *testing.B) {
-	benchDecodeBody(b, groupPage(b, 100, 100), 100, nsapi.DecodeGroupPage)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,145 +31,6 @@ func query(path string, kv ...string) string {
 	return b.String()
 }
 
-// pageRequest is the request for one page of a paged list.
-type pageRequest struct {
-	method string // "GET" when empty
-	url    string
-	body   any // nil for none
-}
-
-// get is the pageRequest of a GET without a body.
-func get(url string) pageRequest { return pageRequest{url: url} }
-
-// listAll reads every page of a paged list whose page answer is an L: it asks
-// request(limit, offset) for each page (through fb when not nil), hands each
-// answer to seen (when not nil) with its offset, in page order, and collects
-// items(answer) in page order. Once the first page gives the total and the
-// page size the gateway keeps, the other pages are read concurrently within
-// the client's window. It stops when the reported total is reached or a page
-// comes back empty, so a gateway that misreports its total cannot make it
-// loop forever; a page shorter than the first before the end (the list
-// changed under the read) makes it go on one page at a time from there, as
-// a sequential read would. The result is never nil.
-func listAll[T, L any](ctx context.Context, c *Client, fb *fallback,
-	request func(limit, offset int) pageRequest,
-	items func(*L) ([]T, FlexInt),
-	seen func(offset int, page *L),
-) ([]T, error) {
-	fetch := func(ctx context.Context, offset int) (*L, error) {
-		r := request(c.cfg.PageSize, offset)
-		if r.method == "" {
-			r.method = "GET"
-		}
-		var page L
-		if err := c.call(ctx, fb, r.method, r.url, r.body, &page); err != nil {
-			return nil, err
-		}
-		return &page, nil
-	}
-	// take hands a page to seen and the result; done is true at the end.
-	all := []T{}
-	offset := 0
-	take := func(page *L) (n int, done bool) {
-		if seen != nil {
-			seen(offset, page)
-		}
-		got, total := items(page)
-		all = append(all, got...)
-		offset += len(got)
-		return len(got), len(got) == 0 || int64(offset) >= int64(total)
-	}
-
-	first, err := fetch(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	step, done := take(first)
-	if done {
-		return all, nil
-	}
-	if _, total := items(first); int64(total) > int64(len(all)) {
-		all = slices.Grow(all, int(min(int64(total), 1<<20))-len(all))
-	}
-
-	// The other pages, at offsets step, 2·step, … below the total: at most
-	// Window in flight; none started past a page that came back short.
-	_, total := items(first)
-	last := (int64(total) + int64(step) - 1) / int64(step) // pages in all
-	var (
-		mu      sync.Mutex
-		pages   = map[int64]*L{}
-		next    = int64(1)
-		stopAt  = last // no page at or past this index is started
-		firstEr error
-		wg      sync.WaitGroup
-	)
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := int64(c.cfg.Window)
-	if workers > last-1 {
-		workers = last - 1
-	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				k := next
-				if k >= stopAt || firstEr != nil {
-					mu.Unlock()
-					return
-				}
-				next++
-				mu.Unlock()
-				page, err := fetch(pctx, int(k)*step)
-				mu.Lock()
-				switch {
-				case err != nil:
-					if firstEr == nil {
-						firstEr = err
-						cancel()
-					}
-				default:
-					pages[k] = page
-					if got, _ := items(page); len(got) < step && k+1 < stopAt {
-						stopAt = k + 1
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if firstEr != nil {
-		return nil, firstEr
-	}
-	for k := int64(1); ; k++ {
-		page, ok := pages[k]
-		if !ok {
-			break
-		}
-		n, done := take(page)
-		if done {
-			return all, nil
-		}
-		if n < step {
-			break
-		}
-	}
-	// Past a short page: one page at a time, from where the read got to.
-	for {
-		page, err := fetch(ctx, offset)
-		if err != nil {
-			return nil, err
-		}
-		if _, done := take(page); done {
-			return all, nil
-		}
-	}
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // ---- Profiles ----
@@ -189,7 +49,8 @@ func (c *Client) ListProfiles(ctx context.Context) (*ProfileList, error) {
 				all.Disable, all.ChannelPlan = p.Disable, p.ChannelPlan
 			}
 			all.TotalCount = p.TotalCount
-		})
+		},
+		func(p *Profile) []string { return []string{key("profile id", p.ID()), key("profile name", p.Name)} })
 	if err != nil {
 		return nil, err
 	}
@@ -259,27 +120,63 @@ func (c *Client) ListDevices(ctx context.Context, q DeviceQuery) (*DeviceList, e
 				all.ChannelPlan, all.Disable = p.ChannelPlan, p.Disable
 			}
 			all.DevTotalCount = p.DevTotalCount
-		})
+		},
+		func(d *Device) []string { return []string{upperKey("device", d.DevEUI)} })
 	if err != nil {
 		return nil, err
 	}
 	return all, nil
 }
 
-// GetDevice finds one device by EUI (search=<devEUI>, compared without
-// regard to case); a missing device is a *RemoteError with CodeNotFound.
+// GetDevice finds one device by EUI; a missing device is a *RemoteError
+// with CodeNotFound. It asks search=<devEUI> and compares EUIs without
+// regard to case; but the spec never says that search matches EUIs (3.3),
+// so until a search has been seen to find a device by its EUI, a search
+// that finds nothing is checked with a paged read of every device. A
+// device that the full read finds and the search missed makes every later
+// GetDevice of this client read the full list at once.
 func (c *Client) GetDevice(ctx context.Context, devEUI string) (*Device, error) {
-	l, err := c.ListDevices(ctx, DeviceQuery{Search: devEUI})
+	if !c.searchMissesEUI.Load() {
+		l, err := c.ListDevices(ctx, DeviceQuery{Search: devEUI})
+		if err != nil {
+			return nil, err
+		}
+		if d := findDevice(l.DeviceResult, devEUI); d != nil {
+			c.searchFindsEUI.Store(true)
+			return d, nil
+		}
+		if c.searchFindsEUI.Load() {
+			return nil, deviceNotFound(devEUI)
+		}
+	}
+	l, err := c.ListDevices(ctx, DeviceQuery{})
 	if err != nil {
 		return nil, err
 	}
-	for i := range l.DeviceResult {
-		if strings.EqualFold(l.DeviceResult[i].DevEUI, devEUI) {
-			d := l.DeviceResult[i]
-			return &d, nil
+	d := findDevice(l.DeviceResult, devEUI)
+	if d == nil {
+		return nil, deviceNotFound(devEUI)
+	}
+	if !c.searchMissesEUI.Swap(true) {
+		c.logf("ns-api: search=%s did not find the device a full read holds: the gateway's search does not match EUIs; devices are found by reading the whole list from now on", strings.ToUpper(devEUI))
+	}
+	return d, nil
+}
+
+// findDevice is the device of ds whose EUI is devEUI (without regard to
+// case), or nil.
+func findDevice(ds []Device, devEUI string) *Device {
+	for i := range ds {
+		if strings.EqualFold(ds[i].DevEUI, devEUI) {
+			d := ds[i]
+			return &d
 		}
 	}
-	return nil, &RemoteError{Method: "GET", URL: query("/api/urdevices", "search", devEUI), Code: CodeNotFound, Message: "device " + strings.ToUpper(devEUI) + " not found"}
+	return nil
+}
+
+func deviceNotFound(devEUI string) error {
+	return &RemoteError{Method: "GET", URL: query("/api/urdevices", "search", devEUI), Code: CodeNotFound, Message: "device " + strings.ToUpper(devEUI) + " not found"}
 }
 
 // CreateDevice adds a device (POST /api/urdevices).
@@ -321,7 +218,8 @@ func (c *Client) ListGroups(ctx context.Context, search string) ([]MulticastGrou
 		func(limit, offset int) pageRequest {
 			return get(query("/api/multicast-groups", "search", search, "order", "asc", "offset", itoa(offset), "limit", itoa(limit)))
 		},
-		func(p *MulticastGroupList) ([]MulticastGroupInfo, FlexInt) { return p.Result, p.TotalCount }, nil)
+		func(p *MulticastGroupList) ([]MulticastGroupInfo, FlexInt) { return p.Result, p.TotalCount }, nil,
+		func(g *MulticastGroupInfo) []string { return []string{key("multicast group id", g.ID)} })
 }
 
 // CreateGroup adds a multicast group (POST /api/multicast-groups) and
@@ -390,7 +288,8 @@ func (c *Client) ListCodecs(ctx context.Context, typ, search string) ([]Codec, e
 		func(limit, offset int) pageRequest {
 			return get(query("/api/payloadcodecs", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset)))
 		},
-		func(p *CodecList) ([]Codec, FlexInt) { return p.Result, p.TotalCount }, nil)
+		func(p *CodecList) ([]Codec, FlexInt) { return p.Result, p.TotalCount }, nil,
+		func(c *Codec) []string { return []string{key("payload codec id", string(c.ID))} })
 }
 
 // ListCodecsShort reads payload codec ids and names (GET
@@ -400,7 +299,8 @@ func (c *Client) ListCodecsShort(ctx context.Context, typ, search string) ([]Cod
 		func(limit, offset int) pageRequest {
 			return get(query("/api/payloadcodecs-short", "type", typ, "search", search, "limit", itoa(limit), "offset", itoa(offset)))
 		},
-		func(p *CodecShortList) ([]CodecShort, FlexInt) { return p.Result, p.TotalCount }, nil)
+		func(p *CodecShortList) ([]CodecShort, FlexInt) { return p.Result, p.TotalCount }, nil,
+		func(c *CodecShort) []string { return []string{key("payload codec id", string(c.ID))} })
 }
 
 // CreateCodec adds a custom payload codec (POST /api/payloadcodecs) and
@@ -511,7 +411,8 @@ func (c *Client) ListTasks(ctx context.Context, search string) ([]FuotaTask, err
 		func(limit, offset int) pageRequest {
 			return get(query("/api/fuota/task", "limit", itoa(limit), "offset", itoa(offset), "search", search))
 		},
-		func(p *FuotaTaskList) ([]FuotaTask, FlexInt) { return p.Tasks, p.Total }, nil)
+		func(p *FuotaTaskList) ([]FuotaTask, FlexInt) { return p.Tasks, p.Total }, nil,
+		func(t *FuotaTask) []string { return []string{key("FUOTA task id", strconv.FormatInt(int64(t.ID), 10))} })
 }
 
 // UpdateTask replaces the FUOTA task t.ID (PUT /api/fuota/task, body
@@ -550,7 +451,8 @@ func (c *Client) TaskDevices(ctx context.Context, taskID int64, search string) (
 		func(limit, offset int) pageRequest {
 			return get(query("/api/fuota/devices", "taskId", strconv.FormatInt(taskID, 10), "limit", itoa(limit), "offset", itoa(offset), "search", search))
 		},
-		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil)
+		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil,
+		func(d *FuotaDevice) []string { return []string{upperKey("device", d.DevEUI)} })
 }
 
 // FirmwareDevices reads the devices a firmware fits (POST
@@ -561,7 +463,8 @@ func (c *Client) FirmwareDevices(ctx context.Context, q FirmwareDevicesQuery) ([
 			q.Limit, q.Offset = limit, offset
 			return pageRequest{method: "POST", url: "/api/fuota/devices/firmware", body: q}
 		},
-		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil)
+		func(p *FuotaDeviceList) ([]FuotaDevice, FlexInt) { return p.Devices, p.Total }, nil,
+		func(d *FuotaDevice) []string { return []string{upperKey("device", d.DevEUI)} })
 }
 
 // OfficialModels reads the official firmware models of a data center (GET
@@ -581,7 +484,7 @@ func (c *Client) OfficialFirmware(ctx context.Context, model, search string) ([]
 		func(limit, offset int) pageRequest {
 			return get(query("/api/fuota/official/firmware", "model", model, "limit", itoa(limit), "offset", itoa(offset), "search", search))
 		},
-		func(p *OfficialFirmwareList) ([]OfficialFirmware, FlexInt) { return p.Data, p.Total }, nil)
+		func(p *OfficialFirmwareList) ([]OfficialFirmware, FlexInt) { return p.Data, p.Total }, nil, nil)
 }
 
 // ---- The whole state ----
@@ -650,7 +553,9 @@ func (c *Client) ReadState(ctx context.Context) (*State, error) {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 		err := errors.Join(errs...)
 		if silent && c.answers.Load() == 0 {
-			err = fmt.Errorf("%w: %s", err, c.silenceHint())
+			if hint := c.silenceHint(); hint != "" {
+				err = fmt.Errorf("%w: %s", err, hint)
+			}
 		}
 		return nil, err
 	}

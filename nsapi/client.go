@@ -12,10 +12,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,12 @@ type Client struct {
 	requests atomic.Int64
 	answers  atomic.Int64 // answers matched to a request
 	seenEUI  atomic.Value // string: the gatewayEUI of the last matched response
+	ignored  ignoredCounts
+
+	// What the device search (3.3 search=) was seen to do with an EUI:
+	// find the device (searchFindsEUI), or miss one a full read then found
+	// (searchMissesEUI). The spec never says that search matches EUIs.
+	searchFindsEUI, searchMissesEUI atomic.Bool
 
 	// Spec fallbacks learnt in this session (NOTES.md).
 	deletedDevices atomic.Bool // .../deleteddevices instead of .../deletedevices
@@ -66,7 +73,7 @@ type waiter struct {
 
 type result struct {
 	resp *Response
-	st   bodyStatus // the body's code and error, found by the scan
+	st   bodyStatus // the body's code and error
 	err  error      // connection lost or client closed
 }
 
@@ -126,8 +133,12 @@ func (c *Client) Requests() int64 { return c.requests.Load() }
 // Answers reports how many answers to its requests the client has had.
 func (c *Client) Answers() int64 { return c.answers.Load() }
 
-// silenceHint says what to check when the gateway never answered.
+// silenceHint says what to check when the gateway never answered; it is
+// "" when answers came but were ignored (the timeouts' errors say why).
 func (c *Client) silenceHint() string {
+	if c.ignored.since(ignoredSnapshot{}) != "" {
+		return ""
+	}
 	if c.cfg.RequestTopic == "" {
 		return "the gateway never answered: is it online?"
 	}
@@ -150,27 +161,42 @@ func (c *Client) logf(format string, args ...any) {
 	}
 }
 
-// newID returns a random request id: 96 bits from crypto/rand, hex.
+// maxID bounds request ids: below 2^53, an id survives a gateway that
+// reads it as a JSON number (a double) and echoes it as one, as the spec's
+// 6.2 example echoes "id": 1 for the request id "1".
+const maxID = 1 << 53
+
+// newID returns a random request id: a decimal string of a number in
+// [1, 2^53) from crypto/rand, without leading zeros, so that its echo
+// matches whether the gateway gives it back as a string or as a number.
 func newID() (string, error) {
-	var b [12]byte
+	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("nsapi: request id: %w", err)
 	}
-	return hex.EncodeToString(b[:]), nil
+	n := binary.LittleEndian.Uint64(b[:])%(maxID-1) + 1
+	return strconv.FormatUint(n, 10), nil
 }
 
 // deliver is the transport's callback for every message on the response
 // topic. Anything that is not an answer to one of our waiting requests is
 // dropped.
 func (c *Client) deliver(payload []byte) {
-	// One scan: the envelope, where the body lies, its code and error.
+	// The envelope, its body, and the body's code and error.
 	r, st, err := scanResponse(payload)
-	if err != nil || r.ID == "" {
-		c.logf("ns-api: ignored a message that is not a response (%d bytes)", len(payload))
+	if err != nil {
+		c.ignored.notJSON.Add(1)
+		c.logf("ns-api: ignored a message that is not a JSON response (%d bytes)", len(payload))
+		return
+	}
+	if r.ID == "" {
+		c.ignored.noID.Add(1)
+		c.logf("ns-api: ignored a response without an id (%d bytes)", len(payload))
 		return
 	}
 	otherGateway := c.cfg.GatewayEUI != "" && r.GatewayEUI != "" && !strings.EqualFold(r.GatewayEUI, c.cfg.GatewayEUI)
 	if code, _ := st.remote("", ""); otherGateway && code != CodeGatewayMismatch {
+		c.ignored.otherEUI.Add(1)
 		c.logf("ns-api: ignored the answer to id=%s from gateway %s", r.ID, r.GatewayEUI)
 		return
 	}
@@ -179,14 +205,17 @@ func (c *Client) deliver(payload []byte) {
 	// mistyped EUI), and waiting would only end in a timeout.
 	c.mu.Lock()
 	w, ok := c.pending[r.ID]
-	if ok && bytes.Equal(bytes.TrimSpace(payload), w.sent) {
-		ok = false // our own request, echoed on a shared topic
-	}
-	if ok {
+	echo := ok && bytes.Equal(bytes.TrimSpace(payload), w.sent) // our own request, echoed on a shared topic
+	if ok && !echo {
 		delete(c.pending, r.ID)
 	}
 	c.mu.Unlock()
+	if echo {
+		return
+	}
 	if !ok {
+		c.ignored.unknownID.Add(1)
+		c.logf("ns-api: ignored an answer to id=%s, which no waiting request has", r.ID)
 		return
 	}
 	if r.GatewayEUI != "" && !otherGateway {
@@ -194,6 +223,39 @@ func (c *Client) deliver(payload []byte) {
 	}
 	c.answers.Add(1)
 	w.ch <- result{resp: &r, st: st}
+}
+
+// ignoredCounts counts the messages on the response topic that were not
+// taken as an answer, by reason.
+type ignoredCounts struct {
+	otherEUI, unknownID, noID, notJSON atomic.Int64
+}
+
+// ignoredSnapshot is ignoredCounts at one moment.
+type ignoredSnapshot struct{ otherEUI, unknownID, noID, notJSON int64 }
+
+func (ic *ignoredCounts) snapshot() ignoredSnapshot {
+	return ignoredSnapshot{ic.otherEUI.Load(), ic.unknownID.Load(), ic.noID.Load(), ic.notJSON.Load()}
+}
+
+// since words what was ignored after s: "3 answers carried another
+// gateway's EUI, 1 answer was not JSON"; "" when nothing was.
+func (ic *ignoredCounts) since(s ignoredSnapshot) string {
+	now := ic.snapshot()
+	var parts []string
+	add := func(n int64, one, many string) {
+		switch {
+		case n == 1:
+			parts = append(parts, "1 answer "+one)
+		case n > 1:
+			parts = append(parts, strconv.FormatInt(n, 10)+" answers "+many)
+		}
+	}
+	add(now.otherEUI-s.otherEUI, "carried another gateway's EUI", "carried another gateway's EUI")
+	add(now.unknownID-s.unknownID, "had an unknown id", "had an unknown id")
+	add(now.noID-s.noID, "had no id", "had no id")
+	add(now.notJSON-s.notJSON, "was not JSON", "were not JSON")
+	return strings.Join(parts, ", ")
 }
 
 // lost is the transport's callback for a dropped connection: every request
@@ -281,6 +343,7 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 		return fmt.Errorf("%s %s: publish: %w", method, url, err)
 	}
 	c.requests.Add(1)
+	ign := c.ignored.snapshot()
 
 	var res result
 	select {
@@ -288,7 +351,11 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 	case <-timer.C:
 		forget()
 		c.logf("ns-api %s %s id=%s no answer after %s", method, url, id, time.Since(start).Round(time.Microsecond))
-		return &OutcomeError{Method: method, URL: url, Cause: fmt.Errorf("timeout after %s", c.cfg.RequestTimeout)}
+		cause := fmt.Errorf("timeout after %s", c.cfg.RequestTimeout)
+		if why := c.ignored.since(ign); why != "" {
+			cause = fmt.Errorf("timeout after %s; meanwhile %s", c.cfg.RequestTimeout, why)
+		}
+		return &OutcomeError{Method: method, URL: url, Cause: cause}
 	case <-ctx.Done():
 		forget()
 		return &OutcomeError{Method: method, URL: url, Cause: ctx.Err()}
@@ -328,7 +395,7 @@ func (c *Client) explainMismatch(err error, answeredBy string) {
 }
 
 // decodeBody turns a response body into out, or into a *RemoteError when
-// st (its scan) found {"code":N,"error":…} with N other than 200. It
+// st (its status) found {"code":N,"error":…} with N other than 200. It
 // returns the code (200 when the body carries none). The body is decoded
 // once, into out.
 func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any) (int, error) {
@@ -339,10 +406,11 @@ func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any
 	if code, re := st.remote(method, url); re != nil {
 		return code, re
 	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = b // valid JSON already: the envelope was read whole
+		return CodeSuccess, nil
+	}
 	if out != nil {
-		if f, ok := out.(fastDecoder); ok && f.decodeFast(b) {
-			return CodeSuccess, nil
-		}
 		if err := json.Unmarshal(b, out); err != nil {
 			return CodeSuccess, fmt.Errorf("%s %s: decode answer: %w", method, url, err)
 		}

@@ -144,23 +144,38 @@ func TestResponsesMatchedByIDAndGateway(t *testing.T) {
 	}
 }
 
-func TestRequestIDsAreRandomAndLong(t *testing.T) {
+// TestRequestIDsAreDecimalBelow2p53: a request id is the decimal form of
+// a number in [1, 2^53), without leading zeros, so that a gateway that
+// reads it as a JSON number (a double) and echoes it as one still gives
+// back the same id; ids do not repeat.
+func TestRequestIDsAreDecimalBelow2p53(t *testing.T) {
 	f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte { return [][]byte{answer(req, "", nil)} }}
 	c := newClient(t, f, nsapi.Config{})
 	seen := map[string]bool{}
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 200; i++ {
 		if err := c.DeleteDevice(context.Background(), "24E124136A456465"); err != nil {
 			t.Fatalf("DeleteDevice: %v", err)
 		}
 	}
+	long := 0
 	for _, r := range f.reqs {
-		if len(r.ID) < 16 {
-			t.Errorf("request id %q is shorter than 64 bits of hex", r.ID)
+		n, err := strconv.ParseUint(r.ID, 10, 64)
+		if err != nil || n == 0 || n >= 1<<53 || strconv.FormatUint(n, 10) != r.ID {
+			t.Errorf("request id %q is not a decimal number in [1, 2^53) without leading zeros", r.ID)
+		}
+		if float64(n) != float64(int64(n)) || uint64(float64(n)) != n {
+			t.Errorf("request id %q does not survive a double", r.ID)
+		}
+		if n >= 1<<40 {
+			long++
 		}
 		if seen[r.ID] {
 			t.Errorf("request id %q used twice", r.ID)
 		}
 		seen[r.ID] = true
+	}
+	if long < len(f.reqs)/2 {
+		t.Errorf("only %d of %d ids are at least 2^40: ids are not drawn from the whole range", long, len(f.reqs))
 	}
 }
 
@@ -333,10 +348,13 @@ func TestFirmwareDevicesPagesInTheBody(t *testing.T) {
 	}
 }
 
-func TestPagingStopsOnEmptyPage(t *testing.T) {
-	// The gateway claims 1000 devices but has only 3: a short or empty
-	// page ends it, one page at a time (window 1) or with a window of
-	// pages in flight (at most that many more requests, never 500 pages).
+// TestPagingEmptyPageBeforeTheTotalIsAnError: the gateway claims 1000
+// devices but has only 3. The read ends at the page that adds nothing,
+// one page at a time (window 1) or with a window of pages in flight (at
+// most that many more requests, never 500 pages), with an error naming
+// that page's request: a silent partial read would make apply re-create
+// what it did not see.
+func TestPagingEmptyPageBeforeTheTotalIsAnError(t *testing.T) {
 	for _, window := range []int{1, 4} {
 		f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
 			offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
@@ -347,19 +365,14 @@ func TestPagingStopsOnEmptyPage(t *testing.T) {
 			return [][]byte{answer(req, "", map[string]any{"devTotalCount": "1000", "deviceResult": devs})}
 		}}
 		c := newClient(t, f, nsapi.Config{PageSize: 2, Window: window})
-		l, err := c.ListDevices(context.Background(), nsapi.DeviceQuery{})
-		if err != nil {
-			t.Fatalf("ListDevices: %v", err)
+		_, err := c.ListDevices(context.Background(), nsapi.DeviceQuery{})
+		var le *nsapi.ListError
+		if !errors.As(err, &le) || le.Method != "GET" || !strings.Contains(le.URL, "/api/urdevices?") ||
+			!strings.Contains(err.Error(), "cannot be read completely") {
+			t.Fatalf("window %d: ListDevices error = %v, want a *ListError naming the request of an empty page", window, err)
 		}
-		var got []string
-		for _, d := range l.DeviceResult {
-			got = append(got, d.DevEUI)
-		}
-		if d := cmp.Diff([]string{"24E1240000000000", "24E1240000000001", "24E1240000000002"}, got); d != "" {
-			t.Errorf("window %d: devices (-want +got):\n%s", window, d)
-		}
-		if got, most := c.Requests(), int64(3+window-1); got < 3 || got > most {
-			t.Errorf("window %d: requests = %d, want 3 to %d (two pages and an empty one, and pages already in flight)", window, got, most)
+		if got, most := c.Requests(), int64(3+window-1); got < 2 || got > most {
+			t.Errorf("window %d: requests = %d, want 2 to %d (the first page, an empty one, and pages already in flight)", window, got, most)
 		}
 	}
 }
@@ -410,9 +423,9 @@ func TestPagesReadConcurrently(t *testing.T) {
 	}
 }
 
-// TestPagingShortPageInTheMiddle: a page shorter than the first before the
-// end (devices deleted during the read) makes the read go on from where it
-// got to, one page at a time, as a sequential read would.
+// TestPagingShortPageInTheMiddle: a page shorter than the first leaves
+// offsets no page covered; they are read, one page at a time, until the
+// total is reached, and the list comes back whole and in order.
 func TestPagingShortPageInTheMiddle(t *testing.T) {
 	f := &fakeGW{handle: func(req nsapi.Request, _ []byte) [][]byte {
 		offset, _ := strconv.Atoi(queryOf(t, req.URL).Get("offset"))
@@ -423,9 +436,9 @@ func TestPagingShortPageInTheMiddle(t *testing.T) {
 		case 2:
 			devs = []map[string]any{{"devEUI": "24E1240000000002"}}
 		case 3:
-			devs = []map[string]any{{"devEUI": "24E1240000000004"}, {"devEUI": "24E1240000000005"}}
+			devs = []map[string]any{{"devEUI": "24E1240000000003"}}
 		case 4:
-			devs = []map[string]any{{"devEUI": "24E1240000000005"}}
+			devs = []map[string]any{{"devEUI": "24E1240000000004"}, {"devEUI": "24E1240000000005"}}
 		}
 		return [][]byte{answer(req, "", map[string]any{"devTotalCount": 6, "deviceResult": devs})}
 	}}
@@ -438,9 +451,12 @@ func TestPagingShortPageInTheMiddle(t *testing.T) {
 	for _, d := range l.DeviceResult {
 		got = append(got, d.DevEUI)
 	}
-	want := []string{"24E1240000000000", "24E1240000000001", "24E1240000000002", "24E1240000000004", "24E1240000000005"}
+	want := []string{"24E1240000000000", "24E1240000000001", "24E1240000000002", "24E1240000000003", "24E1240000000004", "24E1240000000005"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("devices (-want +got):\n%s", d)
+	}
+	if c.Requests() != 4 {
+		t.Errorf("requests = %d, want 4 (offsets 0, 2, 4, then 3)", c.Requests())
 	}
 }
 
