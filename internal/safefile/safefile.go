@@ -75,7 +75,7 @@ var kinds = [numKinds]kindInfo{
 	// read twice more (schema, decoding). At the cap, a file of 480,000
 	// keys took 6 s and 160 MB; a site of 20,000 devices of three fields
 	// counts some 660,000.
-SiteValues: {"site (YAML values, by a count of its bytes)", "GWSYNC_MAX_SITE_VALUES", 1_000_000},
+	SiteValues: {"site (YAML values, by a count of its bytes)", "GWSYNC_MAX_SITE_VALUES", 1_000_000},
 }
 
 var limits [numKinds]atomic.Int64
