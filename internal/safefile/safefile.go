@@ -375,8 +375,30 @@ func within(dir, path string) bool {
 // inside the root: by its name (no ".." leading out) and after symbolic
 // links (its folders' and its own). The error wraps an *OutsideError.
 func (r *Root) Contains(path string) error {
-	_, _, err := r.resolve(path)
+	realDir, base, err := r.resolve(path)
+	if err != nil {
+		return err
+	}
+	full := filepath.Join(realDir, base)
+	st, err := os.Lstat(full)
+	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+		return nil // not there (its reader says so), or no link
+	}
+	_, err = r.linkInside(path, full)
 	return err
+}
+
+// linkInside checks that the symbolic link full (named path) leads inside
+// the root, and returns where it leads.
+func (r *Root) linkInside(path, full string) (string, error) {
+	target, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", &fs.PathError{Op: "read", Path: path, Err: unwrapPath(err)}
+	}
+	if !within(r.real, target) {
+		return "", &fs.PathError{Op: "read", Path: path, Err: &OutsideError{Root: r.dir, Why: "a symbolic link that leads outside"}}
+	}
+	return target, nil
 }
 
 // resolve gives the real path of path's folder and path's last element.
@@ -416,12 +438,9 @@ func (r *Root) Read(path string, k Kind) ([]byte, error) {
 	b, err := readFile(full, true, Limit(k))
 	if errors.Is(err, errSymlink) {
 		// The file itself is a symbolic link: where does it lead?
-		target, terr := filepath.EvalSymlinks(full)
-		if terr != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: unwrapPath(terr)}
-		}
-		if !within(r.real, target) {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: &OutsideError{Root: r.dir, Why: "a symbolic link that leads outside"}}
+		target, lerr := r.linkInside(path, full)
+		if lerr != nil {
+			return nil, lerr
 		}
 		b, err = readFile(target, false, Limit(k))
 	}
