@@ -146,6 +146,10 @@ func Run(env *Env, args []string) int {
 		}
 		return code
 	}
+	if err := applyLimits(env); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return ExitError
+	}
 	if err := ctx.Run(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -23,7 +23,7 @@ func readFile(path string, noFollow bool, limit int64) ([]byte, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, openError(err)
 	}
 	if !st.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: &TypeError{Mode: st.Mode()}}

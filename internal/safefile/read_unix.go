@@ -21,7 +21,7 @@ func readFile(path string, noFollow bool, limit int64) ([]byte, error) {
 		// A device is not opened at all: opening some has effects.
 		st, err := os.Stat(path)
 		if err != nil {
-			return nil, err
+			return nil, openError(err)
 		}
 		if !st.Mode().IsRegular() {
 			return nil, &fs.PathError{Op: "read", Path: path, Err: &TypeError{Mode: st.Mode()}}

@@ -465,3 +465,13 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// openError says "open" for a file that could not be stat'ed before its
+// open, as os.ReadFile's errors do.
+func openError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "stat" {
+		return &fs.PathError{Op: "open", Path: pe.Path, Err: pe.Err}
+	}
+	return err
+}
