@@ -1,6 +1,7 @@
 package site
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -179,7 +180,22 @@ func TestHostileSiteFiles(t *testing.T) {
 	writeTree(t, dir, map[string]string{"many/site.yaml": "version: 1\nx: [" + strings.Repeat("1,", 700_000) + "]\n"})
 	huge := filepath.Join(dir, "huge", "site.yaml")
 	writeTree(t, dir, map[string]string{"huge/site.yaml": "version: 1\n" + strings.Repeat("#", int(safefile.Limit(safefile.Site))) + "\n"})
+	var keys strings.Builder
+	for i := range 20_000 {
+		fmt.Fprintf(&keys, "  k%d:\n", i)
+	}
+	wide := filepath.Join(dir, "wide", "site.yaml")
+	writeTree(t, dir, map[string]string{"wide/site.yaml": "version: 1\ndeviceDefaults:\n" + keys.String()})
+	merged := filepath.Join(dir, "merged", "site.yaml")
+	writeTree(t, dir, map[string]string{"merged/site.yaml": "version: 1\nx-big: &big\n" + keys.String() + "deviceDefaults:\n  <<: *big\n"})
+	xonly := filepath.Join(dir, "xonly", "site.yaml")
+	writeTree(t, dir, map[string]string{"xonly/site.yaml": "version: 1\nx-big:\n" + keys.String()})
+	if _, problems := Load(Options{}, xonly); problems.HasErrors() {
+		t.Errorf("a wide mapping under x-: %v", problems)
+	}
 	cases := map[string][]string{
+		wide:        {wide + ":3:3", "a mapping of 20000 fields"},
+		merged:      {merged + ":20004:3", "a mapping of 20000 fields"},
 		"/dev/zero": {"/dev/zero", "character device"},
 		fifo:        {fifo, "named pipe"},
 		dir:         {fifo, "named pipe"}, // found in a directory

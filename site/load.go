@@ -455,6 +455,11 @@ func (l *loader) loadFile(file string) {
 		l.yamlError(file, data, err)
 		return
 	}
+	if n, fields := wideMapping(&doc); n != nil {
+		l.unparsed = true
+		l.add(Pos{File: file, Line: n.Line, Col: n.Column}, "", "a mapping of %d fields: no object of a site has more than %d; the file is not checked further", fields, maxFields)
+		return
+	}
 	// The schema check and the decoding both only read the tree, and take
 	// about as long on a large file: they run side by side. With aliases
 	// the check goes first, as it refuses aliases that expand beyond

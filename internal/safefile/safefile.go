@@ -75,7 +75,7 @@ var kinds = [numKinds]kindInfo{
 	// read twice more (schema, decoding). At the cap, a file of 480,000
 	// keys took 6 s and 160 MB; a site of 20,000 devices of three fields
 	// counts some 660,000.
-	SiteValues: {"site (YAML values, by a count of its bytes)", "GWSYNC_MAX_SITE_VALUES", 1_000_000},
+	SiteValues: {"site's YAML values", "GWSYNC_MAX_SITE_VALUES", 1_000_000},
 }
 
 var limits [numKinds]atomic.Int64
@@ -197,16 +197,14 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	size, unit := Size, "SIZE"
 	if e.Kind == SiteValues {
-		size = func(n int64) string { return strconv.FormatInt(n, 10) + " values" }
-		unit = "N"
+		return fmt.Sprintf("its bytes allow up to %d YAML values, more than the %d a site may hold (raise the cap with %s=N)", e.Size, e.Limit, e.Kind.Env())
 	}
 	what := "more than"
 	if e.Size >= 0 {
-		what = fmt.Sprintf("%s, more than", size(e.Size))
+		what = fmt.Sprintf("%s, more than", Size(e.Size))
 	}
-	return fmt.Sprintf("%s the %s cap for a %s (raise it with %s=%s)", what, size(e.Limit), e.Kind, e.Kind.Env(), unit)
+	return fmt.Sprintf("%s the %s cap for a %s (raise it with %s=SIZE)", what, Size(e.Limit), e.Kind, e.Kind.Env())
 }
 
 // Is matches ErrTooLarge.
