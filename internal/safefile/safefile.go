@@ -363,10 +363,14 @@ func (r *Root) abs(path string) string {
 	return filepath.Join(r.cwd, path)
 }
 
-// within reports whether path (clean, absolute) is dir or under it.
+// within reports whether path is dir or under it; both are clean and
+// absolute.
 func within(dir, path string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	if !strings.HasPrefix(path, dir) {
+		return false
+	}
+	rest := path[len(dir):]
+	return rest == "" || rest[0] == filepath.Separator || strings.HasSuffix(dir, string(filepath.Separator))
 }
 
 // Contains checks that path, relative to the working directory, resolves

@@ -265,3 +265,19 @@ func TestLimitsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestWithin(t *testing.T) {
+	sep := string(filepath.Separator)
+	root := sep + "repo"
+	for p, want := range map[string]bool{
+		root: true, root + sep + "a": true, root + sep + "a" + sep + "b": true,
+		root + "2": false, root + "2" + sep + "a": false, sep: false, sep + "re": false, sep + "other" + sep + "repo": false,
+	} {
+		if got := within(root, p); got != want {
+			t.Errorf("within(%q, %q) = %v", root, p, got)
+		}
+	}
+	if !within(sep, sep+"a") || !within(sep, sep) {
+		t.Error("everything is within the file system's root")
+	}
+}
