@@ -222,3 +222,27 @@ func TestHostileSiteFiles(t *testing.T) {
 		t.Errorf("two files over the site cap: %v", problems)
 	}
 }
+
+// TestDirectorySiteStaysInside: a YAML file found in a site folder that is
+// a symbolic link leading out of it is refused, not read.
+func TestDirectorySiteStaysInside(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links")
+	}
+	base := t.TempDir()
+	writeTree(t, base, map[string]string{
+		"outside/leak.yaml": "codecs:\n  - name: c\n    decoderScript: " + outsideSecret + "\n",
+		"site/site.yaml":    "version: 1\n",
+	})
+	if err := os.Symlink(filepath.Join(base, "outside", "leak.yaml"), filepath.Join(base, "site", "leak.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	s, problems := Load(Options{}, filepath.Join(base, "site"))
+	if s != nil || !strings.Contains(problems.Error(), "symbolic link") || strings.Contains(problems.Error(), outsideSecret) {
+		t.Fatalf("a linked-in YAML file: site %v, %v", s != nil, problems)
+	}
+	// Named on the command line, the same file is the user's own choice.
+	if s, problems := Load(Options{}, filepath.Join(base, "site", "site.yaml"), filepath.Join(base, "site", "leak.yaml")); s == nil {
+		t.Fatalf("given as an argument: %v", problems)
+	}
+}
