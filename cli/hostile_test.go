@@ -95,3 +95,52 @@ func TestCapsRaisedFromTheEnvironment(t *testing.T) {
 		t.Fatalf("a cap that is no size: exit %d:\n%s", code, out)
 	}
 }
+
+// TestPlanCommentHoldsNoOutsideFile: a site whose codec is the process's
+// environment, by absolute path or through a symbolic link, is refused by
+// every command that reads the site, with the line that names it, and the
+// environment's secret never reaches the output (the plan comment).
+func TestPlanCommentHoldsNoOutsideFile(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	const secret = "Hunter2-runner-secret"
+	t.Setenv("GWSYNC_TEST_RUNNER_SECRET", secret)
+	t.Setenv("GWSYNC_BROKER", "")
+	t.Setenv("GWSYNC_PASSWORD", "")
+	state := filepath.Join(planCases, "steady", "state.json")
+	for ref, rule := range map[string]string{"/proc/self/environ": "an absolute path", "codecs/env.js": "a symbolic link"} {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "codecs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/proc/self/environ", filepath.Join(dir, "codecs", "env.js")); err != nil {
+			t.Fatal(err)
+		}
+		site := filepath.Join(dir, "site.yaml")
+		text := "version: 1\ngateway: {eui: '24E124FFFEF5A6A8', channelPlan: EU868}\ncodecs:\n  - name: leak\n    decoderFile: " + ref + "\n"
+		if err := os.WriteFile(site, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"validate", site},
+			{"plan", site, "--state", state, "--format", "markdown"},
+			{"plan", site, "--state", state, "--format", "json"},
+			{"apply", site, "--auto-approve", "--broker", "tcp://127.0.0.1:1", "--timeout", "2s"},
+			{"export", site, "--out", "-", "--broker", "tcp://127.0.0.1:1", "--timeout", "2s"},
+		} {
+			code, out := runWithin(t, 20*time.Second, args...)
+			if strings.Contains(out, secret) {
+				t.Errorf("gwsync %s: the runner's environment is in the output", strings.Join(args, " "))
+			}
+			if args[0] == "export" {
+				// export reads the site for its connection only: its
+				// codecs are not read, and it cannot reach the broker.
+				continue
+			}
+			if code == ExitOK || !strings.Contains(out, "site.yaml:5:18") || !strings.Contains(out, rule) {
+				t.Errorf("gwsync %s: exit %d, want the refusal at site.yaml:5:18 (%s):\n%s", strings.Join(args, " "), code, rule, out)
+			}
+		}
+	}
+}
