@@ -242,7 +242,7 @@ func (e *TypeError) Is(target error) bool { return target == ErrNotRegular }
 // OutsideError is a path that leaves its root.
 type OutsideError struct {
 	Root string
-	Why  string // "leaves", "a symbolic link leads outside", "an absolute path"
+	Why  string // "leaves", "a symbolic link that leads outside", …
 }
 
 func (e *OutsideError) Error() string {
@@ -252,29 +252,12 @@ func (e *OutsideError) Error() string {
 // Is matches ErrOutside.
 func (e *OutsideError) Is(target error) bool { return target == ErrOutside }
 
-// Read reads the regular file at path, up to k's cap, without following
-// the path anywhere in particular: for paths the user gave (flags,
-// arguments). Errors are *fs.PathError, wrapping a *TypeError, a
+// Read reads the regular file at path, up to k's cap, wherever it is: for
+// paths the user gave (flags, arguments). Errors are *fs.PathError, wrapping a *TypeError, a
 // *LimitError or the system's error.
 func Read(path string, k Kind) ([]byte, error) {
 	b, err := readFile(path, false, Limit(k))
 	return b, wrap(path, k, err)
-}
-
-// Check returns the error Read would give for a file that is not regular
-// or is over k's cap by its size, without reading it.
-func Check(path string, k Kind) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return &fs.PathError{Op: "read", Path: path, Err: &TypeError{Mode: st.Mode()}}
-	}
-	if st.Size() > Limit(k) {
-		return &fs.PathError{Op: "read", Path: path, Err: &LimitError{Kind: k, Limit: Limit(k), Size: st.Size()}}
-	}
-	return nil
 }
 
 func wrap(path string, k Kind, err error) error {
