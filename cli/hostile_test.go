@@ -40,9 +40,6 @@ func runWithin(t *testing.T, limit time.Duration, args ...string) (int, string) 
 // of file a command reads end the command at once with an error naming
 // the file and what it is, before anything is sent.
 func TestHostileFilesGiven(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("named pipes and /dev/zero")
-	}
 	t.Setenv("GWSYNC_BROKER", "")
 	t.Setenv("GWSYNC_PASSWORD", "")
 	dir := t.TempDir()

@@ -5,7 +5,6 @@ package fleet
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,9 +16,6 @@ import (
 // fleet file's line; a fleet file that is a named pipe or a device is
 // refused at once.
 func TestCommonStaysInside(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("symbolic links and named pipes")
-	}
 	base := t.TempDir()
 	write(t, base, map[string]string{"outside/shared.yaml": "profiles: []\n", "outside/gw/s.yaml": "version: 1\n"})
 	for _, tc := range []struct {
