@@ -407,14 +407,6 @@ func keysEqual(a, b string) bool {
 
 func isDigest(v string) bool { return strings.HasPrefix(v, "sha256:") }
 
-// clearOrEmpty keeps a live key for a write body only when it is in clear.
-func clearOrEmpty(v string) string {
-	if isDigest(v) {
-		return ""
-	}
-	return v
-}
-
 // withoutRecords is live without gwsync's own records (codecs with a
 // reserved name), which no plan creates, changes or prunes, also when a
 // snapshot made by hand still lists them.
