@@ -400,7 +400,7 @@ func sortedInts(s []int64) []int64 {
 // clear compare in lower case, as their digests are taken.
 func keysEqual(a, b string) bool {
 	if !isDigest(a) && !isDigest(b) {
-		return a == b || strings.ToLower(a) == strings.ToLower(b)
+		return strings.EqualFold(a, b)
 	}
 	return plan.SecretDigest(a) == plan.SecretDigest(b)
 }
