@@ -297,15 +297,9 @@ func (l *loader) applyDefaults() {
 	if m == nil {
 		return
 	}
-	desc := m.strp("description")
-	app, _ := m.str("application")
-	prof, _ := m.str("profile")
-	codec, _ := m.str("codec")
-	fport := m.int("fPort")
-	skip := m.bool("skipFCntCheck")
-	mbMode, _ := m.str("mbMode")
-	mbFrame := m.int("mbFramePort")
-	mbTCP := m.int("mbTcpPort")
+	def := &l.defaultDevice
+	desc, app, prof, codec, fport, skip := def.Description, def.Application, def.Profile, def.Codec, def.FPort, def.SkipFCntCheck
+	mbMode, mbFrame, mbTCP := def.MbMode, def.MbFramePort, def.MbTcpPort
 	for _, d := range l.devices {
 		dev := &l.site.Devices[d.idx]
 		set := func(field string, ok bool) bool {
