@@ -258,20 +258,26 @@ var taskFields = []field[FirmwareUpdate]{
 	upperList("devices", func(t *FirmwareUpdate) *[]string { return &t.Devices }),
 	path("firmwareFile", func(t *FirmwareUpdate) *string { return &t.FirmwareFile }),
 	str("firmwareName", func(t *FirmwareUpdate) *string { return &t.FirmwareName }),
-	optObject("official", func(t *FirmwareUpdate) **OfficialFirmwareRef { return &t.Official }, []field[OfficialFirmwareRef]{
-		str("model", func(o *OfficialFirmwareRef) *string { return &o.Model }),
-		str("version", func(o *OfficialFirmwareRef) *string { return &o.Version }),
-		str("id", func(o *OfficialFirmwareRef) *string { return &o.ID }),
-	}),
-	object("fragment", func(t *FirmwareUpdate) *Fragment { return &t.Fragment }, []field[Fragment]{
-		integer("size", func(f *Fragment) *int64 { return &f.Size }),
-		integer("intervalMs", func(f *Fragment) *int64 { return &f.IntervalMs }),
-		integer("redundancy", func(f *Fragment) *int64 { return &f.Redundancy }),
-	}),
-	object("multicast", func(t *FirmwareUpdate) *Multicast { return &t.Multicast }, []field[Multicast]{
-		intPtr("dr", func(m *Multicast) **int64 { return &m.DR }),
-		intPtr("frequency", func(m *Multicast) **int64 { return &m.Frequency }),
-	}),
+	optObject("official", func(t *FirmwareUpdate) **OfficialFirmwareRef { return &t.Official }, officialFields),
+	object("fragment", func(t *FirmwareUpdate) *Fragment { return &t.Fragment }, fragmentFields),
+	object("multicast", func(t *FirmwareUpdate) *Multicast { return &t.Multicast }, multicastFields),
+}
+
+var officialFields = []field[OfficialFirmwareRef]{
+	str("model", func(o *OfficialFirmwareRef) *string { return &o.Model }),
+	str("version", func(o *OfficialFirmwareRef) *string { return &o.Version }),
+	str("id", func(o *OfficialFirmwareRef) *string { return &o.ID }),
+}
+
+var fragmentFields = []field[Fragment]{
+	integer("size", func(f *Fragment) *int64 { return &f.Size }),
+	integer("intervalMs", func(f *Fragment) *int64 { return &f.IntervalMs }),
+	integer("redundancy", func(f *Fragment) *int64 { return &f.Redundancy }),
+}
+
+var multicastFields = []field[Multicast]{
+	intPtr("dr", func(m *Multicast) **int64 { return &m.DR }),
+	intPtr("frequency", func(m *Multicast) **int64 { return &m.Frequency }),
 }
 
 // row is a row of a table without its type: its key and kind, and a

@@ -108,6 +108,9 @@ func TestEveryRowDecodes(t *testing.T) {
 	checkTable(t, rng, "deviceDefaults", deviceDefaultFields)
 	checkTable(t, rng, "multicastGroup", groupFields)
 	checkTable(t, rng, "firmwareUpdate", taskFields)
+	checkTable(t, rng, "official", officialFields)
+	checkTable(t, rng, "fragment", fragmentFields)
+	checkTable(t, rng, "multicast", multicastFields)
 }
 
 // decodeOne writes `obj:` holding key: value at a random place, and
