@@ -342,13 +342,11 @@ func (l *loader) fieldValue(m *mapping, k string, kd kind, inline string, v *val
 	case kString, kUpper, kStrPtr:
 		v.s, ok = m.str(k)
 	case kInt, kIntPtr:
-		var p *int64
-		if p = m.int(k); p != nil {
+		if p := m.int(k); p != nil {
 			v.i, ok = *p, true
 		}
 	case kBool, kBoolPtr:
-		var p *bool
-		if p = m.bool(k); p != nil {
+		if p := m.bool(k); p != nil {
 			v.b, ok = *p, true
 		}
 	case kInts:
