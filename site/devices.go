@@ -65,12 +65,6 @@ func (l *loader) addDevice(dev Device, d *devItem) {
 	l.site.Devices = append(l.site.Devices, dev)
 }
 
-// deviceFieldKinds says how CSV cells are typed.
-var deviceFieldKinds = map[string]string{
-	"fPort": "int", "fCntUp": "int", "fCntDown": "int", "mbFramePort": "int", "mbTcpPort": "int",
-	"skipFCntCheck": "bool",
-}
-
 // loadCSV reads a devicesFrom file: a header row naming device fields, then
 // one device a row. An empty cell leaves the field out.
 func (l *loader) loadCSV(c csvRef) {
@@ -197,47 +191,20 @@ func (l *loader) loadCSV(c csvRef) {
 			}
 			l.add(p, field, "%s", is.Message)
 		}
-		dev := Device{Pos: Pos{File: c.file, Line: line, Col: 1}}
-		str := func(k string) string { s, _ := inst[k].(string); return s }
-		num := func(k string) *int64 {
-			if v, ok := inst[k].(int64); ok {
-				return &v
+		// The device is decoded where it is kept: a copy would cost an
+		// allocation a row.
+		l.addDevice(Device{Pos: Pos{File: c.file, Line: line, Col: 1}}, &devItem{row: row})
+		dev := &l.site.Devices[len(l.site.Devices)-1]
+		for _, k := range names {
+			f := deviceField[k]
+			if f == nil {
+				continue
 			}
-			return nil
-		}
-		sec := func(k string) Secret {
-			s, ok := inst[k].(string)
-			if !ok {
-				return Secret{}
+			if v, ok := cellField(inst[k], f.kind); ok {
+				v.sec.Pos = Pos{File: c.file, Line: line, Col: row.cols[k]}
+				f.put(dev, v)
 			}
-			out := Secret{Value: s, Pos: Pos{File: c.file, Line: line, Col: row.cols[k]}}
-			if isRef(s) {
-				out.Ref = s
-			}
-			return out
 		}
-		dev.DevEUI = strings.ToUpper(str("devEUI"))
-		dev.Name = str("name")
-		if s, ok := inst["description"].(string); ok {
-			dev.Description = &s
-		}
-		dev.Application = str("application")
-		dev.Profile = str("profile")
-		dev.Codec = str("codec")
-		dev.FPort = num("fPort")
-		if b, ok := inst["skipFCntCheck"].(bool); ok {
-			dev.SkipFCntCheck = &b
-		}
-		dev.AppKey = sec("appKey")
-		dev.DevAddr = strings.ToUpper(str("devAddr"))
-		dev.NwkSKey = sec("nwkSKey")
-		dev.AppSKey = sec("appSKey")
-		dev.FCntUp = num("fCntUp")
-		dev.FCntDown = num("fCntDown")
-		dev.MbMode = str("mbMode")
-		dev.MbFramePort = num("mbFramePort")
-		dev.MbTcpPort = num("mbTcpPort")
-		l.addDevice(dev, &devItem{row: row})
 	}
 }
 
@@ -257,12 +224,16 @@ func anyKnown(cells []string, isKnown map[string]bool) bool {
 // cellValue types a CSV cell as the device field wants it; a cell that does
 // not parse stays a string, and the schema says what is wrong with it.
 func cellValue(field, cell string) any {
-	switch deviceFieldKinds[field] {
-	case "int":
+	f := deviceField[field]
+	if f == nil {
+		return cell
+	}
+	switch f.kind {
+	case kInt, kIntPtr:
 		if v, err := strconv.ParseInt(cell, 10, 64); err == nil {
 			return v
 		}
-	case "bool":
+	case kBool, kBoolPtr:
 		switch strings.ToLower(cell) {
 		case "true":
 			return true
@@ -271,6 +242,27 @@ func cellValue(field, cell string) any {
 		}
 	}
 	return cell
+}
+
+// cellField is a typed CSV cell as the value of a field of kind kd; a
+// cell of another type (which the schema reports) is left out.
+func cellField(cell any, kd kind) (value, bool) {
+	var v value
+	var ok bool
+	switch kd {
+	case kString, kUpper, kStrPtr, kPath:
+		v.s, ok = cell.(string)
+	case kSecret:
+		v.sec.Value, ok = cell.(string)
+		if isRef(v.sec.Value) {
+			v.sec.Ref = v.sec.Value
+		}
+	case kInt, kIntPtr:
+		v.i, ok = cell.(int64)
+	case kBool, kBoolPtr:
+		v.b, ok = cell.(bool)
+	}
+	return v, ok
 }
 
 func (l *loader) csvError(file string, err error) {
@@ -288,15 +280,9 @@ func (l *loader) applyDefaults() {
 	if m == nil {
 		return
 	}
-	desc := m.strp("description")
-	app, _ := m.str("application")
-	prof, _ := m.str("profile")
-	codec, _ := m.str("codec")
-	fport := m.int("fPort")
-	skip := m.bool("skipFCntCheck")
-	mbMode, _ := m.str("mbMode")
-	mbFrame := m.int("mbFramePort")
-	mbTCP := m.int("mbTcpPort")
+	def := &l.defaultDevice
+	desc, app, prof, codec, fport, skip := def.Description, def.Application, def.Profile, def.Codec, def.FPort, def.SkipFCntCheck
+	mbMode, mbFrame, mbTCP := def.MbMode, def.MbFramePort, def.MbTcpPort
 	for _, d := range l.devices {
 		dev := &l.site.Devices[d.idx]
 		set := func(field string, ok bool) bool {

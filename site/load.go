@@ -80,8 +80,9 @@ type loader struct {
 
 	single map[string]Pos // gateway, connection, ... → where first given
 
-	site     Site
-	defaults *mapping
+	site          Site
+	defaults      *mapping
+	defaultDevice Device // the fields deviceDefaults gives
 
 	profiles []*item
 	codecs   []*item
@@ -655,32 +656,13 @@ func (l *loader) decode(root *mapping) {
 	}
 	if l.once(root, "gateway") {
 		if g := root.child("gateway"); g != nil {
-			gw := &l.site.Gateway
-			if v, ok := g.str("eui"); ok {
-				gw.EUI, gw.EUIPos = strings.ToUpper(v), g.pos("eui")
-			}
-			if v, ok := g.str("channelPlan"); ok {
-				gw.ChannelPlan, gw.Pos = v, g.pos("channelPlan")
-			}
-			if v := g.bool("dwellTime"); v != nil {
-				gw.DwellTime, gw.DwellTimePos = v, g.pos("dwellTime")
-			}
+			decodeFields(l, g, &l.site.Gateway, gatewayFields)
 		}
 	}
 	if l.once(root, "connection") {
 		if c := root.child("connection"); c != nil {
-			l.site.Connection = Connection{
-				Broker:             c.s("broker"),
-				RequestTopic:       c.s("requestTopic"),
-				ResponseTopic:      c.s("responseTopic"),
-				Username:           c.s("username"),
-				Password:           c.secret("password"),
-				ClientID:           c.s("clientID"),
-				CAFile:             relTo(dir, c.s("caFile")),
-				CertFile:           relTo(dir, c.s("certFile")),
-				KeyFile:            relTo(dir, c.s("keyFile")),
-				InsecureSkipVerify: c.b("insecureSkipVerify"),
-			}
+			l.site.Connection = Connection{}
+			decodeFields(l, c, &l.site.Connection, connectionFields)
 		}
 	}
 	if l.once(root, "prune") {
@@ -690,13 +672,15 @@ func (l *loader) decode(root *mapping) {
 				l.site.Prune = Prune{Profiles: true, Devices: true, Codecs: true, MulticastGroups: true, FirmwareUpdates: true}
 			}
 		} else if p := root.child("prune"); p != nil {
-			l.site.Prune = Prune{Profiles: p.b("profiles"), Devices: p.b("devices"), Codecs: p.b("codecs"),
-				MulticastGroups: p.b("multicastGroups"), FirmwareUpdates: p.b("firmwareUpdates")}
+			l.site.Prune = Prune{}
+			decodeFields(l, p, &l.site.Prune, pruneFields)
 		}
 		l.site.Prune.Pos = root.pos("prune")
 	}
 	if l.once(root, "deviceDefaults") {
-		l.defaults = root.child("deviceDefaults")
+		if l.defaults = root.child("deviceDefaults"); l.defaults != nil {
+			decodeFields(l, l.defaults, &l.defaultDevice, deviceDefaultFields)
+		}
 	}
 	if root.has("devicesFrom") {
 		n := root.val["devicesFrom"]
@@ -711,24 +695,34 @@ func (l *loader) decode(root *mapping) {
 	}
 	for _, m := range root.items("profiles") {
 		l.profiles = append(l.profiles, &item{m: m, idx: len(l.site.Profiles)})
-		l.site.Profiles = append(l.site.Profiles, decodeProfile(m))
+		l.site.Profiles = append(l.site.Profiles, Profile{Pos: m.self()})
+		decodeFields(l, m, &l.site.Profiles[len(l.site.Profiles)-1], profileFields)
 	}
 	for _, m := range root.items("codecs") {
 		l.codecs = append(l.codecs, &item{m: m, idx: len(l.site.Codecs)})
-		l.site.Codecs = append(l.site.Codecs, l.decodeCodec(m))
+		l.site.Codecs = append(l.site.Codecs, Codec{Pos: m.self()})
+		decodeFields(l, m, &l.site.Codecs[len(l.site.Codecs)-1], codecFields)
 	}
 	for _, m := range root.items("devices") {
-		dev := decodeDevice(m)
+		// The device is decoded where it is kept: a copy would cost an
+		// allocation a device.
+		l.addDevice(Device{Pos: m.self()}, &devItem{m: m})
+		decodeFields(l, m, &l.site.Devices[len(l.site.Devices)-1], deviceFields)
 		m.freeze() // only where its fields stand is needed from here on
-		l.addDevice(dev, &devItem{m: m})
 	}
 	for _, m := range root.items("multicastGroups") {
 		l.groups = append(l.groups, &item{m: m, idx: len(l.site.MulticastGroups)})
-		l.site.MulticastGroups = append(l.site.MulticastGroups, decodeGroup(m))
+		l.site.MulticastGroups = append(l.site.MulticastGroups, MulticastGroup{Pos: m.self()})
+		decodeFields(l, m, &l.site.MulticastGroups[len(l.site.MulticastGroups)-1], groupFields)
 	}
 	for _, m := range root.items("firmwareUpdates") {
 		l.tasks = append(l.tasks, &item{m: m, idx: len(l.site.FirmwareUpdates)})
-		l.site.FirmwareUpdates = append(l.site.FirmwareUpdates, decodeTask(m, dir))
+		t := FirmwareUpdate{Pos: m.self()}
+		decodeFields(l, m, &t, taskFields)
+		if t.FirmwareName == "" && t.FirmwareFile != "" {
+			t.FirmwareName = filepath.Base(t.FirmwareFile)
+		}
+		l.site.FirmwareUpdates = append(l.site.FirmwareUpdates, t)
 	}
 }
 
@@ -738,150 +732,6 @@ func relTo(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-func decodeProfile(m *mapping) Profile {
-	return Profile{
-		Pos:                  m.self(),
-		Name:                 m.s("name"),
-		RenamedFrom:          m.s("renamedFrom"),
-		SupportsJoin:         m.bool("supportsJoin"),
-		SupportsClassB:       m.bool("supportsClassB"),
-		SupportsClassC:       m.bool("supportsClassC"),
-		MacVersion:           m.strp("macVersion"),
-		RegParamsRevision:    m.strp("regParamsRevision"),
-		RxDROffset1:          m.int("rxDROffset1"),
-		RxDataRate2:          m.int("rxDataRate2"),
-		RxFreq2:              m.int("rxFreq2"),
-		FactoryPresetFreqs:   m.ints("factoryPresetFreqs"),
-		EnableUplinkChannels: m.ints("enableUplinkChannels"),
-		MaxEIRP:              m.int("maxEIRP"),
-		Supports32bitFCnt:    m.bool("supports32bitFCnt"),
-		PingSlotPeriod:       m.int("pingSlotPeriod"),
-		PingSlotDR:           m.int("pingSlotDR"),
-		PingSlotFreq:         m.int("pingSlotFreq"),
-		ClassBTimeout:        m.int("classBTimeout"),
-		ClassCTimeout:        m.int("classCTimeout"),
-	}
-}
-
-func (l *loader) decodeCodec(m *mapping) Codec {
-	c := Codec{
-		Pos:           m.self(),
-		Name:          m.s("name"),
-		RenamedFrom:   m.s("renamedFrom"),
-		Description:   m.s("description"),
-		TemplateID:    m.i("templateID"),
-		EncoderScript: m.s("encoderScript"),
-		DecoderScript: m.s("decoderScript"),
-		TestEnabled:   m.b("testEnabled"),
-		FPort:         m.i("fPort"),
-		CodecJSON:     m.s("codecJson"),
-	}
-	for _, f := range []struct {
-		inline, file string
-		dst          *string
-	}{
-		{"decoderScript", "decoderFile", &c.DecoderScript},
-		{"encoderScript", "encoderFile", &c.EncoderScript},
-		{"codecJson", "codecJsonFile", &c.CodecJSON},
-	} {
-		if !m.has(f.file) {
-			continue
-		}
-		if m.has(f.inline) {
-			l.add(m.pos(f.file), m.sub(f.file), "give %s or %s, not both", f.inline, f.file)
-			continue
-		}
-		name, _ := m.str(f.file)
-		b, p, err := l.readRef(m.file, name, safefile.Script)
-		if err != nil {
-			l.add(m.pos(f.file), m.sub(f.file), "cannot read %s: %v", p, err)
-			continue
-		}
-		if !utf8.Valid(b) {
-			// The gateway would store it altered, and plans never settle.
-			line := 1 + bytes.Count(b[:invalidAt(b)], []byte("\n"))
-			l.add(m.pos(f.file), m.sub(f.file), "%s is not UTF-8 text (line %d): save it as UTF-8", p, line)
-			continue
-		}
-		*f.dst = string(b)
-	}
-	return c
-}
-
-func decodeDevice(m *mapping) Device {
-	return Device{
-		Pos:           m.self(),
-		DevEUI:        strings.ToUpper(m.s("devEUI")),
-		Name:          m.s("name"),
-		Description:   m.strp("description"),
-		Application:   m.s("application"),
-		Profile:       m.s("profile"),
-		Codec:         m.s("codec"),
-		FPort:         m.int("fPort"),
-		SkipFCntCheck: m.bool("skipFCntCheck"),
-		AppKey:        m.secret("appKey"),
-		DevAddr:       strings.ToUpper(m.s("devAddr")),
-		NwkSKey:       m.secret("nwkSKey"),
-		AppSKey:       m.secret("appSKey"),
-		FCntUp:        m.int("fCntUp"),
-		FCntDown:      m.int("fCntDown"),
-		MbMode:        m.s("mbMode"),
-		MbFramePort:   m.int("mbFramePort"),
-		MbTcpPort:     m.int("mbTcpPort"),
-	}
-}
-
-func decodeGroup(m *mapping) MulticastGroup {
-	devs, _ := m.strs("devices")
-	for i := range devs {
-		devs[i] = strings.ToUpper(devs[i])
-	}
-	return MulticastGroup{
-		Pos:            m.self(),
-		Name:           m.s("name"),
-		RenamedFrom:    m.s("renamedFrom"),
-		McAddr:         strings.ToUpper(m.s("mcAddr")),
-		McNwkSKey:      m.secret("mcNwkSKey"),
-		McAppSKey:      m.secret("mcAppSKey"),
-		FCnt:           m.int("fCnt"),
-		GroupType:      m.s("groupType"),
-		DR:             m.int("dr"),
-		Frequency:      m.int("frequency"),
-		PingSlotPeriod: m.int("pingSlotPeriod"),
-		Devices:        devs,
-	}
-}
-
-func decodeTask(m *mapping, dir string) FirmwareUpdate {
-	devs, _ := m.strs("devices")
-	for i := range devs {
-		devs[i] = strings.ToUpper(devs[i])
-	}
-	t := FirmwareUpdate{
-		Pos:          m.self(),
-		Name:         m.s("name"),
-		RenamedFrom:  m.s("renamedFrom"),
-		Description:  m.s("description"),
-		StartAt:      m.s("startAt"),
-		Devices:      devs,
-		FirmwareFile: relTo(dir, m.s("firmwareFile")),
-		FirmwareName: m.s("firmwareName"),
-	}
-	if t.FirmwareName == "" && t.FirmwareFile != "" {
-		t.FirmwareName = filepath.Base(t.FirmwareFile)
-	}
-	if o := m.child("official"); o != nil {
-		t.Official = &OfficialFirmwareRef{Model: o.s("model"), Version: o.s("version"), ID: o.s("id")}
-	}
-	if f := m.child("fragment"); f != nil {
-		t.Fragment = Fragment{Size: f.i("size"), IntervalMs: f.i("intervalMs"), Redundancy: f.i("redundancy")}
-	}
-	if mc := m.child("multicast"); mc != nil {
-		t.Multicast = Multicast{DR: mc.int("dr"), Frequency: mc.int("frequency")}
-	}
-	return t
 }
 
 // digest hashes the files' bytes, sorted by path.

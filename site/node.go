@@ -164,13 +164,6 @@ func (m *mapping) str(k string) (string, bool) {
 	return n.Value, true
 }
 
-func (m *mapping) strp(k string) *string {
-	if s, ok := m.str(k); ok {
-		return &s
-	}
-	return nil
-}
-
 func (m *mapping) s(k string) string { s, _ := m.str(k); return s }
 
 func scalarInt(n *yaml.Node) (int64, bool) {
@@ -209,13 +202,6 @@ func (m *mapping) int(k string) *int64 {
 	return &v
 }
 
-func (m *mapping) i(k string) int64 {
-	if p := m.int(k); p != nil {
-		return *p
-	}
-	return 0
-}
-
 func (m *mapping) bool(k string) *bool {
 	if !m.has(k) {
 		return nil
@@ -227,13 +213,6 @@ func (m *mapping) bool(k string) *bool {
 		return nil
 	}
 	return &b
-}
-
-func (m *mapping) b(k string) bool {
-	if p := m.bool(k); p != nil {
-		return *p
-	}
-	return false
 }
 
 // seq returns the items of a list field (nil when left out or not a list).
@@ -311,18 +290,4 @@ func (m *mapping) items(k string) []*mapping {
 		}
 	}
 	return out
-}
-
-// secret reads a key or password field as written; references are
-// resolved later.
-func (m *mapping) secret(k string) Secret {
-	s, ok := m.str(k)
-	if !ok {
-		return Secret{}
-	}
-	sec := Secret{Value: s, Pos: m.pos(k)}
-	if isRef(s) {
-		sec.Ref = s
-	}
-	return sec
 }
