@@ -51,12 +51,24 @@ func TestPasswordHunt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// A broker no client gets through to: the test's own listener, which
+	// drops every connection at once. (A port closed after listening on
+	// it could be taken meanwhile by another test run on this machine.)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := ln.Addr().String() // nothing listens there once closed
-	ln.Close()
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	closed := ln.Addr().String()
 	live := srv.Addr()
 
 	inputs := map[string]bool{} // files the test writes, holding passwords on purpose
