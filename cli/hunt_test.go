@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gwsync/gwsync/gwsim"
@@ -72,6 +73,17 @@ func TestPasswordHunt(t *testing.T) {
 	live := srv.Addr()
 
 	inputs := map[string]bool{} // files the test writes, holding passwords on purpose
+	var inputsMu sync.Mutex
+	// inputsNow is a copy of inputs, for a hunt while scenarios still write.
+	inputsNow := func() map[string]bool {
+		inputsMu.Lock()
+		defer inputsMu.Unlock()
+		m := make(map[string]bool, len(inputs))
+		for k, v := range inputs {
+			m[k] = v
+		}
+		return m
+	}
 	write := func(path, content string) string {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -80,7 +92,9 @@ func TestPasswordHunt(t *testing.T) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		inputsMu.Lock()
 		inputs[path] = true
+		inputsMu.Unlock()
 		return path
 	}
 	yamlString := func(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -114,10 +128,16 @@ func TestPasswordHunt(t *testing.T) {
 	// the arguments, passwords and all, for the reader of a failure).
 	type output struct{ head, body string }
 	var outputs []output
+	var mu sync.Mutex // outputs, appended to by the scenarios side by side
+	add := func(o output) {
+		mu.Lock()
+		defer mu.Unlock()
+		outputs = append(outputs, o)
+	}
 	runIn := func(what string, vars map[string]string, args ...string) int {
 		t.Helper()
 		code, stdout, stderr := runEnv(vars, args...)
-		outputs = append(outputs, output{fmt.Sprintf("%s: gwsync %q: exit %d", what, args, code), stdout + stderr})
+		add(output{fmt.Sprintf("%s: gwsync %q: exit %d", what, args, code), stdout + stderr})
 		return code
 	}
 	siteBody := func(sc scenario, broker string) string {
@@ -133,72 +153,80 @@ func TestPasswordHunt(t *testing.T) {
 		b.WriteString("devices:\n  - devEUI: \"24E1241234567890\"\n    name: lamp\n    application: cloud\n    appKey: ${env:HUNT_KEY}\n")
 		return b.String()
 	}
+	// The scenarios run side by side (each in its own folder): most of
+	// the hunt's time is commands waiting out --timeout.
+	var wg sync.WaitGroup
 	for i, sc := range scenarios {
-		dir := filepath.Join(work, fmt.Sprintf("s%02d", i))
-		sitePath := write(filepath.Join(dir, "site.yaml"), siteBody(sc, sc.broker))
-		vars := map[string]string{"HUNT_SITE_PW": "Pw-H4NT-site", "HUNT_KEY": "000102030405060708090a0b0c0d0e0f"}
-		if sc.envPW != "" {
-			vars["GWSYNC_PASSWORD"] = sc.envPW
-		}
-		if sc.name == "auth refused, site" {
-			vars["HUNT_SITE_PW"] = "Pw-H4NT-site-wrong"
-		}
-		to := []string{"--timeout", "700ms"}
-		with := func(args ...string) []string { return append(args, to...) }
-		for _, args := range [][]string{
-			{"validate", sitePath},
-			with("plan", sitePath),
-			with("plan", sitePath, "-v", "--format", "markdown"),
-			with("apply", sitePath, "--auto-approve"),
-			with("apply", sitePath, "--auto-approve", "-v"),
-			with("rollback", dir),
-			with("export", sitePath, "--out", filepath.Join(dir, "export", "site.yaml")),
-			with("snapshot", sitePath, "--out", filepath.Join(dir, "snapshot.json")),
-			with("status", sitePath),
-			with("status", sitePath, "--format", "json", "-v"),
-			with("fuota", "retry", "fw", "--site", sitePath),
-			with("firmware", "list", "--site", sitePath),
-		} {
-			runIn(sc.name, vars, args...)
-		}
-		// The broker from the flag and from GWSYNC_BROKER.
-		flagVars := map[string]string{"GWSYNC_PASSWORD": sc.envPW}
-		runIn(sc.name, flagVars, with("snapshot", "--broker", sc.broker, "--gateway-eui", eui, "--out", "-", "-v")...)
-		runIn(sc.name, flagVars, with("export", "--broker", sc.broker, "--gateway-eui", eui, "--out", filepath.Join(dir, "flag-export.yaml"))...)
-		envVars := map[string]string{"GWSYNC_BROKER": sc.broker, "GWSYNC_PASSWORD": sc.envPW, "GWSYNC_GATEWAY_EUI": eui}
-		runIn(sc.name, envVars, with("status", "--gateway-eui", eui)...)
-		runIn(sc.name, envVars, with("firmware", "list", "--gateway-eui", eui)...)
-		if sc.dead {
-			runIn(sc.name, flagVars, "sim", "--broker", sc.broker, "--state", filepath.Join(dir, "sim.json"))
-		}
-		if sc.readable {
-			planFile := filepath.Join(dir, "plan.json")
-			// The success paths run for real: a plan is saved and shown.
-			if code := runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...); code != ExitOK {
-				t.Errorf("%s: plan --out: exit %d, want 0", sc.name, code)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dir := filepath.Join(work, fmt.Sprintf("s%02d", i))
+			sitePath := write(filepath.Join(dir, "site.yaml"), siteBody(sc, sc.broker))
+			vars := map[string]string{"HUNT_SITE_PW": "Pw-H4NT-site", "HUNT_KEY": "000102030405060708090a0b0c0d0e0f"}
+			if sc.envPW != "" {
+				vars["GWSYNC_PASSWORD"] = sc.envPW
 			}
-			if code := runIn(sc.name, vars, "show", planFile); code != ExitOK {
-				t.Errorf("%s: show: exit %d, want 0", sc.name, code)
+			if sc.name == "auth refused, site" {
+				vars["HUNT_SITE_PW"] = "Pw-H4NT-site-wrong"
 			}
-			runIn(sc.name, vars, with("apply", planFile, "--auto-approve", "-v")...)
-		}
-		if sc.noEUI {
-			// No EUI: the gateway is found by broker and topic alone; what an
-			// apply leaves in TMPDIR (no lock file: the lock is on the
-			// gateway) is hunted too.
-			runIn(sc.name+", apply", vars, with("apply", sitePath, "--auto-approve")...)
-			outputs = append(outputs, output{sc.name + ": files in TMPDIR after an apply", huntFiles(t, tmp, inputs)})
-		}
-		if sc.fleet {
-			fdir := filepath.Join(dir, "fleet")
-			write(filepath.Join(fdir, "fleet.yml"), "version: 1\nsites: [sites]\n")
-			write(filepath.Join(fdir, "sites", "one", "site.yaml"), siteBody(sc, sc.broker))
-			runIn(sc.name+", fleet", vars, with("validate", fdir)...)
-			runIn(sc.name+", fleet", vars, with("plan", fdir, "-v")...)
-			runIn(sc.name+", fleet", vars, with("plan", fdir, "--format", "markdown")...)
-			runIn(sc.name+", fleet", vars, with("apply", fdir, "--auto-approve")...)
-		}
+			to := []string{"--timeout", "700ms"}
+			with := func(args ...string) []string { return append(args, to...) }
+			for _, args := range [][]string{
+				{"validate", sitePath},
+				with("plan", sitePath),
+				with("plan", sitePath, "-v", "--format", "markdown"),
+				with("apply", sitePath, "--auto-approve"),
+				with("apply", sitePath, "--auto-approve", "-v"),
+				with("rollback", dir),
+				with("export", sitePath, "--out", filepath.Join(dir, "export", "site.yaml")),
+				with("snapshot", sitePath, "--out", filepath.Join(dir, "snapshot.json")),
+				with("status", sitePath),
+				with("status", sitePath, "--format", "json", "-v"),
+				with("fuota", "retry", "fw", "--site", sitePath),
+				with("firmware", "list", "--site", sitePath),
+			} {
+				runIn(sc.name, vars, args...)
+			}
+			// The broker from the flag and from GWSYNC_BROKER.
+			flagVars := map[string]string{"GWSYNC_PASSWORD": sc.envPW}
+			runIn(sc.name, flagVars, with("snapshot", "--broker", sc.broker, "--gateway-eui", eui, "--out", "-", "-v")...)
+			runIn(sc.name, flagVars, with("export", "--broker", sc.broker, "--gateway-eui", eui, "--out", filepath.Join(dir, "flag-export.yaml"))...)
+			envVars := map[string]string{"GWSYNC_BROKER": sc.broker, "GWSYNC_PASSWORD": sc.envPW, "GWSYNC_GATEWAY_EUI": eui}
+			runIn(sc.name, envVars, with("status", "--gateway-eui", eui)...)
+			runIn(sc.name, envVars, with("firmware", "list", "--gateway-eui", eui)...)
+			if sc.dead {
+				runIn(sc.name, flagVars, "sim", "--broker", sc.broker, "--state", filepath.Join(dir, "sim.json"))
+			}
+			if sc.readable {
+				planFile := filepath.Join(dir, "plan.json")
+				// The success paths run for real: a plan is saved and shown.
+				if code := runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...); code != ExitOK {
+					t.Errorf("%s: plan --out: exit %d, want 0", sc.name, code)
+				}
+				if code := runIn(sc.name, vars, "show", planFile); code != ExitOK {
+					t.Errorf("%s: show: exit %d, want 0", sc.name, code)
+				}
+				runIn(sc.name, vars, with("apply", planFile, "--auto-approve", "-v")...)
+			}
+			if sc.noEUI {
+				// No EUI: the gateway is found by broker and topic alone; what an
+				// apply leaves in TMPDIR (no lock file: the lock is on the
+				// gateway) is hunted too.
+				runIn(sc.name+", apply", vars, with("apply", sitePath, "--auto-approve")...)
+				add(output{sc.name + ": files in TMPDIR after an apply", huntFiles(t, tmp, inputsNow())})
+			}
+			if sc.fleet {
+				fdir := filepath.Join(dir, "fleet")
+				write(filepath.Join(fdir, "fleet.yml"), "version: 1\nsites: [sites]\n")
+				write(filepath.Join(fdir, "sites", "one", "site.yaml"), siteBody(sc, sc.broker))
+				runIn(sc.name+", fleet", vars, with("validate", fdir)...)
+				runIn(sc.name+", fleet", vars, with("plan", fdir, "-v")...)
+				runIn(sc.name+", fleet", vars, with("plan", fdir, "--format", "markdown")...)
+				runIn(sc.name+", fleet", vars, with("apply", fdir, "--auto-approve")...)
+			}
+		}()
 	}
+	wg.Wait()
 	outputs = append(outputs, output{"files left", huntFiles(t, root, inputs)})
 	leaks := 0
 	for _, o := range outputs {

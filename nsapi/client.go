@@ -42,9 +42,12 @@ type Client struct {
 	cfg    Config
 	window chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]*waiter
-	closed  bool
+	mu sync.Mutex
+	// delivering is held (read) by each deliver call; Close takes it to
+	// wait for the calls in flight, so that none logs after Close.
+	delivering sync.RWMutex
+	pending    map[string]*waiter
+	closed     bool
 
 	requests atomic.Int64
 	answers  atomic.Int64 // answers matched to a request
@@ -124,7 +127,13 @@ func (c *Client) Close() error {
 	c.closed = true
 	c.failAllLocked(ErrClosed)
 	c.mu.Unlock()
-	return c.t.Close()
+	err := c.t.Close()
+	// Messages the transport hands over from now on are dropped (deliver
+	// sees closed); wait for the calls already in flight.
+	c.delivering.Lock()
+	//lint:ignore SA2001 an empty critical section: the wait for the calls in flight is the point
+	c.delivering.Unlock()
+	return err
 }
 
 // Requests reports how many requests the client has sent.
@@ -182,6 +191,14 @@ func newID() (string, error) {
 // topic. Anything that is not an answer to one of our waiting requests is
 // dropped.
 func (c *Client) deliver(payload []byte) {
+	c.delivering.RLock()
+	defer c.delivering.RUnlock()
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
 	// The envelope, its body, and the body's code and error.
 	r, st, err := scanResponse(payload)
 	if err != nil {
