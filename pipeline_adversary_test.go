@@ -1,0 +1,840 @@
+package main
+
+// The pipeline as an adversary meets it, from outside: the built gwsync
+// binary, run from checkouts on "machines" of their own (their own
+// TMPDIR, HOME and user), against a simulated gateway on a real MQTT
+// broker. What the gateway holds is read from the simulator's raw state
+// file, and what it should hold from the site YAML, with code that shares
+// nothing with gwsync's site loader, planner or client.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gwsync/gwsync/gwsim"
+)
+
+var adversarySeed = flag.Int64("adversary.seed", 0, "seed of TestPipelineAdversary (0: from the clock)")
+
+// advSeed is the subtest's seed; on failure it prints the replay command.
+func advSeed(t *testing.T) int64 {
+	t.Helper()
+	seed := *adversarySeed
+	if seed == 0 {
+		seed = time.Now().UnixNano() % 1_000_000_007
+	}
+	name := t.Name()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d; replay: go test -run '%s' -adversary.seed=%d", seed, regexp.QuoteMeta(name), seed)
+		}
+	})
+	return seed
+}
+
+// advGW is a simulated gateway with a state file, served on a broker:
+// gwsim's embedded one on 127.0.0.1, or GWSYNC_TEST_BROKER when set.
+type advGW struct {
+	g         *gwsim.Gateway
+	eui       string
+	statePath string
+	broker    string
+	reqTopic  string
+	respTopic string
+
+	mu     sync.Mutex
+	writes []string // "METHOD URL" of each performed write, gwsync's own records left out
+	onLog  func(writes int)
+}
+
+var advEUIs atomic.Int64
+
+// newAdvGW starts a gateway with a fresh EUI (topics of its own on a
+// shared broker) unless opts names one, quirks from opts.
+func newAdvGW(t *testing.T, opts gwsim.Options) *advGW {
+	t.Helper()
+	a := &advGW{eui: opts.EUI, statePath: opts.StatePath}
+	if a.eui == "" {
+		a.eui = fmt.Sprintf("24E124FFFE%06X", 0xA00000+advEUIs.Add(1)+int64(os.Getpid()%4096)*16)
+	}
+	if a.statePath == "" {
+		a.statePath = filepath.Join(t.TempDir(), "gw.json")
+	}
+	opts.EUI, opts.StatePath = a.eui, a.statePath
+	opts.Logf = a.logf
+	g, err := gwsim.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.g = g
+	t.Cleanup(func() { g.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a.reqTopic = "milesight-gateway/" + a.eui + "/request"
+	a.respTopic = "milesight-gateway/" + a.eui + "/response"
+	var srv *gwsim.Server
+	if b := os.Getenv("GWSYNC_TEST_BROKER"); b != "" {
+		srv, err = gwsim.ServeOnBroker(ctx, g, b, a.reqTopic, a.respTopic, "", "")
+		a.broker = b
+	} else {
+		srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", a.reqTopic, a.respTopic)
+		if err == nil {
+			a.broker = srv.URL()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return a
+}
+
+var reWriteLog = regexp.MustCompile(`^gwsim: (POST|PUT|DELETE) (\S+): ok$`)
+
+func (a *advGW) logf(format string, args ...any) {
+	m := reWriteLog.FindStringSubmatch(fmt.Sprintf(format, args...))
+	if m == nil {
+		return
+	}
+	a.mu.Lock()
+	a.writes = append(a.writes, m[1]+" "+m[2])
+	n, f := len(a.writes), a.onLog
+	a.mu.Unlock()
+	if f != nil {
+		f(n)
+	}
+}
+
+// writeCount is the number of writes performed so far.
+func (a *advGW) writeCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.writes)
+}
+
+// killAt makes the simulator SIGKILL cmd's process right after it
+// performs its k-th write from now, before the answer leaves.
+func (a *advGW) killAt(k int, cmd *exec.Cmd) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	target := len(a.writes) + k
+	a.onLog = func(n int) {
+		if n == target && cmd.Process != nil {
+			cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+}
+
+func (a *advGW) noKill() {
+	a.mu.Lock()
+	a.onLog = nil
+	a.mu.Unlock()
+}
+
+// raw reads the simulator's state file (its log replayed) as plain JSON.
+func (a *advGW) raw(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := gwsim.ReadStateFile(a.statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("state file %s: %v", a.statePath, err)
+	}
+	return m
+}
+
+// rawNorm is the raw state without gwsync's own records and without
+// what a rollback cannot put back as it was (modification times, the
+// next free ids).
+func (a *advGW) rawNorm(t *testing.T) map[string]any {
+	m := a.raw(t)
+	delete(m, "nextCodecID")
+	delete(m, "nextTaskID")
+	var codecs []any
+	for _, c := range m["codecs"].([]any) {
+		if n := c.(map[string]any)["name"]; n == "gwsync-lock" || n == "gwsync-state" {
+			continue
+		}
+		codecs = append(codecs, c)
+	}
+	m["codecs"] = codecs
+	for _, g := range asList(m["multicastGroups"]) {
+		delete(g, "createdAt")
+		delete(g, "updatedAt")
+	}
+	return m
+}
+
+// locked says whether the raw state holds gwsync's lock record.
+func (a *advGW) locked(t *testing.T) bool {
+	for _, c := range asList(a.raw(t)["codecs"]) {
+		if c["name"] == "gwsync-lock" {
+			return true
+		}
+	}
+	return false
+}
+
+func asList(v any) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, x := range l {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// advSite is the site text for gateway eui: n devices described by
+// marker, a codec (codecJSON when not empty), a group of the even ones.
+func advSite(eui string, n int, marker, codecJSON string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\ngateway:\n  eui: '%s'\nprofiles:\n  - name: street-c\n    supportsJoin: true\n    supportsClassC: true\n", eui)
+	b.WriteString("codecs:\n  - name: em300-decoder\n    decoderScript: \"function Decode(fPort, bytes) { return {t: bytes[0]}; }\"\n")
+	if codecJSON != "" {
+		fmt.Fprintf(&b, "    codecJson: '%s'\n", codecJSON)
+	}
+	b.WriteString("devices:\n")
+	var members []string
+	for i := 0; i < n; i++ {
+		e := fmt.Sprintf("24E124136B%06X", i)
+		fmt.Fprintf(&b, "  - devEUI: '%s'\n    name: lamp-%03d\n    description: %s\n    application: cloud\n    profile: street-c\n    codec: em300-decoder\n    appKey: ${env:K1}\n", e, i, marker)
+		if i%2 == 0 {
+			members = append(members, "'"+e+"'")
+		}
+	}
+	fmt.Fprintf(&b, "multicastGroups:\n  - name: street-lights\n    mcAddr: '01AB23CD'\n    mcNwkSKey: ${env:K3}\n    mcAppSKey: ${env:K4}\n    groupType: CLASS_C\n    devices: [%s]\n", strings.Join(members, ", "))
+	return b.String()
+}
+
+// advMachine is a checkout of a site on a machine of its own.
+func advMachine(t *testing.T, gw *advGW, user, site string) *subEnv {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSubEnv(t, dir, gw.broker)
+	s.env = append(s.env, "TMPDIR="+t.TempDir(), "HOME="+t.TempDir(), "USER="+user, "GWSYNC_REQUEST_TOPIC="+gw.reqTopic, "GWSYNC_RESPONSE_TOPIC="+gw.respTopic)
+	return s
+}
+
+func (s *subEnv) writeSite(t *testing.T, site string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.dir, "site.yaml"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCode runs gwsync and returns its exit code and output.
+func (s *subEnv) runCode(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := s.cmd(args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	} else if err != nil {
+		t.Fatalf("gwsync %v: %v", args, err)
+	}
+	return 0, out.String()
+}
+
+// siteWant is what a site says the gateway holds, read from its YAML
+// alone.
+type siteWant struct {
+	Devices map[string]devWant // by EUI
+	Codecs  map[string]map[string]string
+	Members []string
+}
+
+type devWant struct{ Name, Description, AppKey, Profile, Codec string }
+
+func readSiteWant(t *testing.T, text string) siteWant {
+	t.Helper()
+	var y struct {
+		Codecs []map[string]string `yaml:"codecs"`
+		Devs   []map[string]string `yaml:"devices"`
+		Groups []struct {
+			Devices []string `yaml:"devices"`
+		} `yaml:"multicastGroups"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &y); err != nil {
+		t.Fatal(err)
+	}
+	env := regexp.MustCompile(`^\$\{env:(\w+)\}$`)
+	w := siteWant{Devices: map[string]devWant{}, Codecs: map[string]map[string]string{}}
+	for _, d := range y.Devs {
+		key := d["appKey"]
+		if m := env.FindStringSubmatch(key); m != nil {
+			key = testKeys[m[1]]
+		}
+		w.Devices[strings.ToUpper(d["devEUI"])] = devWant{d["name"], d["description"], strings.ToLower(key), d["profile"], d["codec"]}
+	}
+	for _, c := range y.Codecs {
+		w.Codecs[c["name"]] = c
+	}
+	for _, g := range y.Groups {
+		for _, e := range g.Devices {
+			w.Members = append(w.Members, strings.ToUpper(e))
+		}
+	}
+	sort.Strings(w.Members)
+	return w
+}
+
+// holds returns "" when the raw state m holds exactly the site's devices,
+// codecs and group membership, else what differs.
+func holds(m map[string]any, w siteWant) string {
+	profName := map[string]string{}
+	for _, p := range asList(m["profiles"]) {
+		profName[fmt.Sprint(p["id"])] = fmt.Sprint(p["name"])
+	}
+	codecName := map[string]string{}
+	var diffs []string
+	for _, c := range asList(m["codecs"]) {
+		codecName[fmt.Sprint(c["id"])] = fmt.Sprint(c["name"])
+		if want, ok := w.Codecs[fmt.Sprint(c["name"])]; ok {
+			if c["decoderScript"] != want["decoderScript"] {
+				diffs = append(diffs, fmt.Sprintf("codec %v: decoderScript %q, want %q", c["name"], c["decoderScript"], want["decoderScript"]))
+			}
+			if cj, ok := want["codecJson"]; ok && c["codecJson"] != cj {
+				diffs = append(diffs, fmt.Sprintf("codec %v: codecJson %q, want %q", c["name"], c["codecJson"], cj))
+			}
+		}
+	}
+	got := map[string]devWant{}
+	for _, d := range asList(m["devices"]) {
+		got[strings.ToUpper(fmt.Sprint(d["devEUI"]))] = devWant{fmt.Sprint(d["name"]), fmt.Sprint(d["description"]),
+			strings.ToLower(fmt.Sprint(d["appKey"])), profName[fmt.Sprint(d["profileID"])], codecName[fmt.Sprint(d["payloadCodecID"])]}
+	}
+	if d := cmp.Diff(w.Devices, got); d != "" {
+		diffs = append(diffs, "devices (-site +gateway):\n"+d)
+	}
+	var members []string
+	for _, g := range asList(m["multicastGroups"]) {
+		if g["name"] == "street-lights" {
+			for _, e := range g["devices"].([]any) {
+				members = append(members, strings.ToUpper(fmt.Sprint(e)))
+			}
+		}
+	}
+	sort.Strings(members)
+	if d := cmp.Diff(w.Members, members); d != "" {
+		diffs = append(diffs, "group members (-site +gateway):\n"+d)
+	}
+	return strings.Join(diffs, "\n")
+}
+
+// rawRequests records, with a client of its own on the broker, every
+// write request sent to the gateway, in the order the broker passed them.
+type rawRequests struct {
+	mu  sync.Mutex
+	seq []rawReq
+}
+
+type rawReq struct{ Method, URL, Body string }
+
+func watchRequests(t *testing.T, gw *advGW) *rawRequests {
+	t.Helper()
+	r := &rawRequests{}
+	cl := rawClient(t, gw)
+	tok := cl.Subscribe(gw.reqTopic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		var env struct {
+			Method, URL string
+			Body        json.RawMessage
+		}
+		if json.Unmarshal(m.Payload(), &env) != nil {
+			return
+		}
+		switch strings.ToUpper(env.Method) {
+		case "POST", "PUT", "DELETE":
+			r.mu.Lock()
+			r.seq = append(r.seq, rawReq{strings.ToUpper(env.Method), env.URL, string(env.Body)})
+			r.mu.Unlock()
+		}
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", gw.reqTopic, tok.Error())
+	}
+	return r
+}
+
+func rawClient(t *testing.T, gw *advGW) mqtt.Client {
+	t.Helper()
+	o := mqtt.NewClientOptions().AddBroker(gw.broker).SetClientID(fmt.Sprintf("adversary-%d", rand.Int63())).SetAutoReconnect(false)
+	cl := mqtt.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("raw MQTT client: %v", tok.Error())
+	}
+	t.Cleanup(func() { cl.Disconnect(100) })
+	return cl
+}
+
+// TestPipelineAdversary runs gwsync end to end as those who feed it would
+// break it: other machines, kills, planted journals, pull requests,
+// gateways.
+func TestPipelineAdversary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it against simulated gateways")
+	}
+	gwsyncBinary(t)
+	t.Run("concurrent_apply", advConcurrentApply)
+	t.Run("killed_apply", advKilledApply)
+	t.Run("killed_rollback", advKilledRollback)
+	t.Run("planted_journal", advPlantedJournal)
+	t.Run("codec_json", advCodecJSON)
+	t.Run("hostile_gateway", advHostileGateway)
+}
+
+// advConcurrentApply: two fresh clones apply different sites at once.
+// At the simulator, the writes of one never interleave with the other's;
+// one that exits 1 wrote nothing; the gateway ends holding exactly the site
+// of the last writer.
+func advConcurrentApply(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 12
+	for round := 0; round < 4; round++ {
+		gw := newAdvGW(t, gwsim.Options{})
+		base := advMachine(t, gw, "base", advSite(gw.eui, n, "base", ""))
+		base.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		gw.g.Faults().SetDelay(time.Duration(5+rng.Intn(15))*time.Millisecond, 0)
+		reqs := watchRequests(t, gw)
+		sites := [2]string{advSite(gw.eui, n, "site-a", ""), advSite(gw.eui, n, "site-b", "")}
+		wait := round%2 == 1 // odd rounds: both wait for the lock
+		var codes [2]int
+		var outs [2]string
+		var wg sync.WaitGroup
+		for i := range sites {
+			m := advMachine(t, gw, fmt.Sprintf("user-%c", 'a'+i), sites[i])
+			delay := time.Duration(rng.Intn(400)) * time.Millisecond
+			args := []string{"apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1 + rng.Intn(3))}
+			if wait {
+				args = append(args, "--lock-timeout", "60s")
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(delay)
+				codes[i], outs[i] = m.runCode(t, args...)
+			}()
+		}
+		wg.Wait()
+		time.Sleep(100 * time.Millisecond) // the watcher's last messages
+		gw.g.Faults().SetDelay(0, 0)
+
+		// Who wrote what, in the broker's order, from the request bodies.
+		reqs.mu.Lock()
+		var order []int
+		for _, r := range reqs.seq {
+			if !strings.Contains(r.URL, "device") {
+				continue
+			}
+			switch {
+			case strings.Contains(r.Body, "site-a"):
+				order = append(order, 0)
+			case strings.Contains(r.Body, "site-b"):
+				order = append(order, 1)
+			default:
+				reqs.mu.Unlock()
+				t.Fatalf("round %d: a device write of neither site: %s %s %s", round, r.Method, r.URL, r.Body)
+			}
+		}
+		reqs.mu.Unlock()
+		var count [2]int
+		for i, o := range order {
+			count[o]++
+			if i > 0 && o != order[i-1] && count[o] > 1 {
+				t.Fatalf("round %d: the writes of the two machines interleave (0=a, 1=b): %v\n--- a (exit %d):\n%s\n--- b (exit %d):\n%s", round, order, codes[0], outs[0], codes[1], outs[1])
+			}
+		}
+		for i := range codes {
+			switch codes[i] {
+			case 0:
+			case 1:
+				if wait {
+					t.Errorf("round %d: machine %c waited for the lock and still exited 1:\n%s", round, 'a'+i, outs[i])
+				}
+				if count[i] != 0 || !strings.Contains(outs[i], "gateway locked") || !strings.Contains(outs[i], "nothing was written") {
+					t.Errorf("round %d: machine %c refused (%d device writes seen), want a refusal naming the lock and no write:\n%s", round, 'a'+i, count[i], outs[i])
+				}
+			default:
+				t.Errorf("round %d: machine %c: exit %d:\n%s", round, 'a'+i, codes[i], outs[i])
+			}
+		}
+		if len(order) == 0 {
+			t.Fatalf("round %d: no device write at all:\n%s\n%s", round, outs[0], outs[1])
+		}
+		last := order[len(order)-1]
+		t.Logf("round %d (wait %v): exits a=%d b=%d, device writes a=%d b=%d, last writer %c", round, wait, codes[0], codes[1], count[0], count[1], 'a'+last)
+		if codes[last] != 0 {
+			t.Errorf("round %d: machine %c wrote last and exited %d", round, 'a'+last, codes[last])
+		}
+		if d := holds(gw.raw(t), readSiteWant(t, sites[last])); d != "" {
+			t.Errorf("round %d: the gateway does not hold the site of the last writer %c:\n%s", round, 'a'+last, d)
+		}
+		if gw.locked(t) {
+			t.Errorf("round %d: the lock is left on the gateway", round)
+		}
+	}
+}
+
+// killApply starts an apply in s and has the simulator kill it right after
+// its k-th write; it returns the output.
+func killApply(t *testing.T, gw *advGW, s *subEnv, k int, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := s.cmd(args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	gw.killAt(k, cmd)
+	defer gw.noKill()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := waitExit(t, cmd)
+	if code != -1 || !cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+		t.Fatalf("%v: exit %d: it ended before its write %d:\n%s", args, code, k, out.String())
+	}
+	return out.String()
+}
+
+// advKilledApply: an apply killed at a random write is seen from a fresh
+// clone (plan says so, apply refuses and writes nothing); gwsync rollback
+// in the killed checkout restores the raw state; the fresh clone's apply
+// then converges.
+func advKilledApply(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 10
+	for round := 0; round < 3; round++ {
+		gw := newAdvGW(t, gwsim.Options{})
+		first := advSite(gw.eui, n, "first", "")
+		second := advSite(gw.eui, n+6, "second", "")
+		a := advMachine(t, gw, "killed", first)
+		a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		before := gw.rawNorm(t)
+		a.writeSite(t, second)
+		k := 1 + rng.Intn(n+6)
+		killApply(t, gw, a, k, "apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(3)))
+		if !applierHasJournal(a.dir) {
+			t.Fatalf("round %d, kill at write %d: no journal", round, k)
+		}
+
+		fresh := advMachine(t, gw, "fresh", second)
+		out := fresh.run(t, 0, "plan", "site.yaml")
+		if !strings.Contains(out, "an apply to this gateway was interrupted") {
+			t.Errorf("round %d, kill at write %d: plan from a fresh clone does not say an apply was interrupted:\n%s", round, k, out)
+		}
+		// Its one write request is the create of the lock, refused.
+		w, mid := gw.writeCount(), gw.raw(t)
+		out = fresh.run(t, 1, "apply", "site.yaml", "--auto-approve")
+		if d := gw.writeCount() - w; d != 0 || !strings.Contains(out, "gateway locked") {
+			t.Errorf("round %d, kill at write %d: apply from a fresh clone: %d writes, want a refusal and none:\n%s", round, k, d, out)
+		}
+		if d := cmp.Diff(mid, gw.raw(t)); d != "" {
+			t.Errorf("round %d: a refused apply changed the gateway:\n%s", round, d)
+		}
+
+		out = a.run(t, 0, "rollback", "site.yaml")
+		if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+			t.Fatalf("round %d, kill at write %d: raw state after rollback differs from before the apply (-before +after):\n%s\n%s", round, k, d, out)
+		}
+		if gw.locked(t) {
+			t.Errorf("round %d: the lock is left after the rollback", round)
+		}
+		fresh.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		if d := holds(gw.raw(t), readSiteWant(t, second)); d != "" {
+			t.Errorf("round %d: the gateway after the fresh clone's apply:\n%s", round, d)
+		}
+		if code, out := fresh.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); code != 0 {
+			t.Errorf("round %d: plan after the apply: exit %d, want 0:\n%s", round, code, out)
+		}
+	}
+}
+
+// advKilledRollback: a rollback killed at a random write, run again,
+// finishes, and the raw state is the one before the apply.
+func advKilledRollback(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 10
+	for round := 0; round < 3; round++ {
+		gw := newAdvGW(t, gwsim.Options{})
+		a := advMachine(t, gw, "killed", advSite(gw.eui, n, "first", ""))
+		a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		before := gw.rawNorm(t)
+		a.writeSite(t, advSite(gw.eui, n+6, "second", ""))
+		k := 2 + rng.Intn(n+5)
+		killApply(t, gw, a, k, "apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(3)))
+		j := 1 + rng.Intn(k)
+		var out bytes.Buffer
+		cmd := a.cmd("rollback", "site.yaml")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		gw.killAt(j, cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		code := waitExit(t, cmd)
+		gw.noKill()
+		if code == 0 {
+			t.Logf("round %d: the rollback wrote fewer than %d times and finished", round, j)
+		}
+		if code != 0 {
+			out.Reset()
+			code, text := a.runCode(t, "rollback", "site.yaml")
+			if code != 0 {
+				t.Fatalf("round %d, apply killed at write %d, rollback at write %d: rollback again: exit %d:\n%s", round, k, j, code, text)
+			}
+		}
+		if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+			t.Fatalf("round %d, apply killed at write %d, rollback at write %d: raw state differs from before the apply (-before +after):\n%s", round, k, j, d)
+		}
+		if gw.locked(t) {
+			t.Errorf("round %d: the lock is left after the rollback", round)
+		}
+	}
+}
+
+// advPlantedJournal: a journal copied from another gateway's checkout, or
+// from another run on this gateway, is refused by rollback before any
+// write request.
+func advPlantedJournal(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 8
+	gw1 := newAdvGW(t, gwsim.Options{})
+	gw2 := newAdvGW(t, gwsim.Options{})
+	a := advMachine(t, gw1, "a", advSite(gw1.eui, n, "first", ""))
+	a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	a.writeSite(t, advSite(gw1.eui, n+4, "second", ""))
+	killApply(t, gw1, a, 1+rng.Intn(n), "apply", "site.yaml", "--auto-approve")
+	run1 := filepath.Join(t.TempDir(), "run1")
+	copyDir(t, filepath.Join(a.dir, ".gwsync"), run1)
+
+	// Another gateway's journal.
+	b := advMachine(t, gw2, "b", advSite(gw2.eui, n, "first", ""))
+	b.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	copyDir(t, run1, filepath.Join(b.dir, ".gwsync"))
+	w := gw2.g.WriteRequests()
+	for _, args := range [][]string{{"rollback", "site.yaml"}, {"rollback", "site.yaml", "--force"}} {
+		out := b.run(t, 1, args...)
+		if d := gw2.g.WriteRequests() - w; d != 0 || !strings.Contains(out, gw1.eui) || !strings.Contains(out, gw2.eui) {
+			t.Errorf("%v with another gateway's journal: %d write requests; want a refusal naming both gateways and none:\n%s", args, d, out)
+		}
+	}
+
+	// Run 1 is rolled back; run 2 is killed: run 1's journal, planted in
+	// a checkout, is not the one the lock names.
+	a.run(t, 0, "rollback", "site.yaml")
+	killApply(t, gw1, a, 1+rng.Intn(n), "apply", "site.yaml", "--auto-approve")
+	c := advMachine(t, gw1, "c", advSite(gw1.eui, n+4, "second", ""))
+	copyDir(t, run1, filepath.Join(c.dir, ".gwsync"))
+	w = gw1.g.WriteRequests()
+	out := c.run(t, 1, "rollback", "site.yaml")
+	if d := gw1.g.WriteRequests() - w; d != 0 {
+		t.Errorf("rollback of a journal the lock does not name: %d write requests, want none:\n%s", d, out)
+	}
+	// With no lock at all (run 2 rolled back), it is refused too.
+	a.run(t, 0, "rollback", "site.yaml")
+	w = gw1.g.WriteRequests()
+	out = c.run(t, 1, "rollback", "site.yaml")
+	if d := gw1.g.WriteRequests() - w; d != 0 {
+		t.Errorf("rollback of an old journal, no lock held: %d write requests, want none:\n%s", d, out)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	es, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// advCodecJSON: codecJson, which the gateway never returns, seen from
+// fresh clones: a change plans one, none plans none, and a site without
+// it never wipes the gateway's.
+func advCodecJSON(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	gw := newAdvGW(t, gwsim.Options{})
+	cj := fmt.Sprintf(`{"v":%d}`, rng.Intn(1000))
+	site := advSite(gw.eui, 3, "first", cj)
+	advMachine(t, gw, "a", site).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	if d := holds(gw.raw(t), readSiteWant(t, site)); d != "" {
+		t.Fatalf("after the first apply:\n%s", d)
+	}
+
+	fresh := advMachine(t, gw, "b", site)
+	if code, out := fresh.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); code != 0 {
+		t.Errorf("unchanged codecJson from a fresh clone: exit %d, want 0:\n%s", code, out)
+	}
+	changed := advSite(gw.eui, 3, "first", fmt.Sprintf(`{"v":%d}`, 1000+rng.Intn(1000)))
+	fresh = advMachine(t, gw, "c", changed)
+	if code, out := fresh.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); code != 2 || !strings.Contains(out, "em300-decoder") {
+		t.Errorf("changed codecJson from a fresh clone: exit %d, want 2 and the codec named:\n%s", code, out)
+	}
+	// Without codecJson, with a device change so that the apply writes.
+	without := advSite(gw.eui, 3, "second", "")
+	fresh = advMachine(t, gw, "d", without)
+	if out := fresh.run(t, 2, "plan", "site.yaml", "--detailed-exitcode"); strings.Contains(out, "codecJson") {
+		t.Errorf("a site without codecJson plans a change of it:\n%s", out)
+	}
+	fresh.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	for _, c := range asList(gw.raw(t)["codecs"]) {
+		if c["name"] == "em300-decoder" && c["codecJson"] != cj {
+			t.Errorf("a site without codecJson changed the gateway's from %q to %q", cj, c["codecJson"])
+		}
+	}
+	// And the clone that changed it applies the change.
+	fresh = advMachine(t, gw, "e", changed)
+	fresh.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	if d := holds(gw.raw(t), readSiteWant(t, changed)); d != "" {
+		t.Errorf("after the codecJson change:\n%s", d)
+	}
+}
+
+// advHostileGateway: a gateway whose pages lie, and answers from another
+// gateway injected on the broker: the apply ends with an error naming the
+// request, and writes nothing.
+func advHostileGateway(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 30
+	// The gateway holds n devices, so that every list has several pages.
+	honest := newAdvGW(t, gwsim.Options{})
+	advMachine(t, honest, "setup", advSite(honest.eui, n, "first", "")).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	if err := honest.g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seeded, err := os.ReadFile(honest.statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// hostile starts a gateway of that state with opts.
+	hostile := func(t *testing.T, opts gwsim.Options) *advGW {
+		opts.EUI, opts.StatePath = honest.eui, filepath.Join(t.TempDir(), "gw.json")
+		if err := os.WriteFile(opts.StatePath, seeded, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return newAdvGW(t, opts)
+	}
+	for _, q := range []gwsim.PagingQuirk{gwsim.PagingRepeat, gwsim.PagingOverlap, gwsim.PagingNullBody} {
+		t.Run("paging_"+string(q), func(t *testing.T) {
+			gw := hostile(t, gwsim.Options{Paging: q, PageCap: 5 + rng.Intn(10)})
+			s := advMachine(t, gw, "pr", advSite(gw.eui, n, "second", ""))
+			before := gw.raw(t)
+			code, out := s.runCode(t, "apply", "site.yaml", "--auto-approve", "--timeout", "20s")
+			if code != 1 || !strings.Contains(out, "GET /api/") {
+				t.Errorf("paging %s: exit %d, want 1 and the request named:\n%s", q, code, out)
+			}
+			if w := gw.g.WriteRequests(); w != 0 {
+				t.Errorf("paging %s: %d write requests, want none", q, w)
+			}
+			if d := cmp.Diff(before, gw.raw(t)); d != "" {
+				t.Errorf("paging %s: the gateway changed:\n%s", q, d)
+			}
+		})
+	}
+
+	// inject answers every request on the broker, before the gateway
+	// does, as gateway other, with an empty page or an empty object.
+	inject := func(t *testing.T, gw *advGW, other string) *atomic.Int64 {
+		cl := rawClient(t, gw)
+		var sent atomic.Int64
+		tok := cl.Subscribe(gw.reqTopic, 0, func(c mqtt.Client, m mqtt.Message) {
+			var req struct{ ID, Method, URL string }
+			if json.Unmarshal(m.Payload(), &req) != nil {
+				return
+			}
+			body := `{}`
+			if req.Method == "GET" {
+				body = `{"total":0,"list":[]}`
+			}
+			b, _ := json.Marshal(req.ID)
+			u, _ := json.Marshal(req.URL)
+			c.Publish(gw.respTopic, 0, false, fmt.Sprintf(`{"id":%s,"gatewayEUI":%q,"method":%q,"url":%s,"body":%s}`, b, other, req.Method, u, body))
+			sent.Add(1)
+		})
+		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe: %v", tok.Error())
+		}
+		return &sent
+	}
+	t.Run("other_gateway_answers_first", func(t *testing.T) {
+		// The gateway answers too, later: the apply goes on with its
+		// answers, says it ignored the others, and holds the site.
+		gw := hostile(t, gwsim.Options{})
+		gw.g.Faults().SetDelay(10*time.Millisecond, 0)
+		sent := inject(t, gw, "24E124FFFE000001")
+		site := advSite(gw.eui, n, "second", "")
+		out := advMachine(t, gw, "pr", site).run(t, 0, "apply", "site.yaml", "--auto-approve")
+		if sent.Load() == 0 {
+			t.Fatal("nothing was injected: the test proves nothing")
+		}
+		if !strings.Contains(out, "24E124FFFE000001") {
+			t.Errorf("the apply does not name the other gateway whose answers it ignored:\n%s", out)
+		}
+		if d := holds(gw.raw(t), readSiteWant(t, site)); d != "" {
+			t.Errorf("the gateway after an apply with injected answers:\n%s", d)
+		}
+	})
+	t.Run("only_other_gateway_answers", func(t *testing.T) {
+		// The gateway's answer to the device list is lost: only the other
+		// gateway's empty page arrives. Believed, it would plan every
+		// device as new.
+		gw := hostile(t, gwsim.Options{})
+		gw.g.Faults().Add(gwsim.Fault{Method: "GET", URLContains: "/api/urdevices", DropResponse: true, Times: -1})
+		inject(t, gw, "24E124FFFE000001")
+		before := gw.raw(t)
+		code, out := advMachine(t, gw, "pr", advSite(gw.eui, n, "second", "")).runCode(t, "apply", "site.yaml", "--auto-approve", "--timeout", "3s")
+		if code != 1 || !strings.Contains(out, "/api/urdevices") || !strings.Contains(out, "24E124FFFE000001") {
+			t.Errorf("exit %d, want 1 naming the request and the other gateway:\n%s", code, out)
+		}
+		if w := gw.g.WriteRequests(); w != 0 {
+			t.Errorf("%d write requests, want none", w)
+		}
+		if d := cmp.Diff(before, gw.raw(t)); d != "" {
+			t.Errorf("the gateway changed:\n%s", d)
+		}
+	})
+}
