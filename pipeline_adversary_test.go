@@ -63,7 +63,8 @@ type advGW struct {
 
 	mu     sync.Mutex
 	writes []string // "METHOD URL" of each performed write, gwsync's own records left out
-	onLog  func(writes int)
+	all    int      // performed writes, gwsync's own records too
+	onLog  func(writes, all int)
 }
 
 var advEUIs atomic.Int64
@@ -108,7 +109,7 @@ func newAdvGW(t *testing.T, opts gwsim.Options) *advGW {
 	return a
 }
 
-var reWriteLog = regexp.MustCompile(`^gwsim: (POST|PUT|DELETE) (\S+): ok$`)
+var reWriteLog = regexp.MustCompile(`^gwsim: (POST|PUT|DELETE) (\S+): ok( \(a gwsync record\))?$`)
 
 func (a *advGW) logf(format string, args ...any) {
 	m := reWriteLog.FindStringSubmatch(fmt.Sprintf(format, args...))
@@ -116,11 +117,14 @@ func (a *advGW) logf(format string, args ...any) {
 		return
 	}
 	a.mu.Lock()
-	a.writes = append(a.writes, m[1]+" "+m[2])
-	n, f := len(a.writes), a.onLog
+	if m[3] == "" {
+		a.writes = append(a.writes, m[1]+" "+m[2])
+	}
+	a.all++
+	n, all, f := len(a.writes), a.all, a.onLog
 	a.mu.Unlock()
 	if f != nil {
-		f(n)
+		f(n, all)
 	}
 }
 
@@ -137,11 +141,31 @@ func (a *advGW) killAt(k int, cmd *exec.Cmd) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	target := len(a.writes) + k
-	a.onLog = func(n int) {
+	a.onLog = func(n, _ int) {
 		if n == target && cmd.Process != nil {
 			cmd.Process.Signal(syscall.SIGKILL)
 		}
 	}
+}
+
+// killAtAny is killAt counting gwsync's own records (its lock, its
+// digests) among the writes.
+func (a *advGW) killAtAny(k int, cmd *exec.Cmd) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	target := a.all + k
+	a.onLog = func(_, all int) {
+		if all == target && cmd.Process != nil {
+			cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+}
+
+// allCount is the number of writes performed so far, gwsync's own too.
+func (a *advGW) allCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.all
 }
 
 func (a *advGW) noKill() {
@@ -404,6 +428,7 @@ func TestPipelineAdversary(t *testing.T) {
 	gwsyncBinary(t)
 	t.Run("concurrent_apply", advConcurrentApply)
 	t.Run("killed_apply", advKilledApply)
+	t.Run("killed_anywhere", advKilledAnywhere)
 	t.Run("killed_rollback", advKilledRollback)
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
@@ -572,6 +597,90 @@ func advKilledApply(t *testing.T) {
 		}
 		if code, out := fresh.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); code != 0 {
 			t.Errorf("round %d: plan after the apply: exit %d, want 0:\n%s", round, code, out)
+		}
+	}
+}
+
+// advKilledAnywhere: an apply that changes codecJson, killed at any of
+// its writes, its lock and its record of write-only digests included; the
+// way forward its refusals show (rollback with the journal, or unlock)
+// ends with fresh clones that plan nothing for the site the gateway holds.
+func advKilledAnywhere(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 6
+	// A run that is not killed counts its writes.
+	probe := newAdvGW(t, gwsim.Options{})
+	first, second := advSite(probe.eui, n, "first", `{"v":1}`), advSite(probe.eui, n+3, "second", `{"v":2}`)
+	p := advMachine(t, probe, "probe", first)
+	p.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	w := probe.allCount()
+	p.writeSite(t, second)
+	p.run(t, 0, "apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	total := probe.allCount() - w
+	ks := []int{1, 2, total - 1, total}
+	for len(ks) < 7 {
+		ks = append(ks, 1+rng.Intn(total))
+	}
+	for _, k := range ks {
+		gw := newAdvGW(t, gwsim.Options{EUI: probe.eui})
+		a := advMachine(t, gw, "killed", first)
+		a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		before := gw.rawNorm(t)
+		a.writeSite(t, second)
+		var out bytes.Buffer
+		cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		gw.killAtAny(k, cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		code := waitExit(t, cmd)
+		gw.noKill()
+		if code != -1 {
+			t.Fatalf("kill at write %d of %d: the apply ended first, exit %d:\n%s", k, total, code, out.String())
+		}
+		fresh1, fresh2 := advMachine(t, gw, "fresh1", first), advMachine(t, gw, "fresh2", second)
+		done := !gw.locked(t) // killed after its lock's release: the apply had ended
+		if done && (k != total || applierHasJournal(a.dir)) {
+			t.Errorf("kill at write %d of %d: no lock on the gateway (journal kept: %v)", k, total, applierHasJournal(a.dir))
+		}
+		if c, out := fresh2.runCode(t, "apply", "site.yaml", "--auto-approve"); !done && (c != 1 || !strings.Contains(out, "gateway locked")) {
+			t.Errorf("kill at write %d of %d: apply from a fresh clone: exit %d, want 1 and the lock named:\n%s", k, total, c, out)
+		}
+		switch {
+		case done:
+		case applierHasJournal(a.dir):
+			if c, out := a.runCode(t, "rollback", "site.yaml"); c != 0 {
+				t.Fatalf("kill at write %d of %d: rollback: exit %d:\n%s", k, total, c, out)
+			}
+			if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+				t.Errorf("kill at write %d of %d: raw state after the rollback differs from before (-before +after):\n%s", k, total, d)
+			}
+			// The gateway holds the first site again, codecJson too: a
+			// fresh clone of it plans nothing.
+			if c, out := fresh1.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 0 {
+				t.Errorf("kill at write %d of %d: after the rollback, the first site from a fresh clone: exit %d, want 0:\n%s", k, total, c, out)
+			}
+		default:
+			t.Logf("kill at write %d of %d: no journal; the lock is broken", k, total)
+			if c, out := fresh2.runCode(t, "unlock", "site.yaml", "--force"); c != 0 {
+				t.Fatalf("kill at write %d of %d: unlock --force: exit %d:\n%s", k, total, c, out)
+			}
+		}
+		if c, out := fresh2.runCode(t, "apply", "site.yaml", "--auto-approve"); c != 0 {
+			t.Fatalf("kill at write %d of %d: apply from a fresh clone: exit %d:\n%s", k, total, c, out)
+		}
+		if d := holds(gw.raw(t), readSiteWant(t, second)); d != "" {
+			t.Errorf("kill at write %d of %d: after the fresh clone's apply:\n%s", k, total, d)
+		}
+		for _, m := range []*subEnv{fresh2, advMachine(t, gw, "fresh3", second)} {
+			if c, out := m.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 0 {
+				t.Errorf("kill at write %d of %d: plan of the site applied: exit %d, want 0:\n%s", k, total, c, out)
+			}
+		}
+		if c, out := fresh1.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 2 || !strings.Contains(out, "em300-decoder") {
+			t.Errorf("kill at write %d of %d: plan of the first site: exit %d, want 2 and the codec's change:\n%s", k, total, c, out)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 )
@@ -183,12 +184,58 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		return
 	}
 	res.Restored = statesEqual(before.Canonical(), after.Canonical())
+	if res.Restored {
+		if err := r.restoreRecord(ctx, before, after); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
+		}
+	}
 	if !res.Restored {
 		res.Remaining = describeDiff(before, after)
 		if res.Remaining == "" {
 			res.Remaining = "~ the gateway differs from its state before the apply in a value no resource field names (an empty list against a missing one?)"
 		}
 	}
+}
+
+// restoreRecord puts the gateway's record of write-only values
+// (reserved.StateCodec) back as it was before the apply. An apply killed
+// after it wrote the record, before it ended its journal, leaves the
+// digests of the values it wrote; once the rollback has restored the
+// values before, those digests would tell every later plan that the
+// gateway holds what the apply wrote: no change planned where there is
+// one, and a change planned back to the restored value.
+func (r *runner) restoreRecord(ctx context.Context, before, after *nsapi.State) error {
+	was, is := stateRecord(before.Records), stateRecord(after.Records)
+	switch {
+	case was == nil && is == nil:
+		return nil
+	case was == nil:
+		if err := r.w.DeleteCodec(ctx, string(is.ID)); err != nil && !notFound(err) {
+			return fmt.Errorf("remove the gateway's record of write-only values the apply made: %w", err)
+		}
+		return nil
+	case is == nil:
+		if _, err := r.w.CreateCodec(ctx, was.Write()); err != nil {
+			return fmt.Errorf("restore the gateway's record of write-only values: %w", err)
+		}
+		return nil
+	case was.DecoderScript == is.DecoderScript && was.Description == is.Description:
+		return nil
+	}
+	if err := r.w.UpdateCodec(ctx, string(is.ID), was.Write()); err != nil {
+		return fmt.Errorf("restore the gateway's record of write-only values: %w", err)
+	}
+	return nil
+}
+
+// stateRecord is the codec reserved.StateCodec among records, or nil.
+func stateRecord(records []nsapi.Codec) *nsapi.Codec {
+	for i := range records {
+		if strings.EqualFold(strings.TrimSpace(records[i].Name), reserved.StateCodec) {
+			return &records[i]
+		}
+	}
+	return nil
 }
 
 // silentUndos is how many undos in a row may get no answer before a
