@@ -433,6 +433,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)
+	t.Run("site_reaches_out", advSiteReachesOut)
 }
 
 // advConcurrentApply: two fresh clones apply different sites at once.
@@ -690,20 +691,36 @@ func advKilledAnywhere(t *testing.T) {
 func advKilledRollback(t *testing.T) {
 	seed := advSeed(t)
 	rng := rand.New(rand.NewSource(seed))
-	const n = 10
-	for round := 0; round < 3; round++ {
+	const n = 8
+	first, second := func(eui string) string { return advSite(eui, n, "first", `{"v":1}`) }, func(eui string) string { return advSite(eui, n+5, "second", `{"v":2}`) }
+	for round := 0; round < 4; round++ {
 		gw := newAdvGW(t, gwsim.Options{})
-		a := advMachine(t, gw, "killed", advSite(gw.eui, n, "first", ""))
+		a := advMachine(t, gw, "killed", first(gw.eui))
 		a.run(t, 0, "apply", "site.yaml", "--auto-approve")
 		before := gw.rawNorm(t)
-		a.writeSite(t, advSite(gw.eui, n+6, "second", ""))
-		k := 2 + rng.Intn(n+5)
-		killApply(t, gw, a, k, "apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(3)))
-		j := 1 + rng.Intn(k)
+		a.writeSite(t, second(gw.eui))
+		// Any write of the apply but its first (the lock, taken before
+		// the journal) and its last (the lock's release, after it).
+		k := 2 + rng.Intn(n+5+3)
 		var out bytes.Buffer
-		cmd := a.cmd("rollback", "site.yaml")
+		cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(3)))
 		cmd.Stdout, cmd.Stderr = &out, &out
-		gw.killAt(j, cmd)
+		gw.killAtAny(k, cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitExit(t, cmd); code != -1 || !applierHasJournal(a.dir) {
+			gw.noKill()
+			t.Fatalf("round %d: the apply to kill at write %d: exit %d, journal kept %v:\n%s", round, k, code, applierHasJournal(a.dir), out.String())
+		}
+		j := 1 + rng.Intn(k+1)
+		if round == 0 {
+			j = 1 // the rollback's first write: the takeover of the lock
+		}
+		out.Reset()
+		cmd = a.cmd("rollback", "site.yaml")
+		cmd.Stdout, cmd.Stderr = &out, &out
+		gw.killAtAny(j, cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -711,7 +728,6 @@ func advKilledRollback(t *testing.T) {
 		gw.noKill()
 		t.Logf("round %d: apply killed at write %d, rollback at write %d: exit %d", round, k, j, code)
 		if code != 0 {
-			out.Reset()
 			code, text := a.runCode(t, "rollback", "site.yaml")
 			if code != 0 {
 				t.Fatalf("round %d, apply killed at write %d, rollback at write %d: rollback again: exit %d:\n%s", round, k, j, code, text)
@@ -722,6 +738,12 @@ func advKilledRollback(t *testing.T) {
 		}
 		if gw.locked(t) {
 			t.Errorf("round %d: the lock is left after the rollback", round)
+		}
+		if c, out := advMachine(t, gw, "fresh", first(gw.eui)).runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 0 {
+			t.Errorf("round %d, apply killed at write %d, rollback at write %d: the site before, from a fresh clone: exit %d, want 0:\n%s", round, k, j, c, out)
+		}
+		if c, out := advMachine(t, gw, "fresh", second(gw.eui)).runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 2 || !strings.Contains(out, "codecJson") {
+			t.Errorf("round %d, apply killed at write %d, rollback at write %d: the killed apply's site, from a fresh clone: exit %d, want 2 and codecJson:\n%s", round, k, j, c, out)
 		}
 	}
 }
@@ -948,4 +970,77 @@ func advHostileGateway(t *testing.T) {
 			t.Errorf("the gateway changed:\n%s", d)
 		}
 	})
+}
+
+// advSiteReachesOut: a pull request's site that names a file outside the
+// site's folder, to make a plan print it: validate and plan refuse, name
+// the file and field, and the file's content appears in no output.
+func advSiteReachesOut(t *testing.T) {
+	seed := advSeed(t)
+	marker := fmt.Sprintf("ADVERSARY-SECRET-%d", seed)
+	gw := newAdvGW(t, gwsim.Options{})
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte(marker+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret+".csv", []byte("devEUI,name\n24E124136B0000FF,"+marker+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := advSite(gw.eui, 2, "first", "")
+	cases := []struct {
+		name, field, from, to string
+	}{
+		{"decoderFile up", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: '../../secret'"},
+		{"decoderFile absolute", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: '" + secret + "'"},
+		{"decoderFile proc", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: /proc/self/environ"},
+		{"decoderFile symlink", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: codecs/link.js"},
+		{"codecJsonFile up", "codecJsonFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderScript: x\n    codecJsonFile: '../../secret'"},
+		{"file key up", "appKey", "appKey: ${env:K1}", "appKey: ${file:../../secret}"},
+		{"file key absolute", "mcNwkSKey", "mcNwkSKey: ${env:K3}", "mcNwkSKey: ${file:" + secret + "}"},
+		{"file key proc", "mcAppSKey", "mcAppSKey: ${env:K4}", "mcAppSKey: ${file:/proc/self/environ}"},
+		{"devicesFrom up", "devicesFrom", "multicastGroups:", "devicesFrom: '../../secret.csv'\nmulticastGroups:"},
+		{"devicesFrom symlink", "devicesFrom", "multicastGroups:", "devicesFrom: link.csv\nmulticastGroups:"},
+	}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			site := strings.Replace(base, c.from, c.to, 1)
+			if site == base {
+				t.Fatalf("case %q changes nothing", c.name)
+			}
+			root := t.TempDir()
+			dir := filepath.Join(root, "repo", "site")
+			if err := os.MkdirAll(filepath.Join(dir, "codecs"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for link, to := range map[string]string{"codecs/link.js": secret, "link.csv": secret + ".csv"} {
+				if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(root, "secret"), []byte(marker+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "secret.csv"), []byte("devEUI,name\n24E124136B0000FF,"+marker+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := advMachine(t, gw, "pr", site)
+			s.dir = dir
+			s.writeSite(t, site)
+			s.env = append(s.env, "ADVERSARY_MARKER="+marker)
+			w := gw.g.WriteRequests()
+			for _, args := range [][]string{{"validate", "site.yaml"}, {"plan", "site.yaml"}, {"plan", "site.yaml", "--format", "json"}, {"apply", "site.yaml", "--auto-approve"}} {
+				code, out := s.runCode(t, args...)
+				if strings.Contains(out, marker) {
+					t.Errorf("%v: the content of a file outside the site is in the output:\n%s", args, out)
+				}
+				if code != 1 || !strings.Contains(out, "site.yaml:") || !strings.Contains(out, c.field) {
+					t.Errorf("%v: exit %d, want 1 and the file, line and field %s named:\n%s", args, code, c.field, out)
+				}
+			}
+			if d := gw.g.WriteRequests() - w; d != 0 {
+				t.Errorf("%d write requests, want none", d)
+			}
+		})
+	}
 }

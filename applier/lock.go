@@ -362,8 +362,13 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	pause := 250 * time.Millisecond
 	waited := false
 	unseen := 0 // creates answered or refused with no record listed after
+	tookOver := false
 	for {
-		_, cerr := s.CreateCodec(ctx, w)
+		var cerr error
+		if !tookOver {
+			_, cerr = s.CreateCodec(ctx, w)
+		}
+		tookOver = false
 		var re *nsapi.RemoteError
 		if cerr != nil && !(errors.As(cerr, &re) && re.Code == nsapi.CodeAlreadyExists) && nsapi.WriteRefused(cerr) {
 			return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
@@ -415,10 +420,21 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			if opts.Logf != nil {
 				opts.Logf("lock: taking over the lock of %s", other.Holder())
 			}
-			if err := s.DeleteCodec(ctx, other.ID); err != nil && !notFound(err) {
-				return nil, fmt.Errorf("lock: break the lock of %s: %w", other.Holder(), err)
+			// In place: the record becomes this run's with one write, so
+			// that at no moment is the gateway without a lock naming the
+			// run's journal (a delete and a create, killed between the
+			// two, left none, and the rollback run again refused the
+			// journal as one no lock names). The list that follows says
+			// whether the update took.
+			opts.TakeOver = nil // once: a breaker racing us may write its own
+			err := s.UpdateCodec(ctx, other.ID, w)
+			switch {
+			case err == nil || !nsapi.WriteRefused(err):
+				tookOver = true
+			case notFound(err): // gone meanwhile: create it
+			default:
+				return nil, fmt.Errorf("lock: take over the lock of %s: %w", other.Holder(), err)
 			}
-			opts.TakeOver = nil // once: a breaker racing us may create its own
 			continue
 		}
 		elapsed := time.Since(start)
