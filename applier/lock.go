@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -553,7 +552,10 @@ func JournalID(dir string) string {
 	if info, err := ReadJournalInfo(dir); err == nil && info.ID != "" {
 		return info.ID
 	}
-	f, err := os.Open(filepath.Join(dir, JournalFile))
+	if CheckJournalDir(dir) != nil {
+		return ""
+	}
+	f, err := openPrivate(dir, JournalFile, maxJournalFile) // never through a link
 	if err != nil {
 		return ""
 	}

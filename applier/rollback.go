@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -195,6 +198,22 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 			res.Remaining = "~ the gateway differs from its state before the apply in a value no resource field names (an empty list against a missing one?)"
 		}
 	}
+}
+
+// checkNoLinks refuses a journal folder that is a symbolic link, or that
+// holds one in place of one of gwsync's files: a checkout may carry such
+// a link (committed to the repository) to make gwsync read or write
+// elsewhere.
+func checkNoLinks(dir string) error {
+	if err := CheckJournalDir(dir); err != nil {
+		return err
+	}
+	for _, name := range []string{JournalFile, BeforeFile, KeyFile, WrittenFile} {
+		if st, err := os.Lstat(filepath.Join(dir, name)); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("journal %s: %s is a symbolic link: gwsync never reads or writes its journal through a link; remove the link", dir, name)
+		}
+	}
+	return nil
 }
 
 // restoreRecord puts the gateway's record of write-only values
@@ -472,6 +491,9 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 // Rollback would, see checkBinding); a journal that does not read is left
 // for Rollback to report.
 func CheckJournal(dir string, target Target, force bool) error {
+	if err := checkNoLinks(dir); err != nil {
+		return err
+	}
 	info, err := ReadJournalInfo(dir)
 	if err != nil {
 		return nil
