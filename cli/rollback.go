@@ -128,6 +128,12 @@ func (c *RollbackCmd) Run(env *Env) error {
 		}
 		return withExit(ExitPartial, fmt.Errorf("%w; run gwsync rollback %s again when the gateway answers (or end the journal with --abandon)", err, c.Site))
 	default:
+		// Refused before any undo (a journal that does not open, under
+		// --force): a lock this run took for itself, over no interrupted
+		// run's, goes; one taken over keeps naming the journal.
+		if !tookOver && (res == nil || !res.RolledBack) {
+			keepLock = false
+		}
 		return withExit(ExitError, err)
 	}
 }
