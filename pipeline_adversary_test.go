@@ -433,6 +433,8 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)
+	t.Run("quirky_gateway", advQuirkyGateway)
+	t.Run("planted_links", advPlantedLinks)
 	t.Run("site_reaches_out", advSiteReachesOut)
 }
 
@@ -801,6 +803,18 @@ func advPlantedJournal(t *testing.T) {
 	if d := cmp.Diff(before, gw1.rawNorm(t)); d != "" || gw1.locked(t) {
 		t.Errorf("a refused rollback changed the gateway (locked: %v):\n%s", gw1.locked(t), d)
 	}
+	// --force over a journal that does not open (its key or the state
+	// before left behind): refused, and no lock left for others to break.
+	for _, gone := range []string{"journal.key", "before.json"} {
+		if err := os.Remove(filepath.Join(c.dir, ".gwsync", gone)); err != nil {
+			t.Fatal(err)
+		}
+		out = c.run(t, 1, "rollback", "site.yaml", "--force")
+		if d := gw1.writeCount() - wc; d != 0 || gw1.locked(t) {
+			t.Errorf("rollback --force of a journal without %s: %d writes, locked %v; want none and no lock:\n%s", gone, d, gw1.locked(t), out)
+		}
+		copyDir(t, run1, filepath.Join(c.dir, ".gwsync"))
+	}
 }
 
 func copyDir(t *testing.T, from, to string) {
@@ -1041,6 +1055,112 @@ func advSiteReachesOut(t *testing.T) {
 			}
 			if d := gw.g.WriteRequests() - w; d != 0 {
 				t.Errorf("%d write requests, want none", d)
+			}
+		})
+	}
+}
+
+// advQuirkyGateway: gateways that answer within the spec's latitude (a
+// page smaller than asked, ids echoed as numbers, a search of names only,
+// a PUT that replaces the whole device, the spec examples' spellings):
+// applies from fresh clones converge, as the raw state says, and plan
+// nothing after.
+func advQuirkyGateway(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	quirks := map[string]gwsim.Options{
+		"page_cap":      {PageCap: 3 + rng.Intn(8)},
+		"numeric_ids":   {NumericIDs: true},
+		"search_names":  {SearchNamesOnly: true},
+		"put_replaces":  {PutReplaces: true},
+		"spec_examples": {Quirks: gwsim.QuirksSpecExamples, LegacyURLs: true},
+		"all":           {PageCap: 4, NumericIDs: true, SearchNamesOnly: true, PutReplaces: true},
+	}
+	names := make([]string, 0, len(quirks))
+	for k := range quirks {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			gw := newAdvGW(t, quirks[name])
+			n := 15 + rng.Intn(10)
+			for i, site := range []string{advSite(gw.eui, n, "first", `{"v":1}`), advSite(gw.eui, n+3, "second", `{"v":2}`)} {
+				m := advMachine(t, gw, fmt.Sprintf("m%d", i), site)
+				if c, out := m.runCode(t, "apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(4))); c != 0 {
+					t.Fatalf("apply %d: exit %d:\n%s", i, c, out)
+				}
+				if d := holds(gw.raw(t), readSiteWant(t, site)); d != "" {
+					t.Errorf("after apply %d:\n%s", i, d)
+				}
+				if c, out := advMachine(t, gw, "fresh", site).runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 0 {
+					t.Errorf("plan after apply %d, from a fresh clone: exit %d, want 0:\n%s", i, c, out)
+				}
+			}
+		})
+	}
+}
+
+// advPlantedLinks: a checkout whose .gwsync/, or a file in it, is a
+// symbolic link (committed to the repository by a pull request): apply
+// and rollback refuse, write nothing to the gateway, and nothing through
+// the link.
+func advPlantedLinks(t *testing.T) {
+	gw := newAdvGW(t, gwsim.Options{})
+	advMachine(t, gw, "setup", advSite(gw.eui, 3, "first", "")).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	for _, c := range []string{"folder", "journal", "key", "written"} {
+		t.Run(c, func(t *testing.T) {
+			s := advMachine(t, gw, "pr", advSite(gw.eui, 4, "second", ""))
+			target := t.TempDir()
+			victim := filepath.Join(target, "victim")
+			if err := os.WriteFile(victim, []byte("keep me\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			dot := filepath.Join(s.dir, ".gwsync")
+			var err error
+			switch c {
+			case "folder":
+				err = os.Symlink(target, dot)
+			default:
+				file := map[string]string{"journal": "journal.jsonl", "key": "journal.key", "written": "written.json"}[c]
+				if err = os.Mkdir(dot, 0o700); err == nil {
+					err = os.Symlink(victim, filepath.Join(dot, file))
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, w := gw.rawNorm(t), gw.writeCount()
+			for _, args := range [][]string{{"rollback", "site.yaml"}, {"rollback", "site.yaml", "--force"}, {"apply", "site.yaml", "--auto-approve"}} {
+				code, out := s.runCode(t, args...)
+				if c != "journal" && args[0] == "rollback" && strings.Contains(out, "nothing to roll back") {
+					continue // the link was not followed to find a journal
+				}
+				if c == "written" && args[0] == "apply" {
+					// The cache of written values is not needed: the apply
+					// goes on, and replaces the link with a file.
+					if code != 0 {
+						t.Errorf("%v with written.json a link: exit %d:\n%s", args, code, out)
+					}
+					continue
+				}
+				if code != 1 || !strings.Contains(out, "link") {
+					t.Errorf("%v with a link in .gwsync: exit %d, want 1 and the link named:\n%s", args, code, out)
+				}
+			}
+			if c != "written" {
+				if d := gw.writeCount() - w; d != 0 {
+					t.Errorf("%d writes, want none", d)
+				}
+				if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+					t.Errorf("the gateway changed:\n%s", d)
+				}
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+				t.Errorf("the file the link points to was written: %q", b)
+			}
+			if es, _ := os.ReadDir(target); len(es) != 1 {
+				t.Errorf("files made through the link: %v", es)
 			}
 		})
 	}
