@@ -1,7 +1,6 @@
 package applier
 
 import (
-	"fmt"
 	"math/rand"
 	"os"
 	"reflect"
@@ -198,7 +197,7 @@ func TestStatesEqualAgreesWithCmp(t *testing.T) {
 	if equal < 100 || differ < 100 {
 		t.Fatalf("seed %d: %d equal and %d differing pairs: the test compares too little of one side", seed, equal, differ)
 	}
-	t.Log(fmt.Sprintf("seed %d: %d equal, %d differing pairs agree", seed, equal, differ))
+	t.Logf("seed %d: %d equal, %d differing pairs agree", seed, equal, differ)
 }
 
 func TestStatesEqualNilAndEmpty(t *testing.T) {

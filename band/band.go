@@ -33,13 +33,46 @@ type Plan struct {
 	DwellMaxPayload map[int64]int64
 	// DwellTime says that MaxPayload is the dwell-time table (Dwell).
 	DwellTime bool
-	// DutyCycle is the share of time a downlink may be on air in the
-	// band the multicast downlinks use (0.01 for 1 %), and DutyCycleSource
-	// where that limit is stated. Both are zero for every plan today: the
-	// channel-plan facts this package holds (REGIONS.md) state no
-	// duty-cycle limit for any band, and none is made up here.
-	DutyCycle       float64
-	DutyCycleSource string
+	// DutyBands are the plan's sub-bands with the share of time a
+	// transmitter may be on air in each, where the regulation the plan
+	// follows states one (DutyCycleAt). nil where it states none for
+	// generic devices.
+	DutyBands []DutyBand
+}
+
+// DutyBand is a sub-band [MinFreq, MaxFreq] (Hz, inclusive) with its duty
+// cycle (0.01 for 1 %) and where that limit is stated.
+type DutyBand struct {
+	MinFreq, MaxFreq int64
+	DutyCycle        float64
+	Source           string
+}
+
+// DutyCycleAt is the duty-cycle limit of the sub-band holding freq, and
+// false when the plan states none there (a plan without sub-bands, or a
+// frequency between them).
+func (p *Plan) DutyCycleAt(freq int64) (DutyBand, bool) {
+	for _, b := range p.DutyBands {
+		if freq >= b.MinFreq && freq <= b.MaxFreq {
+			return b, true
+		}
+	}
+	return DutyBand{}, false
+}
+
+// etsi is the source of EU868's sub-bands. REGIONS.md states no duty
+// cycle; LoRaWAN's Regional Parameters (EU863-870) defer to ETSI EN 300
+// 220, whose part 2 (V3.2.1, 2018-04) gives, for non-specific short range
+// devices without listen-before-talk, the bands below.
+const etsi = "ETSI EN 300 220-2 V3.2.1, band "
+
+var eu868Duty = []DutyBand{
+	{863000000, 865000000, 0.001, etsi + "K, 863-865 MHz"},
+	{865000000, 868000000, 0.01, etsi + "L, 865-868 MHz"},
+	{868000000, 868600000, 0.01, etsi + "M, 868.0-868.6 MHz"},
+	{868700000, 869200000, 0.001, etsi + "N, 868.7-869.2 MHz"},
+	{869400000, 869650000, 0.1, etsi + "P, 869.4-869.65 MHz"},
+	{869700000, 870000000, 0.01, etsi + "Q, 869.7-870.0 MHz"},
 }
 
 // HasDwellTime reports whether the plan knows a dwell-time limit (AS923).
@@ -82,7 +115,8 @@ var plans = map[string]*Plan{
 		MaxPayload: payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 6, 242)},
 	"EU868": {Name: "EU868", RX2Freq: 869525000, RX2DR: 0, PingSlotFreq: 869525000, PingSlotDR: 3,
 		MinFreq: 863000000, MaxFreq: 870000000, DataRates: []int64{0, 1, 2, 3, 4, 5, 6},
-		MaxPayload: payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 6, 242, 7, 242)},
+		MaxPayload: payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 6, 242, 7, 242),
+		DutyBands:  eu868Duty},
 	"IN865": {Name: "IN865", RX2Freq: 866550000, RX2DR: 2, PingSlotFreq: 866550000, PingSlotDR: 4,
 		MinFreq: 863000000, MaxFreq: 870000000, DataRates: []int64{0, 1, 2, 3, 4, 5},
 		MaxPayload: payload(0, 51, 1, 51, 2, 51, 3, 115, 4, 242, 5, 242, 7, 242)},

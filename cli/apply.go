@@ -73,8 +73,8 @@ func siteDirOf(files []string) string {
 // isSavedPlan says whether path is a plan file rather than a site.
 func isSavedPlan(path string) bool {
 	fi, err := os.Stat(path)
-	if err != nil || fi.IsDir() {
-		return false
+	if err != nil || !fi.Mode().IsRegular() {
+		return false // a site folder, or a file the site loader refuses
 	}
 	if strings.HasSuffix(path, ".json") {
 		return true
@@ -143,12 +143,11 @@ func (c *ApplyCmd) Run(env *Env) error {
 	siteDir := c.Target
 	var saved *plan.Plan
 	if isSavedPlan(c.Target) {
-		f, err := os.Open(c.Target)
+		b, err := readPlanFile(c.Target)
 		if err != nil {
 			return withExit(ExitError, err)
 		}
-		saved, err = plan.Load(f)
-		f.Close()
+		saved, err = plan.Load(bytes.NewReader(b))
 		if err != nil {
 			return withExit(ExitError, fmt.Errorf("%s: %w", c.Target, err))
 		}

@@ -163,6 +163,10 @@ func Run(env *Env, args []string) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return ExitError
 	}
+	if err := applyLimits(env); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return ExitError
+	}
 	if err := ctx.Run(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ type connection struct {
 	certFile      string
 	keyFile       string
 	insecure      bool
+	// brokerFromSite says the broker is the site file's own, not one
+	// given by a flag or the environment.
+	brokerFromSite bool
 }
 
 // resolve merges the site's connection block (may be nil), the GWSYNC_*
@@ -81,6 +85,7 @@ func resolve(env *Env, f ConnFlags, conn *site.Connection, gw site.Gateway) conn
 		}
 	}
 	set(&c.broker, getenv("GWSYNC_BROKER"), f.Broker)
+	c.brokerFromSite = conn != nil && conn.Broker != "" && c.broker == conn.Broker && getenv("GWSYNC_BROKER") == "" && f.Broker == ""
 	set(&c.username, getenv("GWSYNC_USERNAME"), f.Username)
 	set(&c.password, getenv("GWSYNC_PASSWORD"))
 	set(&c.requestTopic, getenv("GWSYNC_REQUEST_TOPIC"), f.RequestTopic)
@@ -146,6 +151,15 @@ func dialResolved(ctx context.Context, env *Env, f ConnFlags, c connection, gw s
 	if path, ok := strings.CutPrefix(c.broker, "sim://"); ok {
 		if path == "" {
 			return nil, nil, errors.New("broker sim://: no state file (sim://gwsim-state.json)")
+		}
+		if c.brokerFromSite {
+			// The site's own state file (site.Load keeps it relative and
+			// without ..) is not followed through a link, nor is it a
+			// special file: the simulator reads it and writes it back.
+			file, _, _ := strings.Cut(path, "?")
+			if st, err := os.Lstat(file); err == nil && !st.Mode().IsRegular() {
+				return nil, nil, fmt.Errorf("broker %s: the simulator's state file %s named by the site is not a regular file (%s); give another with --broker or GWSYNC_BROKER", redact.URL(c.broker), file, st.Mode().Type())
+			}
 		}
 		// PATH?applications=NAME[=ID],…&quirks=spec-examples: see gwsim.OpenURL.
 		g, err := gwsim.OpenURL(path, gwsim.Options{EUI: c.gatewayEUI, ChannelPlan: gw.ChannelPlan})

@@ -40,7 +40,7 @@ func TestConnectionPrecedence(t *testing.T) {
 			name: "site file only",
 			conn: siteConn, gw: site.Gateway{EUI: "24E124FFFEF5A6A8"},
 			want: connection{broker: "tcp://site:1883", username: "site-user", password: "site-pass", gatewayEUI: "24E124FFFEF5A6A8",
-				requestTopic: "site/{eui}/req", responseTopic: "site/{eui}/resp", caFile: "site-ca.pem"},
+				requestTopic: "site/{eui}/req", responseTopic: "site/{eui}/resp", caFile: "site-ca.pem", brokerFromSite: true},
 		},
 		{
 			name: "environment beats the site file",

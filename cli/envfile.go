@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/gwsync/gwsync/internal/safefile"
 )
 
 // EnvFileFlag is the --env-file flag of plan and apply.
@@ -20,7 +21,7 @@ func withEnvFile(env *Env, path string) (*Env, error) {
 	if path == "" {
 		return env, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := safefile.Read(path, safefile.EnvFile)
 	if err != nil {
 		return nil, fmt.Errorf("--env-file: %w", err)
 	}

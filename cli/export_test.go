@@ -247,6 +247,10 @@ func TestExportKeepsAPasswordFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Both sites are in one repository: a site names files inside it.
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("GWSYNC_BROKER", "")
 	t.Setenv("GWSYNC_PASSWORD", "")
 	for _, tc := range []struct{ out, want string }{

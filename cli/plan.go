@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -160,7 +159,7 @@ func payloadSizes(ctx context.Context, env *Env, ps planner.PayloadSizer) []nsap
 
 // readSnapshot reads a State snapshot file.
 func readSnapshot(path string) (*nsapi.State, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSnapshotFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}

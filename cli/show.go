@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"os"
 
 	"github.com/gwsync/gwsync/plan"
 	"github.com/gwsync/gwsync/render"
@@ -21,12 +20,11 @@ type ShowCmd struct {
 
 // Run loads the plan and prints it.
 func (c *ShowCmd) Run(env *Env) error {
-	f, err := os.Open(c.PlanFile)
+	b, err := readPlanFile(c.PlanFile)
 	if err != nil {
 		return withExit(ExitError, err)
 	}
-	p, err := plan.Load(f)
-	f.Close()
+	p, err := plan.Load(bytes.NewReader(b))
 	if err != nil {
 		return withExit(ExitError, fmt.Errorf("%s: %w", c.PlanFile, err))
 	}

@@ -159,7 +159,7 @@ func (c *TestCmd) runCase(env *Env, tc testCase) (msgs []string, updated int, ok
 	have := 0
 	for _, g := range goldens {
 		path := filepath.Join(tc.dir, g.file)
-		want, rerr := os.ReadFile(path)
+		want, rerr := readPlanFile(path) // an expected plan: regular, under the plan cap
 		exists := rerr == nil
 		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			return append(msgs, rerr.Error()), updated, false

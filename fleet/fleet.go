@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gwsync/gwsync/internal/safefile"
 )
 
 // Files names the fleet file, in the order they are looked for. Its
@@ -81,9 +83,9 @@ func Load(dir string) (*Fleet, error) {
 	if file == "" {
 		return nil, fmt.Errorf("fleet %s: no %s", dir, strings.Join(Files, " or "))
 	}
-	b, err := os.ReadFile(file)
+	b, err := safefile.Read(file, safefile.Site)
 	if err != nil {
-		return nil, fmt.Errorf("fleet %s: %w", file, err)
+		return nil, fmt.Errorf("fleet %s: %w", file, unwrapPath(err))
 	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -95,14 +97,25 @@ func Load(dir string) (*Fleet, error) {
 		return nil, fmt.Errorf("fleet %s: version %d: want version: 1", file, cfg.Version)
 	}
 	f := &Fleet{Dir: dir, File: file}
+	// Common files and site folders stay inside the fleet's folder (or its
+	// repository), as the files a site names do.
+	root, err := safefile.RootFor(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fleet %s: %w", file, unwrapPath(err))
+	}
+	commonAt, sitesAt := entryLines(b, "common"), entryLines(b, "sites")
 	common := map[string]bool{}
-	for _, c := range cfg.Common {
+	for i, c := range cfg.Common {
+		at := file + lineOf(commonAt, i)
 		if c == "" || filepath.IsAbs(c) {
-			return nil, fmt.Errorf("fleet %s: common %q: want a path relative to the fleet folder", file, c)
+			return nil, fmt.Errorf("fleet %s: common %q: want a path relative to the fleet folder", at, c)
 		}
 		p := filepath.Join(dir, c)
+		if err := root.Contains(p); err != nil {
+			return nil, fmt.Errorf("fleet %s: common %s: %w", at, c, unwrapPath(err))
+		}
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("fleet %s: common %s: %w", file, c, unwrapPath(err))
+			return nil, fmt.Errorf("fleet %s: common %s: %w", at, c, unwrapPath(err))
 		}
 		f.Common = append(f.Common, p)
 		common[filepath.Clean(p)] = true
@@ -112,17 +125,21 @@ func Load(dir string) (*Fleet, error) {
 		roots = []string{"."}
 	}
 	seen := map[string]bool{}
-	for _, r := range roots {
+	for i, r := range roots {
+		at := file + lineOf(sitesAt, i)
 		if filepath.IsAbs(r) {
-			return nil, fmt.Errorf("fleet %s: sites %q: want a path relative to the fleet folder", file, r)
+			return nil, fmt.Errorf("fleet %s: sites %q: want a path relative to the fleet folder", at, r)
 		}
-		root := filepath.Join(dir, r)
-		entries, err := os.ReadDir(root)
+		sitesDir := filepath.Join(dir, r)
+		if err := root.Contains(filepath.Join(sitesDir, "x")); err != nil {
+			return nil, fmt.Errorf("fleet %s: sites %s: %w", at, r, unwrapPath(err))
+		}
+		entries, err := os.ReadDir(sitesDir)
 		if err != nil {
 			return nil, fmt.Errorf("fleet %s: sites %s: %w", file, r, unwrapPath(err))
 		}
 		for _, e := range entries {
-			p := filepath.Join(root, e.Name())
+			p := filepath.Join(sitesDir, e.Name())
 			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || common[filepath.Clean(p)] || !hasYAML(p) {
 				continue
 			}
@@ -169,4 +186,32 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// entryLines are the lines of the entries of the top-level list key in a
+// fleet file (nil when it is not a list there), for messages.
+func entryLines(b []byte, key string) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		if m[i].Value == key && m[i+1].Kind == yaml.SequenceNode {
+			var out []int
+			for _, e := range m[i+1].Content {
+				out = append(out, e.Line)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// lineOf is ":LINE" of entry i, or "" when it is not known.
+func lineOf(lines []int, i int) string {
+	if i < len(lines) {
+		return fmt.Sprintf(":%d", lines[i])
+	}
+	return ""
 }

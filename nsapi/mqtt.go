@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -75,7 +74,7 @@ func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
 func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{InsecureSkipVerify: m.cfg.InsecureSkipVerify} //nolint:gosec // the user's explicit choice
 	if m.cfg.CAFile != "" {
-		pem, err := os.ReadFile(m.cfg.CAFile)
+		pem, err := readTLSFile(m.cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("broker %s: CA file: %w", m.broker, err)
 		}
@@ -89,7 +88,7 @@ func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
 		if m.cfg.CertFile == "" || m.cfg.KeyFile == "" {
 			return nil, fmt.Errorf("broker %s: a client certificate needs both a cert file and a key file", m.broker)
 		}
-		cert, err := tls.LoadX509KeyPair(m.cfg.CertFile, m.cfg.KeyFile)
+		cert, err := loadKeyPair(m.cfg.CertFile, m.cfg.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("broker %s: client certificate: %w", m.broker, err)
 		}

@@ -74,27 +74,35 @@ func TestEstimateTask(t *testing.T) {
 }
 
 // TestDutyCycleNote: an estimate's airtime share is compared with the
-// band's duty-cycle limit when the band facts state one, and said to be
-// unchecked when they state none (REGIONS.md states none today).
+// duty-cycle limit of the sub-band of the task's downlink frequency (EU868:
+// ETSI EN 300 220-2), and said to be unchecked where no limit is known.
 func TestDutyCycleNote(t *testing.T) {
 	eu, err := band.Lookup("EU868")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The README's example: 52.6 % of the time at 869.525 MHz (band P, 10 %).
 	e := planner.Estimate{Duration: 100 * time.Second, Airtime: 52600 * time.Millisecond}
-	if eu.DutyCycle != 0 {
-		t.Fatalf("EU868 has a duty-cycle limit %g that REGIONS.md does not state", eu.DutyCycle)
-	}
-	if got, want := planner.DutyCycleNote(eu, e), "52.6% of the time; the band facts gwsync holds (REGIONS.md) state no duty-cycle limit for EU868"; !strings.Contains(got, want) {
-		t.Errorf("no limit: %q, want it to contain %q", got, want)
-	}
-	limited := *eu
-	limited.DutyCycle, limited.DutyCycleSource = 0.1, "a test's limit"
-	if got, want := planner.DutyCycleNote(&limited, e), "warning: duty cycle: the fragments are on air 52.6% of the time, over EU868's 10% limit (a test's limit)"; !strings.HasPrefix(got, want) {
+	if got, want := planner.DutyCycleNote(eu, 869525000, e), "warning: duty cycle: the fragments are on air 52.6% of the time, over the 10% limit at 869525000 Hz (ETSI EN 300 220-2 V3.2.1, band P, 869.4-869.65 MHz)"; !strings.HasPrefix(got, want) {
 		t.Errorf("over: %q, want it to start %q", got, want)
 	}
 	e.Airtime = 9 * time.Second
-	if got, want := planner.DutyCycleNote(&limited, e), "duty cycle: the fragments are on air 9.0% of the time, within EU868's 10% limit (a test's limit)"; got != want {
+	if got, want := planner.DutyCycleNote(eu, 869525000, e), "duty cycle: the fragments are on air 9.0% of the time, within the 10% limit at 869525000 Hz (ETSI EN 300 220-2 V3.2.1, band P, 869.4-869.65 MHz)"; got != want {
 		t.Errorf("within: %q, want %q", got, want)
+	}
+	// 868.1 MHz is band M, 1 %: 9 % is over it.
+	if got := planner.DutyCycleNote(eu, 868100000, e); !strings.HasPrefix(got, "warning: duty cycle") || !strings.Contains(got, "1% limit") {
+		t.Errorf("band M: %q", got)
+	}
+	// Between the bands (869.3 MHz) and in a plan without sub-bands: unchecked.
+	if got := planner.DutyCycleNote(eu, 869300000, e); !strings.Contains(got, "not checked") {
+		t.Errorf("between bands: %q", got)
+	}
+	us, err := band.Lookup("US915")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planner.DutyCycleNote(us, 923300000, e); !strings.Contains(got, "knows no duty-cycle limit for US915") {
+		t.Errorf("US915: %q", got)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +28,8 @@ type Reader interface {
 
 // Options tune Plan.
 type Options struct {
-	// ReadFile reads a firmware file; nil means os.ReadFile. It is called
+	// ReadFile reads a firmware file; nil means safefile.Read under the
+	// firmware cap (a regular file only). It is called
 	// only for FUOTA tasks that are created, updated or replaced.
 	ReadFile func(path string) ([]byte, error)
 	// OfficialFirmware, when set, completes an official firmware reference
@@ -140,7 +140,7 @@ func Plan(desired *site.Site, live *nsapi.State, opts Options) (*plan.Plan, erro
 		return nil, fmt.Errorf("plan: no site or no live state")
 	}
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = readFirmware
 	}
 	live = withoutRecords(live)
 	// The fingerprint only reads the state: it is taken while the plan is

@@ -260,21 +260,23 @@ func (b *builder) estimate(addr string, t *nsapi.FuotaTask) {
 		b.note(addr, "no estimate: the firmware's size is known only from the gateway's official catalogue (plan against the gateway)")
 	}
 	if ok {
-		b.note(addr, "%s", DutyCycleNote(b.band, e))
+		b.note(addr, "%s", DutyCycleNote(b.band, int64(t.TmpMcInfo.Frequency), e))
 	}
 }
 
 // DutyCycleNote compares an estimate's airtime share with the duty-cycle
-// limit of channel plan p: a warning when over it, and, where the band
-// facts (REGIONS.md) state no limit, a word that it could not be checked.
-func DutyCycleNote(p *band.Plan, e Estimate) string {
+// limit of channel plan p at the task's downlink frequency freq: a warning
+// when over it, and, where the plan states no limit at that frequency, a
+// word that it could not be checked.
+func DutyCycleNote(p *band.Plan, freq int64, e Estimate) string {
 	share := 100 * e.Airtime.Seconds() / e.Duration.Seconds()
-	limit := 100 * p.DutyCycle
+	db, ok := p.DutyCycleAt(freq)
+	limit := 100 * db.DutyCycle
 	switch {
-	case p.DutyCycle <= 0:
-		return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time; the band facts gwsync holds (REGIONS.md) state no duty-cycle limit for %s, so this is not checked: compare it with the limit where the gateway stands", share, p.Name)
+	case !ok:
+		return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time; gwsync knows no duty-cycle limit for %s at %d Hz (REGIONS.md states none), so this is not checked: compare it with the rules where the gateway stands", share, p.Name, freq)
 	case share > limit:
-		return fmt.Sprintf("warning: duty cycle: the fragments are on air %.1f%% of the time, over %s's %g%% limit (%s): the gateway holds them back and the task takes longer, or fails; use a longer fragment interval or a faster data rate", share, p.Name, limit, p.DutyCycleSource)
+		return fmt.Sprintf("warning: duty cycle: the fragments are on air %.1f%% of the time, over the %g%% limit at %d Hz (%s): the gateway holds them back and the task takes longer, or fails; use a longer fragment interval or a faster data rate", share, limit, freq, db.Source)
 	}
-	return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time, within %s's %g%% limit (%s)", share, p.Name, limit, p.DutyCycleSource)
+	return fmt.Sprintf("duty cycle: the fragments are on air %.1f%% of the time, within the %g%% limit at %d Hz (%s)", share, limit, freq, db.Source)
 }

@@ -96,3 +96,18 @@ func BenchmarkLoadOneKey10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadKeyFiles10k loads a site of 10,000 devices whose keys are
+// ${file:…} references, one file each: every one is read inside the
+// site's folder.
+func BenchmarkLoadKeyFiles10k(b *testing.B) {
+	files := map[string]string{}
+	var sb strings.Builder
+	sb.WriteString(benchHead + "devices:\n")
+	for i := 0; i < benchDevices; i++ {
+		fmt.Fprintf(&sb, "  - devEUI: \"24E1241%09X\"\n    name: em300-th-%05d\n    appKey: ${file:keys/%05d.key}\n", i, i, i)
+		files[fmt.Sprintf("keys/%05d.key", i)] = fmt.Sprintf("%032x\n", i+1)
+	}
+	files["site.yaml"] = sb.String()
+	benchLoad(b, files, "site.yaml")
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gwsync/gwsync/band"
 	"github.com/gwsync/gwsync/internal/reserved"
+	"github.com/gwsync/gwsync/internal/safefile"
 	"github.com/gwsync/gwsync/schema"
 )
 
@@ -127,7 +127,7 @@ func (l *loader) channelPlan() *band.Plan {
 // secretSite is one secret field of the site, for resolution and the lint.
 type secretSite struct {
 	s     *Secret
-	dir   string // for ${file:…}
+	from  string // the file that holds it, for ${file:…}
 	path  string
 	owner string // "device em300-th-01", "multicast group lights", "connection"
 	field string
@@ -137,7 +137,7 @@ type secretSite struct {
 func (l *loader) secretSites() []secretSite {
 	var out []secretSite
 	if l.site.Connection.Password.Value != "" {
-		out = append(out, secretSite{s: &l.site.Connection.Password, dir: filepath.Dir(l.site.Connection.Password.Pos.File),
+		out = append(out, secretSite{s: &l.site.Connection.Password, from: l.site.Connection.Password.Pos.File,
 			path: "connection.password", owner: "connection", field: "password"})
 	}
 	for _, d := range l.devices {
@@ -151,7 +151,7 @@ func (l *loader) secretSites() []secretSite {
 				continue
 			}
 			_, path := l.devAt(d, f.name)
-			out = append(out, secretSite{s: f.s, dir: filepath.Dir(d.file()), path: path, owner: owner, field: f.name, key: true})
+			out = append(out, secretSite{s: f.s, from: d.file(), path: path, owner: owner, field: f.name, key: true})
 		}
 	}
 	for _, g := range l.groups {
@@ -163,7 +163,7 @@ func (l *loader) secretSites() []secretSite {
 			if f.s.Value == "" {
 				continue
 			}
-			out = append(out, secretSite{s: f.s, dir: filepath.Dir(g.m.file), path: g.m.sub(f.name),
+			out = append(out, secretSite{s: f.s, from: g.m.file, path: g.m.sub(f.name),
 				owner: "multicast group " + grp.Name, field: f.name, key: true})
 		}
 	}
@@ -182,10 +182,12 @@ func deviceLabel(d *Device) string {
 // cannot be resolved is a warning and its secret is marked Unset.
 func (l *loader) resolveSecrets() {
 	sites := l.secretSites()
-	var files []string
+	var files []ref
 	for _, ss := range sites {
 		if kind, arg, ok := parseRef(ss.s.Ref); ok && kind == "file" {
-			files = append(files, relTo(ss.dir, arg))
+			if p, root, err := l.refPath(ss.from, arg); err == nil && root != nil {
+				files = append(files, ref{p, root})
+			}
 		}
 	}
 	l.prefetch(files)
@@ -221,8 +223,7 @@ func (l *loader) resolveSecrets() {
 			}
 			val = v
 		case "file":
-			p := relTo(ss.dir, arg)
-			b, err := l.readFile(p)
+			b, p, err := l.readRef(ss.from, arg, safefile.Key)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					unresolved("%s: cannot read %s: %v", sec.Ref, p, err)
@@ -562,20 +563,17 @@ func (l *loader) checkTasks(plan *band.Plan) {
 		}
 		var size int64 = -1
 		if hasFile && t.FirmwareFile != "" {
-			st, err := os.Stat(t.FirmwareFile)
+			b, _, err := l.readRef(m.file, m.s("firmwareFile"), safefile.Firmware)
+			var te *safefile.TypeError
 			switch {
-			case err != nil:
-				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "cannot read %s: %v", t.FirmwareFile, unwrapPath(err))
-			case st.IsDir():
+			case errors.As(err, &te) && te.Mode.IsDir():
 				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "%s is a directory", t.FirmwareFile)
-			case st.Size() == 0:
+			case err != nil:
+				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "cannot read %s: %v", t.FirmwareFile, err)
+			case len(b) == 0:
 				l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "%s is empty", t.FirmwareFile)
 			default:
-				if _, err := l.readFile(t.FirmwareFile); err != nil {
-					l.add(m.pos("firmwareFile"), m.sub("firmwareFile"), "cannot read %s: %v", t.FirmwareFile, err)
-				} else {
-					size = st.Size()
-				}
+				size = int64(len(b))
 			}
 		}
 		frag := m.child("fragment")

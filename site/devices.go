@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gwsync/gwsync/internal/safefile"
 	"github.com/gwsync/gwsync/schema"
 )
 
@@ -82,11 +83,13 @@ var deviceFieldKinds = map[string]string{
 // loadCSV reads a devicesFrom file: a header row naming device fields, then
 // one device a row. An empty cell leaves the field out.
 func (l *loader) loadCSV(c csvRef) {
-	data, err := l.readFile(c.file)
+	data, _, err := l.readRef(c.from, c.ref, safefile.CSV)
 	if err != nil {
 		l.add(c.pos, c.path, "cannot read %s: %v", c.file, err)
 		return
 	}
+	// The files its rows name stay inside the YAML file's root.
+	l.roots[c.file] = l.roots[c.from]
 	if !l.utf8(c.file, data) {
 		return
 	}

@@ -31,6 +31,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gwsync/gwsync/internal/safefile"
 	"github.com/gwsync/gwsync/schema"
 )
 
@@ -68,6 +69,15 @@ type loader struct {
 	fetched  map[string]fetch        // read ahead (prefetch), not yet taken by readFile
 	pending  []chan map[string]fetch // reads started by prefetchLater
 
+	// roots says, for each file read, the folder the files it names must
+	// stay inside (safefile.RootFor of the path given to Load it came
+	// from); walked are the YAML files found in a directory, which must
+	// stay inside it as well.
+	roots  map[string]*safefile.Root
+	walked map[string]bool
+	bytes  int64 // YAML and CSV bytes read, against safefile.SiteTotal
+	values int   // nodeBound of the YAML files read, against MaxValues
+
 	single map[string]Pos // gateway, connection, ... → where first given
 
 	site     Site
@@ -93,6 +103,8 @@ type item struct {
 
 // csvRef is a devicesFrom entry: the CSV file, relative to the YAML file.
 type csvRef struct {
+	from string // the YAML file that names it
+	ref  string // as written there
 	file string // path as the user would write it (joined to the YAML's dir)
 	pos  Pos
 	path string
@@ -108,7 +120,7 @@ func Load(opts Options, paths ...string) (*Site, Problems) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{opts: opts, contents: map[string][]byte{}, single: map[string]Pos{}, security: map[*FieldError]bool{}}
+	l := newLoader(opts)
 	if len(paths) == 0 {
 		l.add(Pos{}, "", "no site file given")
 	}
@@ -134,6 +146,11 @@ func Load(opts Options, paths ...string) (*Site, Problems) {
 	s.Files = l.files
 	s.digest = digest(l.files, l.contents)
 	return &s, l.probs
+}
+
+func newLoader(opts Options) *loader {
+	return &loader{opts: opts, contents: map[string][]byte{}, single: map[string]Pos{}, security: map[*FieldError]bool{},
+		roots: map[string]*safefile.Root{}, walked: map[string]bool{}}
 }
 
 // add records an error.
@@ -167,10 +184,16 @@ func (l *loader) collect(paths []string) []string {
 			l.add(Pos{File: p}, "", "cannot read: %v", unwrapPath(err))
 			continue
 		}
+		root, err := safefile.RootFor(p)
+		if err != nil {
+			l.add(Pos{File: p}, "", "cannot read: %v", unwrapPath(err))
+			continue
+		}
 		if !st.IsDir() {
 			if k := filepath.Clean(p); !seen[k] {
 				seen[k] = true
 				out = append(out, p)
+				l.roots[p] = root
 			}
 			continue
 		}
@@ -206,6 +229,7 @@ func (l *loader) collect(paths []string) []string {
 			if k := filepath.Clean(f); !seen[k] {
 				seen[k] = true
 				out = append(out, f)
+				l.roots[f], l.walked[f] = root, true
 			}
 		}
 	}
@@ -222,37 +246,91 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readFile reads a file the site refers to and remembers it for the digest.
-func (l *loader) readFile(path string) ([]byte, error) {
+// readFile reads a file of the site, up to the cap of its kind, and
+// remembers it for the digest. With a root, the file must resolve inside
+// it. YAML and CSV files count against the cap of a whole site.
+func (l *loader) readFile(path string, k safefile.Kind, root *safefile.Root) ([]byte, error) {
 	if b, ok := l.contents[path]; ok {
+		if root != nil {
+			// read before, perhaps for a file with another root
+			if err := root.Contains(path); err != nil {
+				return nil, unwrapPath(err)
+			}
+		}
 		return b, nil
 	}
 	var b []byte
 	var err error
-	if r, ok := l.fetched[path]; ok {
+	if r, ok := l.fetched[path]; ok && r.root == root {
 		delete(l.fetched, path)
 		b, err = r.b, r.err
+	} else if root != nil {
+		b, err = root.Read(path, k)
 	} else {
-		b, err = os.ReadFile(path)
+		b, err = safefile.Read(path, k)
 	}
 	if err != nil {
 		return nil, unwrapPath(err)
+	}
+	if k == safefile.Site || k == safefile.CSV {
+		l.bytes += int64(len(b))
+		if lim := safefile.Limit(safefile.SiteTotal); l.bytes > lim {
+			return nil, &safefile.LimitError{Kind: safefile.SiteTotal, Limit: lim, Size: l.bytes}
+		}
 	}
 	l.files = append(l.files, path)
 	l.contents[path] = b
 	return b, nil
 }
 
+// refPath is the path of a file that the file from names as ref, and the
+// root it must stay inside; an absolute ref is an error.
+func (l *loader) refPath(from, ref string) (string, *safefile.Root, error) {
+	if filepath.IsAbs(ref) || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, `\`) || filepath.VolumeName(ref) != "" {
+		return ref, nil, errAbsolute
+	}
+	return filepath.Join(filepath.Dir(from), ref), l.roots[from], nil
+}
+
+var errAbsolute = errors.New("an absolute path: files a site names are relative to the file that names them, and stay inside its folder (or its repository)")
+
+// readRef reads the file that the file from names as ref (a codec,
+// ${file:…}, devicesFrom or firmware file): relative to from's folder and
+// inside its root. The path returned is the one to name in messages.
+func (l *loader) readRef(from, ref string, k safefile.Kind) ([]byte, string, error) {
+	p, root, err := l.refPath(from, ref)
+	if err != nil {
+		return nil, p, err
+	}
+	if root == nil {
+		// Load always knows from's root; Peek and other partial reads
+		// find it now.
+		if root, err = safefile.RootFor(from); err != nil {
+			return nil, p, unwrapPath(err)
+		}
+		l.roots[from] = root
+	}
+	b, err := l.readFile(p, k, root)
+	return b, p, err
+}
+
 // fetch is a file read ahead of its use.
 type fetch struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	root *safefile.Root // the root it was read inside
+}
+
+// ref is a file to read ahead, inside root.
+type ref struct {
+	path string
+	root *safefile.Root
 }
 
 // prefetch reads the files at paths side by side, for readFile to take in
 // order later: a site can refer to thousands of key files. It first takes
 // what prefetchLater read.
-func (l *loader) prefetch(paths []string) {
+func (l *loader) prefetch(refs []ref) {
 	if l.fetched == nil {
 		l.fetched = map[string]fetch{}
 	}
@@ -264,12 +342,12 @@ func (l *loader) prefetch(paths []string) {
 		}
 	}
 	l.pending = nil
-	var todo []string
-	for _, p := range paths {
-		_, read := l.contents[p]
-		_, fetched := l.fetched[p]
+	var todo []ref
+	for _, r := range refs {
+		_, read := l.contents[r.path]
+		_, fetched := l.fetched[r.path]
 		if !read && !fetched {
-			todo = append(todo, p)
+			todo = append(todo, r)
 		}
 	}
 	for p, f := range readAll(todo) {
@@ -279,43 +357,47 @@ func (l *loader) prefetch(paths []string) {
 
 // prefetchLater starts reading paths in the background while the loader
 // goes on; prefetch takes what it read.
-func (l *loader) prefetchLater(paths []string) {
-	if len(paths) == 0 {
+func (l *loader) prefetchLater(refs []ref) {
+	if len(refs) == 0 {
 		return
 	}
 	ch := make(chan map[string]fetch, 1)
-	go func() { ch <- readAll(paths) }()
+	go func() { ch <- readAll(refs) }()
 	l.pending = append(l.pending, ch)
 }
 
-// readAll reads the files at paths, 8 at a time.
-func readAll(paths []string) map[string]fetch {
-	out := make([]fetch, len(paths))
+// readAll reads the key files refs name, 8 at a time, each inside its
+// root.
+func readAll(refs []ref) map[string]fetch {
+	out := make([]fetch, len(refs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(8, len(paths)) {
+	for range min(8, len(refs)) {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(paths); i = int(next.Add(1)) - 1 {
-				out[i].b, out[i].err = readSmall(paths[i])
+			for i := int(next.Add(1)) - 1; i < len(refs); i = int(next.Add(1)) - 1 {
+				out[i].b, out[i].err = refs[i].root.Read(refs[i].path, safefile.Key)
+				out[i].root = refs[i].root
 			}
 		})
 	}
 	wg.Wait()
-	m := make(map[string]fetch, len(paths))
-	for i, p := range paths {
-		m[p] = out[i]
+	m := make(map[string]fetch, len(refs))
+	for i, r := range refs {
+		m[r.path] = out[i]
 	}
 	return m
 }
 
 // keyFiles lists the ${file:…} references of the devices and groups from
-// the given indexes on, as paths relative to dir.
-func (l *loader) keyFiles(dir string, devices, groups int) []string {
-	var out []string
+// the given indexes on, which file declares.
+func (l *loader) keyFiles(file string, devices, groups int) []ref {
+	var out []ref
 	add := func(secs ...*Secret) {
 		for _, s := range secs {
 			if kind, arg, ok := parseRef(s.Ref); ok && kind == "file" {
-				out = append(out, relTo(dir, arg))
+				if p, root, err := l.refPath(file, arg); err == nil && root != nil {
+					out = append(out, ref{p, root})
+				}
 			}
 		}
 	}
@@ -334,13 +416,27 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // loadFile parses, schema-checks and decodes one YAML file.
 func (l *loader) loadFile(file string) {
-	data, err := l.readFile(file)
+	var root *safefile.Root
+	if l.walked[file] {
+		root = l.roots[file]
+	}
+	data, err := l.readFile(file, safefile.Site, root)
 	if err != nil {
+		l.unparsed = true
 		l.add(Pos{File: file}, "", "cannot read: %v", err)
 		return
 	}
 	if !l.utf8(file, data) {
 		l.unparsed = true
+		return
+	}
+	// The tree is built whole before anything can look at it: what it
+	// may cost is bounded from the bytes first.
+	values, _ := nodeBound(data)
+	l.values += values
+	if lim := safefile.Limit(safefile.SiteValues); int64(l.values) > lim {
+		l.unparsed = true
+		l.add(Pos{File: file}, "", "too large to read: %v", &safefile.LimitError{Kind: safefile.SiteValues, Limit: lim, Size: int64(l.values)})
 		return
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -357,6 +453,11 @@ func (l *loader) loadFile(file string) {
 		l.add(Pos{File: file, Line: extra.Line, Col: extra.Column}, "", "a site file holds one YAML document; found another here")
 	} else if !errors.Is(err, io.EOF) {
 		l.yamlError(file, data, err)
+		return
+	}
+	if n, fields := wideMapping(&doc); n != nil {
+		l.unparsed = true
+		l.add(Pos{File: file, Line: n.Line, Col: n.Column}, "", "a mapping of %d fields: no object of a site has more than %d; the file is not checked further", fields, maxFields)
 		return
 	}
 	// The schema check and the decoding both only read the tree, and take
@@ -394,7 +495,7 @@ func (l *loader) loadFile(file string) {
 	}
 	// The key files the new resources name are read while the schema
 	// check finishes.
-	l.prefetchLater(l.keyFiles(filepath.Dir(file), devices, groups))
+	l.prefetchLater(l.keyFiles(file, devices, groups))
 	// The schema's issues go before the decoding's: of two at one place,
 	// the first is kept (sortAndDedupe), and the schema's says more.
 	fromDecode := append([]*FieldError(nil), l.probs[decoded:]...)
@@ -600,11 +701,11 @@ func (l *loader) decode(root *mapping) {
 	if root.has("devicesFrom") {
 		n := root.val["devicesFrom"]
 		if n.Kind == yaml.ScalarNode {
-			l.csvs = append(l.csvs, csvRef{file: relTo(dir, n.Value), pos: root.pos("devicesFrom"), path: "devicesFrom"})
+			l.csvs = append(l.csvs, csvRef{from: root.file, ref: n.Value, file: relTo(dir, n.Value), pos: root.pos("devicesFrom"), path: "devicesFrom"})
 		} else {
 			names, pos := root.strs("devicesFrom")
 			for i, f := range names {
-				l.csvs = append(l.csvs, csvRef{file: relTo(dir, f), pos: pos[i], path: fmt.Sprintf("devicesFrom[%d]", i)})
+				l.csvs = append(l.csvs, csvRef{from: root.file, ref: f, file: relTo(dir, f), pos: pos[i], path: fmt.Sprintf("devicesFrom[%d]", i)})
 			}
 		}
 	}
@@ -614,7 +715,7 @@ func (l *loader) decode(root *mapping) {
 	}
 	for _, m := range root.items("codecs") {
 		l.codecs = append(l.codecs, &item{m: m, idx: len(l.site.Codecs)})
-		l.site.Codecs = append(l.site.Codecs, l.decodeCodec(m, dir))
+		l.site.Codecs = append(l.site.Codecs, l.decodeCodec(m))
 	}
 	for _, m := range root.items("devices") {
 		dev := decodeDevice(m)
@@ -664,7 +765,7 @@ func decodeProfile(m *mapping) Profile {
 	}
 }
 
-func (l *loader) decodeCodec(m *mapping, dir string) Codec {
+func (l *loader) decodeCodec(m *mapping) Codec {
 	c := Codec{
 		Pos:           m.self(),
 		Name:          m.s("name"),
@@ -693,15 +794,15 @@ func (l *loader) decodeCodec(m *mapping, dir string) Codec {
 			continue
 		}
 		name, _ := m.str(f.file)
-		b, err := l.readFile(relTo(dir, name))
+		b, p, err := l.readRef(m.file, name, safefile.Script)
 		if err != nil {
-			l.add(m.pos(f.file), m.sub(f.file), "cannot read %s: %v", relTo(dir, name), err)
+			l.add(m.pos(f.file), m.sub(f.file), "cannot read %s: %v", p, err)
 			continue
 		}
 		if !utf8.Valid(b) {
 			// The gateway would store it altered, and plans never settle.
 			line := 1 + bytes.Count(b[:invalidAt(b)], []byte("\n"))
-			l.add(m.pos(f.file), m.sub(f.file), "%s is not UTF-8 text (line %d): save it as UTF-8", relTo(dir, name), line)
+			l.add(m.pos(f.file), m.sub(f.file), "%s is not UTF-8 text (line %d): save it as UTF-8", p, line)
 			continue
 		}
 		*f.dst = string(b)
@@ -808,7 +909,7 @@ func (s *Site) Digest() string {
 	}
 	contents := map[string][]byte{}
 	for _, f := range s.Files {
-		b, err := os.ReadFile(f)
+		b, err := safefile.Read(f, safefile.SiteTotal)
 		if err != nil {
 			b = []byte("unreadable: " + err.Error())
 		}

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gwsync/gwsync/internal/safefile"
 )
 
 // Peek reads only the gateway and connection blocks of the site's files:
@@ -17,9 +19,13 @@ func Peek(opts Options, paths ...string) (conn Connection, gw Gateway, ok bool) 
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
-	l := &loader{opts: opts, contents: map[string][]byte{}, single: map[string]Pos{}, security: map[*FieldError]bool{}}
+	l := newLoader(opts)
 	for _, file := range l.collect(paths) {
-		data, err := l.readFile(file)
+		var root *safefile.Root
+		if l.walked[file] {
+			root = l.roots[file]
+		}
+		data, err := l.readFile(file, safefile.Site, root)
 		if err != nil {
 			continue
 		}

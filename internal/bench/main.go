@@ -303,13 +303,19 @@ func (b *bench) site(name string, n, extra int, full bool) (string, error) {
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		return "", err
 	}
+	// The sites share their key files, as sites of one repository do: a
+	// site names files inside its repository only.
+	if err := os.MkdirAll(filepath.Join(b.dir, ".git"), 0o755); err != nil {
+		return "", err
+	}
 	key := func(kind string, i int) (string, error) {
-		p := filepath.Join(keys, fmt.Sprintf("%s-%d", kind, i))
+		name := fmt.Sprintf("%s-%d", kind, i)
+		p := filepath.Join(keys, name)
 		if _, err := os.Stat(p); err == nil {
-			return p, nil
+			return "../keys/" + name, nil
 		}
 		v := fmt.Sprintf("%s%024X", map[string]string{"app": "A1A1A1A1", "nwk": "B2B2B2B2", "aps": "C3C3C3C3"}[kind], i)
-		return p, os.WriteFile(p, []byte(v+"\n"), 0o600)
+		return "../keys/" + name, os.WriteFile(p, []byte(v+"\n"), 0o600)
 	}
 	var y strings.Builder
 	fmt.Fprintf(&y, "version: 1\ngateway:\n  eui: %s\n  channelPlan: EU868\n", eui)
