@@ -990,7 +990,6 @@ func advHostileGateway(t *testing.T) {
 // site's folder, to make a plan print it: validate and plan refuse, name
 // the file and field, and the file's content appears in no output.
 func advSiteReachesOut(t *testing.T) {
-	t.Skip("the containment of the files a site names (decoderFile, codecJsonFile, ${file:…}, devicesFrom) to the site's folder is not merged yet: today validate accepts them all and plan prints what it read")
 	seed := advSeed(t)
 	marker := fmt.Sprintf("ADVERSARY-SECRET-%d", seed)
 	gw := newAdvGW(t, gwsim.Options{})
@@ -1016,7 +1015,28 @@ func advSiteReachesOut(t *testing.T) {
 		{"file key proc", "mcAppSKey", "mcAppSKey: ${env:K4}", "mcAppSKey: ${file:/proc/self/environ}"},
 		{"devicesFrom up", "devicesFrom", "multicastGroups:", "devicesFrom: '../../secret.csv'\nmulticastGroups:"},
 		{"devicesFrom symlink", "devicesFrom", "multicastGroups:", "devicesFrom: link.csv\nmulticastGroups:"},
+		{"decoderFile dotdot inside", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: 'codecs/../../../secret'"},
+		{"decoderFile linked folder", "decoderFile", `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: 'out/secret'"},
+		{"file key dotdot inside", "appKey", "appKey: ${env:K1}", "appKey: ${file:codecs/../../../secret}"},
+		{"file key linked folder", "appKey", "appKey: ${env:K1}", "appKey: ${file:out/secret}"},
+		{"firmwareFile up", "firmwareFile", "multicastGroups:", "firmwareUpdates:\n  - name: fw\n    startAt: 2030-06-01T02:00:00Z\n    devices: ['24E124136B000000']\n    firmwareFile: '../../secret'\n    fragment: {size: 88, intervalMs: 5000, redundancy: 30}\n    multicast: {dr: 3, frequency: 869525000}\nmulticastGroups:"},
+		{"firmwareFile linked folder", "firmwareFile", "multicastGroups:", "firmwareUpdates:\n  - name: fw\n    startAt: 2030-06-01T02:00:00Z\n    devices: ['24E124136B000000']\n    firmwareFile: out/secret\n    fragment: {size: 88, intervalMs: 5000, redundancy: 30}\n    multicast: {dr: 3, frequency: 869525000}\nmulticastGroups:"},
 	}
+	// The control: the same file inside the site is read, and the plan
+	// shows it; so its absence from the output above says something.
+	t.Run("control_inside", func(t *testing.T) {
+		s := advMachine(t, gw, "pr", strings.Replace(base, `decoderScript: "function Decode(fPort, bytes) { return {t: bytes[0]}; }"`, "decoderFile: codecs/inside.js", 1))
+		if err := os.MkdirAll(filepath.Join(s.dir, "codecs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, "codecs", "inside.js"), []byte(marker+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.run(t, 0, "validate", "site.yaml")
+		if out := s.run(t, 0, "plan", "site.yaml"); !strings.Contains(out, marker) {
+			t.Errorf("the plan does not show the decoder file inside the site:\n%s", out)
+		}
+	})
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			site := strings.Replace(base, c.from, c.to, 1)
@@ -1028,7 +1048,7 @@ func advSiteReachesOut(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(dir, "codecs"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for link, to := range map[string]string{"codecs/link.js": secret, "link.csv": secret + ".csv"} {
+			for link, to := range map[string]string{"codecs/link.js": secret, "link.csv": secret + ".csv", "out": outside} {
 				if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
 					t.Fatal(err)
 				}
