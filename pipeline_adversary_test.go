@@ -434,6 +434,8 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)
 	t.Run("quirky_gateway", advQuirkyGateway)
+	t.Run("saved_plan", advSavedPlan)
+	t.Run("damaged_journal", advDamagedJournal)
 	t.Run("planted_links", advPlantedLinks)
 	t.Run("site_reaches_out", advSiteReachesOut)
 }
@@ -1183,5 +1185,114 @@ func advPlantedLinks(t *testing.T) {
 				t.Errorf("files made through the link: %v", es)
 			}
 		})
+	}
+}
+
+// advSavedPlan: a plan saved for review is applied after the gateway moved
+// (another machine applied), or after someone edited it: refused, nothing
+// written.
+func advSavedPlan(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	gw := newAdvGW(t, gwsim.Options{})
+	advMachine(t, gw, "setup", advSite(gw.eui, 4, "first", "")).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	a := advMachine(t, gw, "a", advSite(gw.eui, 5, "site-a", ""))
+	a.run(t, 0, "plan", "site.yaml", "--out", "plan.json")
+	b, err := os.ReadFile(filepath.Join(a.dir, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Edited: one byte of "site-a" in a device's description.
+	edited := bytes.Replace(b, []byte("site-a"), []byte("site-x"), 1)
+	if bytes.Equal(edited, b) {
+		t.Fatal("the saved plan holds no description to edit")
+	}
+	if err := os.WriteFile(filepath.Join(a.dir, "edited.json"), edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, before := gw.writeCount(), gw.rawNorm(t)
+	if out := a.run(t, 1, "apply", "edited.json"); strings.Contains(out, "done") {
+		t.Errorf("an edited plan was applied:\n%s", out)
+	}
+	if d := gw.writeCount() - w; d != 0 {
+		t.Errorf("an edited plan: %d writes, want none", d)
+	}
+	if d := cmp.Diff(before, gw.rawNorm(t)); d != "" || gw.locked(t) {
+		t.Errorf("an edited plan: the gateway changed (locked %v):\n%s", gw.locked(t), d)
+	}
+	// Moved: another machine applies between review and apply.
+	advMachine(t, gw, "b", advSite(gw.eui, 4+rng.Intn(3), "site-b", "")).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	w, before = gw.writeCount(), gw.rawNorm(t)
+	out := a.run(t, 1, "apply", "plan.json")
+	if !strings.Contains(out, "STALE") {
+		t.Errorf("a plan applied after the gateway moved: want STALE:\n%s", out)
+	}
+	if d := gw.writeCount() - w; d != 0 {
+		t.Errorf("%d writes, want none", d)
+	}
+	if d := cmp.Diff(before, gw.rawNorm(t)); d != "" || gw.locked(t) {
+		t.Errorf("the gateway changed (locked %v):\n%s", gw.locked(t), d)
+	}
+}
+
+// advDamagedJournal: a journal with a record changed in its middle is
+// refused by rollback, naming the file and line, with nothing written; a
+// last line cut short (the crash itself) is not in the way.
+func advDamagedJournal(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 8
+	gw := newAdvGW(t, gwsim.Options{})
+	a := advMachine(t, gw, "a", advSite(gw.eui, n, "first", ""))
+	a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	before := gw.rawNorm(t)
+	a.writeSite(t, advSite(gw.eui, n+4, "second", ""))
+	killApply(t, gw, a, 4+rng.Intn(n), "apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	path := filepath.Join(a.dir, ".gwsync", "journal.jsonl")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(orig, []byte("\n"))
+	if len(lines) < 4 {
+		t.Fatalf("a journal of %d lines: the kill came too early", len(lines))
+	}
+	// A byte changed in a middle record: a digit or letter for another.
+	i := 1 + rng.Intn(len(lines)-3)
+	line := append([]byte(nil), lines[i]...)
+	k := rng.Intn(len(line) - 1)
+	for line[k] == '"' || line[k] == '\n' {
+		k = (k + 1) % (len(line) - 1)
+	}
+	line[k] ^= 0x01
+	damaged := bytes.Join(append(append(append([][]byte{}, lines[:i]...), line), lines[i+1:]...), nil)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, mid := gw.writeCount(), gw.rawNorm(t)
+	out := a.run(t, 1, "rollback", "site.yaml")
+	if !strings.Contains(out, fmt.Sprintf("line %d", i+1)) {
+		t.Errorf("a record damaged at line %d (byte %d): want the line named:\n%s", i+1, k, out)
+	}
+	if d := gw.writeCount() - w; d != 0 {
+		t.Errorf("%d writes, want none", d)
+	}
+	if d := cmp.Diff(mid, gw.rawNorm(t)); d != "" {
+		t.Errorf("a refused rollback changed the gateway:\n%s", d)
+	}
+	// The journal as the crash left it, with its last line cut short.
+	cut := orig
+	if last := lines[len(lines)-1]; len(last) == 0 && len(lines) > 1 {
+		cut = orig[:len(orig)-1-rng.Intn(len(lines[len(lines)-2])/2)]
+	}
+	if err := os.WriteFile(path, cut, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.run(t, 0, "rollback", "site.yaml")
+	if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+		t.Errorf("after the rollback (-before +after):\n%s", d)
+	}
+	if gw.locked(t) {
+		t.Error("the lock is left after the rollback")
 	}
 }
