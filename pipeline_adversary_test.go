@@ -430,6 +430,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("killed_apply", advKilledApply)
 	t.Run("killed_anywhere", advKilledAnywhere)
 	t.Run("killed_rollback", advKilledRollback)
+	t.Run("two_rollbacks", advTwoRollbacks)
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)
@@ -731,7 +732,7 @@ func advKilledRollback(t *testing.T) {
 		code := waitExit(t, cmd)
 		gw.noKill()
 		t.Logf("round %d: apply killed at write %d, rollback at write %d: exit %d", round, k, j, code)
-		if code != 0 {
+		if code != 0 && applierHasJournal(a.dir) { // else killed at its last write, the lock's release
 			code, text := a.runCode(t, "rollback", "site.yaml")
 			if code != 0 {
 				t.Fatalf("round %d, apply killed at write %d, rollback at write %d: rollback again: exit %d:\n%s", round, k, j, code, text)
@@ -1294,5 +1295,61 @@ func advDamagedJournal(t *testing.T) {
 	}
 	if gw.locked(t) {
 		t.Error("the lock is left after the rollback")
+	}
+}
+
+// advTwoRollbacks: the journal of a killed apply in two places (the
+// checkout, and the CI artifact copied elsewhere), rolled back from both
+// at once: one rolls back, the other is refused; the gateway ends as it
+// was before the apply, no lock left.
+func advTwoRollbacks(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	const n = 10
+	for round := 0; round < 3; round++ {
+		gw := newAdvGW(t, gwsim.Options{})
+		a := advMachine(t, gw, "a", advSite(gw.eui, n, "first", ""))
+		a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+		before := gw.rawNorm(t)
+		a.writeSite(t, advSite(gw.eui, n+4, "second", ""))
+		killApply(t, gw, a, 3+rng.Intn(n), "apply", "site.yaml", "--auto-approve")
+		b := advMachine(t, gw, "b", advSite(gw.eui, n+4, "second", ""))
+		copyDir(t, filepath.Join(a.dir, ".gwsync"), filepath.Join(b.dir, ".gwsync"))
+		gw.g.Faults().SetDelay(time.Duration(rng.Intn(10))*time.Millisecond, 3*time.Millisecond)
+		var codes [2]int
+		var outs [2]string
+		var wg sync.WaitGroup
+		for i, m := range []*subEnv{a, b} {
+			delay := time.Duration(rng.Intn(50)) * time.Millisecond
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(delay)
+				codes[i], outs[i] = m.runCode(t, "rollback", "site.yaml")
+			}()
+		}
+		wg.Wait()
+		gw.g.Faults().SetDelay(0, 0)
+		t.Logf("round %d: exits %v\n--- a:\n%s\n--- b:\n%s", round, codes, outs[0], outs[1])
+		if codes[0] != 0 && codes[1] != 0 {
+			t.Errorf("round %d: neither rollback finished:\n--- a (exit %d):\n%s\n--- b (exit %d):\n%s", round, codes[0], outs[0], codes[1], outs[1])
+		}
+		// One rolls back; the other, from the second copy, is refused
+		// while the first holds the lock, or finds no lock naming the
+		// journal once it is done. Never both.
+		if codes[0] == 0 && codes[1] == 0 {
+			t.Errorf("round %d: both rollbacks ran:\n--- a:\n%s\n--- b:\n%s", round, outs[0], outs[1])
+		}
+		for i := range codes {
+			if codes[i] != 0 && codes[i] != 1 {
+				t.Errorf("round %d: rollback %c: exit %d:\n%s", round, 'a'+i, codes[i], outs[i])
+			}
+		}
+		if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+			t.Errorf("round %d: the gateway after two rollbacks at once (-before +after):\n%s", round, d)
+		}
+		if gw.locked(t) {
+			t.Errorf("round %d: a lock is left:\n--- a (exit %d):\n%s\n--- b (exit %d):\n%s", round, codes[0], outs[0], codes[1], outs[1])
+		}
 	}
 }

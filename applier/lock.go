@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 )
@@ -574,4 +576,49 @@ func (l *Lock) SetPlanDigest(d string) {
 	if l != nil {
 		l.rec.PlanDigest = d
 	}
+}
+
+// RollbacksFile, in the journal directory, lists the run ids (LockRecord.RunID)
+// of the rollbacks started from this copy of the journal, one a line. A
+// rollback takes over the lock of a rollback of the same journal only when
+// that run started here: a rollback cut short and run again in its
+// checkout finishes, while a second copy of the journal (the CI artifact
+// copied elsewhere) is refused as long as the first one's rollback holds
+// the lock, alive or not (gwsync unlock breaks it).
+const RollbacksFile = "rollbacks"
+
+// RollbackRuns returns the run ids RollbacksFile lists in dir (none when
+// it is missing, or a link).
+func RollbackRuns(dir string) []string {
+	if CheckJournalDir(dir) != nil {
+		return nil
+	}
+	b, err := readPrivate(dir, RollbacksFile, maxKeyFile*16)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+// AddRollbackRun appends runID to dir's RollbacksFile, synced, before the
+// rollback it names writes anything.
+func AddRollbackRun(dir, runID string) error {
+	if err := CheckJournalDir(dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, RollbacksFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|atomicfile.NoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", dir, err)
+	}
+	_, err = f.WriteString(runID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal %s: %s: %w", dir, RollbacksFile, err)
+	}
+	return nil
 }
