@@ -431,6 +431,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("killed_anywhere", advKilledAnywhere)
 	t.Run("killed_rollback", advKilledRollback)
 	t.Run("two_rollbacks", advTwoRollbacks)
+	t.Run("rollback_of_a_live_apply", advRollbackLiveApply)
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)
@@ -1351,5 +1352,41 @@ func advTwoRollbacks(t *testing.T) {
 		if gw.locked(t) {
 			t.Errorf("round %d: a lock is left:\n--- a (exit %d):\n%s\n--- b (exit %d):\n%s", round, codes[0], outs[0], codes[1], outs[1])
 		}
+	}
+}
+
+// advRollbackLiveApply: gwsync rollback run in the checkout of an apply
+// that is still running (a second terminal, a CI step that did not wait):
+// the apply's journal is there and the gateway's lock names it, but its
+// process is alive. The rollback must not write beside it.
+func advRollbackLiveApply(t *testing.T) {
+	const n = 16
+	gw := newAdvGW(t, gwsim.Options{})
+	a := advMachine(t, gw, "a", advSite(gw.eui, n, "first", ""))
+	a.run(t, 0, "apply", "site.yaml", "--auto-approve")
+	second := advSite(gw.eui, n, "second", "")
+	a.writeSite(t, second)
+	gw.g.Faults().SetDelay(40*time.Millisecond, 0)
+	var out bytes.Buffer
+	cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	w := gw.writeCount()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for gw.writeCount()-w < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	code, rout := a.runCode(t, "rollback", "site.yaml")
+	acode := waitExit(t, cmd)
+	gw.g.Faults().SetDelay(0, 0)
+	if code != 1 {
+		t.Errorf("rollback beside a running apply: exit %d, want 1:\n%s", code, rout)
+	}
+	if acode != 0 {
+		t.Errorf("the apply with a rollback run beside it: exit %d:\n%s\n--- rollback:\n%s", acode, out.String(), rout)
+	}
+	if d := holds(gw.raw(t), readSiteWant(t, second)); d != "" {
+		t.Errorf("the gateway after the apply:\n%s", d)
 	}
 }

@@ -480,6 +480,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 			return res, &StaleError{Want: opts.ExpectFingerprint, Got: fp}
 		}
 	}
+	release, err := HoldJournalDir(opts.JournalDir)
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	defer release()
 	j, err := createJournal(opts.JournalDir, before, p, opts.Target)
 	if err != nil {
 		return res, err

@@ -208,7 +208,7 @@ func checkNoLinks(dir string) error {
 	if err := CheckJournalDir(dir); err != nil {
 		return err
 	}
-	for _, name := range []string{JournalFile, BeforeFile, KeyFile, WrittenFile, RollbacksFile} {
+	for _, name := range []string{JournalFile, BeforeFile, KeyFile, WrittenFile, RollbacksFile, RunFile} {
 		if st, err := os.Lstat(filepath.Join(dir, name)); err == nil && st.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("journal %s: %s is a symbolic link: gwsync never reads or writes its journal through a link; remove the link", dir, name)
 		}

@@ -59,6 +59,13 @@ func (c *RollbackCmd) Run(env *Env) error {
 			return withExit(ExitError, err)
 		}
 	}
+	// Not beside an apply, or another rollback, of this journal still
+	// running on this machine.
+	release, err := applier.HoldJournalDir(journalDir)
+	if err != nil {
+		return withExit(ExitError, err)
+	}
+	defer release()
 	lock, tookOver, err := takeRollbackLock(ctx, env, cl, c.Site, journalDir)
 	if err != nil {
 		return err
