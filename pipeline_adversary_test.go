@@ -440,6 +440,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("damaged_journal", advDamagedJournal)
 	t.Run("planted_links", advPlantedLinks)
 	t.Run("site_reaches_out", advSiteReachesOut)
+	t.Run("hostile_names", advHostileNames)
 }
 
 // advConcurrentApply: two fresh clones apply different sites at once.
@@ -1388,5 +1389,53 @@ func advRollbackLiveApply(t *testing.T) {
 	}
 	if d := holds(gw.raw(t), readSiteWant(t, second)); d != "" {
 		t.Errorf("the gateway after the apply:\n%s", d)
+	}
+}
+
+// advHostileNames: names and descriptions with terminal escapes, Trojan
+// Source overrides and markdown, from the gateway (a device made by hand)
+// and from a pull request's site: no output of plan, apply or status
+// carries them raw.
+func advHostileNames(t *testing.T) {
+	seed := advSeed(t)
+	rng := rand.New(rand.NewSource(seed))
+	bad := []string{"\x1b[2J\x1b[HNo changes.", "\u202eevil", "\u2066x\u2069", "\x07bell", "\x1b]8;;http://x\x07link"}
+	gw := newAdvGW(t, gwsim.Options{})
+	advMachine(t, gw, "setup", advSite(gw.eui, 2, "first", "")).run(t, 0, "apply", "site.yaml", "--auto-approve")
+	// By hand, on the gateway: a device the site does not manage.
+	cl := rawClient(t, gw)
+	name := "hand-" + bad[rng.Intn(len(bad))]
+	body, _ := json.Marshal(map[string]any{"devEUI": "24E124136B0000FE", "name": name, "description": bad[rng.Intn(len(bad))], "applicationID": "1",
+		"profileID": "8f3c1b6e-4a2d-4e59-9b1a-0c7d2e5f6a01", "appKey": testKeys["K2"], "fPort": 1})
+	req, _ := json.Marshal(map[string]any{"type": "ns-api", "id": "777", "method": "POST", "url": "/api/urdevices", "gatewayEUI": gw.eui, "body": json.RawMessage(body)})
+	got := make(chan string, 1)
+	cl.Subscribe(gw.respTopic, 0, func(_ mqtt.Client, m mqtt.Message) {
+		if strings.Contains(string(m.Payload()), `"777"`) {
+			got <- string(m.Payload())
+		}
+	}).Wait()
+	cl.Publish(gw.reqTopic, 0, false, req).Wait()
+	select {
+	case a := <-got:
+		if !strings.Contains(a, `"code":200`) {
+			t.Fatalf("the device made by hand was refused: %s", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to the device made by hand")
+	}
+	// From the pull request: a description with them (YAML escapes).
+	site := strings.Replace(advSite(gw.eui, 2, "first", ""), "description: first", `description: "\e[2J\u202eevil\a"`, 1)
+	s := advMachine(t, gw, "pr", site)
+	for i, args := range [][]string{{"plan", "site.yaml"}, {"plan", "site.yaml", "--format", "markdown"}, {"validate", "site.yaml"}, {"apply", "site.yaml", "--auto-approve"}, {"status", "site.yaml"}} {
+		_, out := s.runCode(t, args...)
+		if i == 0 && (!strings.Contains(out, `\u202e`) || !strings.Contains(out, "hand-")) {
+			t.Errorf("the plan shows neither the description nor the device made by hand, escaped: the test proves nothing:\n%s", out)
+		}
+		for _, r := range out {
+			if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Errorf("%v: the output carries %U raw:\n%q", args, r, out)
+				break
+			}
+		}
 	}
 }
