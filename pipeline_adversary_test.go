@@ -429,6 +429,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("concurrent_apply", advConcurrentApply)
 	t.Run("killed_apply", advKilledApply)
 	t.Run("killed_anywhere", advKilledAnywhere)
+	t.Run("killed_first_apply", advKilledFirstApply)
 	t.Run("killed_rollback", advKilledRollback)
 	t.Run("two_rollbacks", advTwoRollbacks)
 	t.Run("rollback_of_a_live_apply", advRollbackLiveApply)
@@ -690,6 +691,55 @@ func advKilledAnywhere(t *testing.T) {
 		if c, out := fresh1.runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 2 || !strings.Contains(out, "em300-decoder") {
 			t.Errorf("kill at write %d of %d: plan of the first site: exit %d, want 2 and the codec's change:\n%s", k, total, c, out)
 		}
+	}
+}
+
+// advKilledFirstApply: the first apply ever to a gateway, killed after it
+// wrote its record of write-only values (its last write but the lock's
+// release): the rollback leaves no record behind, and a fresh clone of the
+// site plans the codecJson again.
+func advKilledFirstApply(t *testing.T) {
+	probe := newAdvGW(t, gwsim.Options{})
+	site := advSite(probe.eui, 4, "first", `{"v":1}`)
+	advMachine(t, probe, "probe", site).run(t, 0, "apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	total := probe.allCount()
+	// The factory state, as a gateway closed without a write leaves it.
+	factory := newAdvGW(t, gwsim.Options{EUI: probe.eui})
+	if err := factory.g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := factory.rawNorm(t)
+	gw := newAdvGW(t, gwsim.Options{EUI: probe.eui})
+	a := advMachine(t, gw, "a", site)
+	var out bytes.Buffer
+	cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	gw.killAtAny(total-1, cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := waitExit(t, cmd)
+	gw.noKill()
+	hasRecord := func() bool {
+		for _, c := range asList(gw.raw(t)["codecs"]) {
+			if c["name"] == "gwsync-state" {
+				return true
+			}
+		}
+		return false
+	}
+	if code != -1 || !hasRecord() || !applierHasJournal(a.dir) {
+		t.Fatalf("kill at write %d of %d: exit %d, record %v, journal %v: not killed between the record and the lock's release:\n%s", total-1, total, code, hasRecord(), applierHasJournal(a.dir), out.String())
+	}
+	a.run(t, 0, "rollback", "site.yaml")
+	if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
+		t.Errorf("after the rollback (-before +after):\n%s", d)
+	}
+	if hasRecord() {
+		t.Error("the record of write-only values the rolled-back apply made is still on the gateway")
+	}
+	if c, out := advMachine(t, gw, "fresh", site).runCode(t, "plan", "site.yaml", "--detailed-exitcode"); c != 2 || !strings.Contains(out, "codecJson") {
+		t.Errorf("a fresh clone after the rollback: exit %d, want 2 and the codecJson planned:\n%s", c, out)
 	}
 }
 

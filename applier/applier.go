@@ -350,6 +350,9 @@ type runner struct {
 	w    Writer
 	opts Options
 	j    *journal
+	// recordSince, for a rollback from a journal, is when its apply
+	// began (see restoreRecord); zero otherwise.
+	recordSince time.Time
 	// before is the state read before the first write (what a rollback
 	// restores).
 	before *nsapi.State

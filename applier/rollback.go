@@ -55,6 +55,9 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(journalDir, ""),
 		ids: map[string]string{}, remap: map[string]string{}}
 	r.effects = replay(recs)
+	if t, err := time.Parse(time.RFC3339, jr.info.Started); err == nil {
+		r.recordSince = t
+	}
 	byN := map[int]*effect{}
 	for _, e := range r.effects {
 		byN[e.N] = e
@@ -187,7 +190,7 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		return
 	}
 	res.Restored = statesEqual(before.Canonical(), after.Canonical())
-	if res.Restored {
+	if res.Restored && !r.recordSince.IsZero() {
 		if err := r.restoreRecord(ctx, before, after); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
 		}
@@ -217,7 +220,8 @@ func checkNoLinks(dir string) error {
 }
 
 // restoreRecord puts the gateway's record of write-only values
-// (reserved.StateCodec) back as it was before the apply. An apply killed
+// (reserved.StateCodec) back as it was before the apply, for a rollback
+// from a journal (r.recordSince: when its apply began). An apply killed
 // after it wrote the record, before it ended its journal, leaves the
 // digests of the values it wrote; once the rollback has restored the
 // values before, those digests would tell every later plan that the
@@ -229,6 +233,12 @@ func (r *runner) restoreRecord(ctx context.Context, before, after *nsapi.State) 
 	case was == nil && is == nil:
 		return nil
 	case was == nil:
+		// A state before that lists no record: none was there, or the
+		// journal is of a gwsync that did not read them. Only a record
+		// written since the apply began is the apply's to remove.
+		if gr := GatewayRecordOf([]nsapi.Codec{*is}); gr.Updated.Before(r.recordSince) {
+			return nil
+		}
 		if err := r.w.DeleteCodec(ctx, string(is.ID)); err != nil && !notFound(err) {
 			return fmt.Errorf("remove the gateway's record of write-only values the apply made: %w", err)
 		}
