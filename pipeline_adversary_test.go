@@ -1396,6 +1396,11 @@ func advTwoRollbacks(t *testing.T) {
 			if codes[i] != 0 && codes[i] != 1 {
 				t.Errorf("round %d: rollback %c: exit %d:\n%s", round, 'a'+i, codes[i], outs[i])
 			}
+			// The way forward it shows must work: after gwsync unlock, no
+			// lock names the journal, and only --force goes on.
+			if codes[i] == 1 && strings.Contains(outs[i], "gwsync unlock") && !strings.Contains(outs[i], "--force") {
+				t.Errorf("round %d: rollback %c says to unlock and run again, without --force, which that needs:\n%s", round, 'a'+i, outs[i])
+			}
 		}
 		if d := cmp.Diff(before, gw.rawNorm(t)); d != "" {
 			t.Errorf("round %d: the gateway after two rollbacks at once (-before +after):\n%s", round, d)

@@ -171,9 +171,9 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 			fmt.Fprintf(&b, "  %s\n", d)
 		}
 		if jid != "" && le.Holder.JournalID == jid {
-			fmt.Fprintf(&b, "A rollback of this journal (%s) started from another copy of it holds the lock: wait for it to finish, or, if it is gone, break its lock with gwsync unlock %s and run the rollback again.", jid, siteDir)
+			fmt.Fprintf(&b, "A rollback of this journal (%s) started from another copy of it holds the lock: wait for it to finish, or, if it is gone, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", jid, siteDir)
 		} else {
-			fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again.", cmp.Or(jid, "no id"), siteDir)
+			fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", cmp.Or(jid, "no id"), siteDir)
 		}
 		return nil, false, withExit(ExitError, errors.New(b.String()))
 	}
