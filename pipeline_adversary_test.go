@@ -64,7 +64,13 @@ type advGW struct {
 	mu     sync.Mutex
 	writes []string // "METHOD URL" of each performed write, gwsync's own records left out
 	all    int      // performed writes, gwsync's own records too
-	onLog  func(writes, all int)
+	// A kill armed by startKilled: after the write killAtN (of all writes when
+	// killOwn, else of writes), SIGKILL to proc; killDue when it came
+	// before proc was known.
+	killAtN int
+	killOwn bool
+	killDue bool
+	proc    *os.Process
 }
 
 var advEUIs atomic.Int64
@@ -121,10 +127,20 @@ func (a *advGW) logf(format string, args ...any) {
 		a.writes = append(a.writes, m[1]+" "+m[2])
 	}
 	a.all++
-	n, all, f := len(a.writes), a.all, a.onLog
+	n := len(a.writes)
+	if a.killOwn {
+		n = a.all
+	}
+	var kill *os.Process
+	if a.killAtN > 0 && n == a.killAtN {
+		a.killAtN = 0
+		if kill = a.proc; kill == nil {
+			a.killDue = true
+		}
+	}
 	a.mu.Unlock()
-	if f != nil {
-		f(n, all)
+	if kill != nil {
+		kill.Signal(syscall.SIGKILL)
 	}
 }
 
@@ -135,29 +151,27 @@ func (a *advGW) writeCount() int {
 	return len(a.writes)
 }
 
-// killAt makes the simulator SIGKILL cmd's process right after it
-// performs its k-th write from now, before the answer leaves.
-func (a *advGW) killAt(k int, cmd *exec.Cmd) {
+// startKilled starts cmd and has the simulator SIGKILL it right after it
+// performs its k-th write from now (own: gwsync's own records counted
+// too), before the answer leaves.
+func (a *advGW) startKilled(t *testing.T, cmd *exec.Cmd, k int, own bool) {
+	t.Helper()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	target := len(a.writes) + k
-	a.onLog = func(n, _ int) {
-		if n == target && cmd.Process != nil {
-			cmd.Process.Signal(syscall.SIGKILL)
-		}
+	a.killOwn, a.killDue, a.proc = own, false, nil
+	a.killAtN = len(a.writes) + k
+	if own {
+		a.killAtN = a.all + k
 	}
-}
-
-// killAtAny is killAt counting gwsync's own records (its lock, its
-// digests) among the writes.
-func (a *advGW) killAtAny(k int, cmd *exec.Cmd) {
+	a.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	target := a.all + k
-	a.onLog = func(_, all int) {
-		if all == target && cmd.Process != nil {
-			cmd.Process.Signal(syscall.SIGKILL)
-		}
+	a.proc = cmd.Process
+	due := a.killDue
+	a.mu.Unlock()
+	if due {
+		cmd.Process.Signal(syscall.SIGKILL)
 	}
 }
 
@@ -168,9 +182,10 @@ func (a *advGW) allCount() int {
 	return a.all
 }
 
+// noKill disarms the kill of startKilled.
 func (a *advGW) noKill() {
 	a.mu.Lock()
-	a.onLog = nil
+	a.killAtN, a.killDue, a.proc = 0, false, nil
 	a.mu.Unlock()
 }
 
@@ -544,11 +559,8 @@ func killApply(t *testing.T, gw *advGW, s *subEnv, k int, args ...string) string
 	var out bytes.Buffer
 	cmd := s.cmd(args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	gw.killAt(k, cmd)
+	gw.startKilled(t, cmd, k, false)
 	defer gw.noKill()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	code := waitExit(t, cmd)
 	if code != -1 || !cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
 		t.Fatalf("%v: exit %d: it ended before its write %d:\n%s", args, code, k, out.String())
@@ -640,10 +652,7 @@ func advKilledAnywhere(t *testing.T) {
 		var out bytes.Buffer
 		cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
 		cmd.Stdout, cmd.Stderr = &out, &out
-		gw.killAtAny(k, cmd)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		gw.startKilled(t, cmd, k, true)
 		code := waitExit(t, cmd)
 		gw.noKill()
 		if code != -1 {
@@ -714,10 +723,7 @@ func advKilledFirstApply(t *testing.T) {
 	var out bytes.Buffer
 	cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", "1")
 	cmd.Stdout, cmd.Stderr = &out, &out
-	gw.killAtAny(total-1, cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	gw.startKilled(t, cmd, total-1, true)
 	code := waitExit(t, cmd)
 	gw.noKill()
 	hasRecord := func() bool {
@@ -762,10 +768,7 @@ func advKilledRollback(t *testing.T) {
 		var out bytes.Buffer
 		cmd := a.cmd("apply", "site.yaml", "--auto-approve", "--parallelism", fmt.Sprint(1+rng.Intn(3)))
 		cmd.Stdout, cmd.Stderr = &out, &out
-		gw.killAtAny(k, cmd)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		gw.startKilled(t, cmd, k, true)
 		if code := waitExit(t, cmd); code != -1 || !applierHasJournal(a.dir) {
 			gw.noKill()
 			t.Fatalf("round %d: the apply to kill at write %d: exit %d, journal kept %v:\n%s", round, k, code, applierHasJournal(a.dir), out.String())
@@ -777,10 +780,7 @@ func advKilledRollback(t *testing.T) {
 		out.Reset()
 		cmd = a.cmd("rollback", "site.yaml")
 		cmd.Stdout, cmd.Stderr = &out, &out
-		gw.killAtAny(j, cmd)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		gw.startKilled(t, cmd, j, true)
 		code := waitExit(t, cmd)
 		gw.noKill()
 		t.Logf("round %d: apply killed at write %d, rollback at write %d: exit %d", round, k, j, code)
