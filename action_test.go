@@ -223,6 +223,21 @@ type runner struct {
 	runAt time.Time
 }
 
+// ownTMPDIR is the TMPDIR env gives, when it is not the one of the test
+// process (which os.Environ passes on): "" when the test set none.
+func ownTMPDIR(env []string) string {
+	dir := ""
+	for _, kv := range env { // the last one counts, as for exec.Cmd
+		if v, ok := strings.CutPrefix(kv, "TMPDIR="); ok {
+			dir = v
+		}
+	}
+	if dir == os.Getenv("TMPDIR") {
+		return ""
+	}
+	return dir
+}
+
 func (r *runner) run(inputs map[string]string) (code int, out string, outputs map[string]string) {
 	t := r.t
 	t.Helper()
@@ -309,6 +324,11 @@ func (r *runner) run(inputs map[string]string) (code int, out string, outputs ma
 			cmd.Dir = r.dir
 			cmd.Env = append(append([]string{}, r.env...), "GITHUB_OUTPUT="+outFile, "GITHUB_ENV="+envFile, "GITHUB_PATH="+pathFile,
 				"GITHUB_ACTION_PATH="+r.github["action_path"])
+			if ownTMPDIR(r.env) == "" {
+				// The steps' mktemp folders go under the test's own
+				// directory, removed with it, not the run's TMPDIR.
+				cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+			}
 			if b, err := os.ReadFile(envFile); err == nil { // GITHUB_ENV: later steps see it
 				cmd.Env = append(cmd.Env, strings.Fields(string(b))...)
 			}

@@ -36,7 +36,7 @@ var testKeys = map[string]string{
 }
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removesBinary{m}, map[string]func(){
 		"gwsync": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
@@ -80,9 +80,22 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// removesBinary runs the tests, then removes the gwsync binary the
+// subprocess tests built, which lives in the test run's TMPDIR.
+type removesBinary struct{ m *testing.M }
+
+func (r removesBinary) Run() int {
+	code := r.m.Run()
+	if buildOnce.dir != "" {
+		os.RemoveAll(buildOnce.dir)
+	}
+	return code
+}
+
 // buildBinary builds gwsync once for the subprocess tests.
 var buildOnce struct {
 	sync.Once
+	dir  string
 	path string
 	err  error
 	out  []byte
@@ -96,7 +109,7 @@ func gwsyncBinary(t *testing.T) string {
 			buildOnce.err = err
 			return
 		}
-		buildOnce.path = filepath.Join(dir, "gwsync")
+		buildOnce.dir, buildOnce.path = dir, filepath.Join(dir, "gwsync")
 		cmd := exec.Command("go", "build", "-o", buildOnce.path, ".")
 		buildOnce.out, buildOnce.err = cmd.CombinedOutput()
 	})

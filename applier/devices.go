@@ -55,6 +55,7 @@ func (devices) update(ctx context.Context, w Writer, id string, o, _ *plan.Objec
 		return fmt.Errorf("read it before the update: %w", err)
 	}
 	carrySession(&d, live, o.Device.SupportsJoin)
+	withoutDigests(&d)
 	return w.UpdateDevice(ctx, id, d)
 }
 
@@ -82,6 +83,37 @@ func carrySession(d *nsapi.DeviceWrite, live *nsapi.Device, joins bool) {
 	d.DevAddr, d.NwkSKey, d.AppSKey = live.DevAddr, live.NwkSKey, live.AppSKey
 	up, down := int64(live.FCntUp), int64(live.FCntDown)
 	d.FCntUp, d.FCntDown = &up, &down
+}
+
+// withoutKeptSession is a copy of c's After without the session keys it
+// keeps as Before holds them: the gateway's own, which an update carries as
+// read just before its write (carrySession), never as planned. A plan made
+// against a snapshot holds them as digests, shown unchanged, not removed.
+func withoutKeptSession(c plan.Change) *plan.Object {
+	a := copyObject(c.After)
+	if c.Kind != plan.KindDevice || c.Action != plan.Update || c.Before == nil || c.Before.Device == nil ||
+		a == nil || a.Device == nil {
+		return a
+	}
+	b := c.Before.Device
+	if a.Device.NwkSKey == b.NwkSKey {
+		a.Device.NwkSKey = ""
+	}
+	if a.Device.AppSKey == b.AppSKey {
+		a.Device.AppSKey = ""
+	}
+	return a
+}
+
+// withoutDigests blanks a write's session keys that are digests (a kept
+// session planned against a snapshot whose device then changed join type):
+// a digest is never sent as a key.
+func withoutDigests(d *nsapi.DeviceWrite) {
+	for _, p := range []*string{&d.NwkSKey, &d.AppSKey} {
+		if strings.HasPrefix(*p, "sha256:") || strings.HasPrefix(*p, sealedPrefix) {
+			*p = ""
+		}
+	}
 }
 
 func (devices) remove(ctx context.Context, w Writer, id string) error {

@@ -80,20 +80,26 @@ func TestGatewayLock(t *testing.T) {
 		t.Errorf("after SetState the record is %+v", h)
 	}
 
-	// B waits; A releases meanwhile; B gets it.
-	go func() {
-		time.Sleep(400 * time.Millisecond)
-		if err := la.Release(ctx); err != nil {
-			t.Error(err)
+	// B waits; A releases once B has found the lock held; B gets it.
+	// (Synchronised on B's Waiting call, not on a pause.)
+	released := make(chan struct{})
+	lb, err := applier.AcquireLock(ctx, b, recB, applier.LockOptions{Timeout: 30 * time.Second, Waiting: func(holder applier.LockRecord) {
+		if holder.RunID != la.Record().RunID {
+			t.Errorf("B waits for %+v, want A's run %s", holder, la.Record().RunID)
 		}
-	}()
-	start := time.Now()
-	lb, err := applier.AcquireLock(ctx, b, recB, applier.LockOptions{Timeout: 10 * time.Second})
+		go func() {
+			defer close(released)
+			if err := la.Release(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}})
 	if err != nil {
 		t.Fatalf("waiting for the lock: %v", err)
 	}
-	if !lb.Waited || time.Since(start) < 300*time.Millisecond {
-		t.Errorf("the lock was not waited for (waited %v, %s)", lb.Waited, time.Since(start))
+	<-released
+	if !lb.Waited {
+		t.Errorf("the lock was not waited for")
 	}
 	// A cannot release B's lock: its record is gone.
 	if err := la.Release(ctx); !errors.Is(err, applier.ErrLockLost) {

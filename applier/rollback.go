@@ -418,11 +418,6 @@ func (r *runner) writeOnlyKept(e *effect, target *plan.Object) *plan.Object {
 	return target
 }
 
-func isRemote(err error) bool {
-	var re *nsapi.RemoteError
-	return errors.As(err, &re)
-}
-
 func (r *runner) undoCreate(ctx context.Context, e *effect, uncertain bool) (string, error) {
 	id := e.ID
 	if uncertain || id == "" {

@@ -90,7 +90,7 @@ func checkChange(c plan.Change) error {
 			return perr("the %s object is missing or has no name", c.Kind)
 		}
 	}
-	for _, p := range secretFields(copyObject(c.After)) {
+	for _, p := range secretFields(withoutKeptSession(c)) {
 		if strings.HasPrefix(*p, "sha256:") || strings.HasPrefix(*p, sealedPrefix) {
 			return perr("a key is a digest, not a value (a saved plan's secrets must come from the site): re-plan from the site")
 		}

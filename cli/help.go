@@ -18,16 +18,19 @@ const (
 	exitsApply = `Exit codes:
   0  applied and verified: the gateway was re-read and matches the site
   1  error before the first write (invalid site, stale saved plan, refused
-     at the prompt): nothing changed
+     at the prompt, the gateway's lock held by another run): nothing changed
   3  a step failed; everything was rolled back and verified equal to before
-  4  not verified either way: the journal is kept; run gwsync rollback SITE`
+  4  not verified either way: the journal is kept; run gwsync rollback SITE
+     (or gwsync rollback --abandon SITE to end it without undoing)`
 	exitsShow = `Exit codes:
   0  shown
   1  not a saved plan, or one written by another gwsync version or edited`
 	exitsRollback = `Exit codes:
   0  the gateway is verified back in its state before the apply
-  1  error before any write (no journal, a resource moved since the apply)
-  4  the rollback is still incomplete`
+  1  error before any write (no journal, a resource moved since the apply,
+     the gateway's lock held by another run, a journal no lock on the
+     gateway names)
+  4  the rollback is still incomplete: run it again, or end it with --abandon`
 	exitsRead = `Exit codes:
   0  written
   1  error (no broker, the gateway could not be read, a file could not be written)`
@@ -101,7 +104,11 @@ func (c *FuotaRetryCmd) Help() string {
 }
 
 // Help is the detailed help of gwsync firmware list --help.
-func (c *FirmwareListCmd) Help() string { return exitsRead }
+func (c *FirmwareListCmd) Help() string {
+	return `Exit codes:
+  0  listed
+  1  error (no broker, the gateway could not be read)`
+}
 
 // Help is the detailed help of gwsync version --help.
 func (c *VersionCmd) Help() string { return exitsSimple }

@@ -29,7 +29,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	env = inertStdout(env) // addresses and errors quote the gateway
 	journalDir := journalDirOf(c.Site)
 	if !applier.HasJournal(journalDir) {
-		return withExit(ExitError, fmt.Errorf("%s: nothing to roll back: no unfinished apply (no journal in %s)", c.Site, journalDir))
+		return withExit(ExitError, c.noJournal(ctx, env, journalDir))
 	}
 	// The site gives the connection when it still loads; flags and
 	// GWSYNC_* work without it.
@@ -143,6 +143,41 @@ func (c *RollbackCmd) Run(env *Env) error {
 		}
 		return withExit(ExitError, err)
 	}
+}
+
+// noJournal is the error of a rollback with no journal here. When the
+// gateway can be read and its lock is held, the run that holds it may have
+// written: its journal is on the machine that ran it (for a CI run, in the
+// run's artifacts), and the error says so and names the ways forward.
+func (c *RollbackCmd) noJournal(ctx context.Context, env *Env, journalDir string) error {
+	none := fmt.Errorf("%s: nothing to roll back: no unfinished apply (no journal in %s)", c.Site, journalDir)
+	var conn *site.Connection
+	var gw site.Gateway
+	if _, err := os.Stat(c.Site); err == nil {
+		s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
+			v := env.Getenv(k)
+			return v, v != ""
+		}}, c.Site)
+		if s != nil && len(problems.Errors()) == 0 {
+			conn, gw = &s.Connection, s.Gateway
+		}
+	}
+	cl, closer, err := connect(ctx, env, c.ConnFlags, conn, gw)
+	if err != nil {
+		return none // no gateway to ask: what is here is all there is to say
+	}
+	defer closer()
+	h, err := applier.ReadLock(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("%w; the gateway's lock could not be read: %w", none, err)
+	}
+	if h == nil {
+		return none
+	}
+	return fmt.Errorf("%s: no journal here (%s), but the gateway's lock is held by %s: that run may have written to the gateway, "+
+		"and its journal is where it ran (for a CI run, in the run's artifacts). To undo what it wrote, put that journal in %s "+
+		"and run gwsync rollback %s; if the run is gone and what it wrote may stay, break the lock with gwsync unlock %s, "+
+		"then gwsync plan %s shows where the gateway stands", c.Site, journalDir, h.Holder(), journalDir, c.Site, c.Site, c.Site)
 }
 
 // journalTarget names, for the journal, the gateway and broker a command

@@ -31,9 +31,7 @@ func (s *State) Canonical() *State {
 		codecName[string(k.ID)] = k.Name
 		c.BuiltinCodecs = append(c.BuiltinCodecs, CodecShort{Name: k.Name})
 	}
-	for _, a := range s.Applications {
-		c.Applications = append(c.Applications, a)
-	}
+	c.Applications = append(c.Applications, s.Applications...)
 	for _, p := range s.Profiles {
 		q := Profile{Name: p.Name, Profile: p.Profile}
 		q.Profile.ProfileID, q.Profile.RfRegion, q.Profile.MaxDutyCycle = "", "", 0

@@ -242,7 +242,7 @@ func (b *builder) device(sd *site.Device, want nsapi.Device, refs []plan.Ref) {
 	case joins:
 		// A joined OTAA device's session and counters are the gateway's:
 		// the update carries them as they are, never blanks them.
-		want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, clearOrEmpty(ld.NwkSKey), clearOrEmpty(ld.AppSKey)
+		want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, ld.NwkSKey, ld.AppSKey
 		want.FCntUp, want.FCntDown = ld.FCntUp, ld.FCntDown
 	default:
 		b.keepSession(addr, sd, ld, &want)
@@ -279,6 +279,9 @@ func (b *builder) keepSession(addr string, sd *site.Device, ld, want *nsapi.Devi
 	if len(diff) > 0 {
 		b.note(addr, "ABP session differs from the site: %s; session state is set when the device is created, so the plan does not change it (delete and re-create the device to reset it)", strings.Join(diff, ", "))
 	}
-	want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, clearOrEmpty(ld.NwkSKey), clearOrEmpty(ld.AppSKey)
+	// Kept as the gateway holds them, digests too (a snapshot's): the
+	// update sends the session as read just before it, never as planned,
+	// and a plan shows no key change that no write makes.
+	want.DevAddr, want.NwkSKey, want.AppSKey = ld.DevAddr, ld.NwkSKey, ld.AppSKey
 	want.FCntUp, want.FCntDown = ld.FCntUp, ld.FCntDown
 }

@@ -87,7 +87,7 @@ func TestFirmwareContentChanged(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", tc.name, d)
 		}
 		for _, c := range p.Changes {
-			if c.Action != plan.Update || !strings.Contains(c.Reason, "firmware file differs from the one gwsync last wrote") || c.After.Task.FirmwareInfo == nil {
+			if c.Action != plan.Update || !strings.Contains(c.Reason, "the firmware file differs from the one gwsync last wrote") || c.After.Task.FirmwareInfo == nil {
 				t.Errorf("%s: %+v", tc.name, c)
 			}
 		}

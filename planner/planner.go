@@ -400,20 +400,12 @@ func sortedInts(s []int64) []int64 {
 // clear compare in lower case, as their digests are taken.
 func keysEqual(a, b string) bool {
 	if !isDigest(a) && !isDigest(b) {
-		return a == b || strings.ToLower(a) == strings.ToLower(b)
+		return strings.EqualFold(a, b)
 	}
 	return plan.SecretDigest(a) == plan.SecretDigest(b)
 }
 
 func isDigest(v string) bool { return strings.HasPrefix(v, "sha256:") }
-
-// clearOrEmpty keeps a live key for a write body only when it is in clear.
-func clearOrEmpty(v string) string {
-	if isDigest(v) {
-		return ""
-	}
-	return v
-}
 
 // withoutRecords is live without gwsync's own records (codecs with a
 // reserved name), which no plan creates, changes or prunes, also when a

@@ -36,15 +36,6 @@ func (d *devItem) file() string {
 	return d.row.file
 }
 
-// base is the device's own path: devices[2] in YAML; "" for a CSV row,
-// whose position (file and line) names it.
-func (d *devItem) base() string {
-	if d.m != nil {
-		return d.m.path
-	}
-	return ""
-}
-
 // at is where a device field stands (or the device, when the field is
 // left out), and its path.
 func (l *loader) devAt(d *devItem, field string) (Pos, string) {
