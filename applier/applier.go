@@ -350,6 +350,9 @@ type runner struct {
 	w    Writer
 	opts Options
 	j    *journal
+	// recordSince, for a rollback from a journal, is when its apply
+	// began (see restoreRecord); zero otherwise.
+	recordSince time.Time
 	// before is the state read before the first write (what a rollback
 	// restores).
 	before *nsapi.State
@@ -480,6 +483,11 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 			return res, &StaleError{Want: opts.ExpectFingerprint, Got: fp}
 		}
 	}
+	release, err := HoldJournalDir(opts.JournalDir)
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	defer release()
 	j, err := createJournal(opts.JournalDir, before, p, opts.Target)
 	if err != nil {
 		return res, err

@@ -700,7 +700,7 @@ func (j *journal) finish() error {
 	}
 	j.close()
 	var errs []error
-	for _, name := range []string{JournalFile, BeforeFile, KeyFile} {
+	for _, name := range []string{JournalFile, BeforeFile, KeyFile, RollbacksFile} {
 		if err := os.Remove(filepath.Join(j.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}

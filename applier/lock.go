@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/atomicfile"
 	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 )
@@ -362,8 +363,13 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	pause := 250 * time.Millisecond
 	waited := false
 	unseen := 0 // creates answered or refused with no record listed after
+	tookOver := false
 	for {
-		_, cerr := s.CreateCodec(ctx, w)
+		var cerr error
+		if !tookOver {
+			_, cerr = s.CreateCodec(ctx, w)
+		}
+		tookOver = false
 		var re *nsapi.RemoteError
 		if cerr != nil && !(errors.As(cerr, &re) && re.Code == nsapi.CodeAlreadyExists) && nsapi.WriteRefused(cerr) {
 			return nil, fmt.Errorf("lock: create the lock record: %w", cerr)
@@ -415,10 +421,21 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			if opts.Logf != nil {
 				opts.Logf("lock: taking over the lock of %s", other.Holder())
 			}
-			if err := s.DeleteCodec(ctx, other.ID); err != nil && !notFound(err) {
-				return nil, fmt.Errorf("lock: break the lock of %s: %w", other.Holder(), err)
+			// In place: the record becomes this run's with one write, so
+			// that at no moment is the gateway without a lock naming the
+			// run's journal (a delete and a create, killed between the
+			// two, left none, and the rollback run again refused the
+			// journal as one no lock names). The list that follows says
+			// whether the update took.
+			opts.TakeOver = nil // once: a breaker racing us may write its own
+			err := s.UpdateCodec(ctx, other.ID, w)
+			switch {
+			case err == nil || !nsapi.WriteRefused(err):
+				tookOver = true
+			case notFound(err): // gone meanwhile: create it
+			default:
+				return nil, fmt.Errorf("lock: take over the lock of %s: %w", other.Holder(), err)
 			}
-			opts.TakeOver = nil // once: a breaker racing us may create its own
 			continue
 		}
 		elapsed := time.Since(start)
@@ -537,7 +554,10 @@ func JournalID(dir string) string {
 	if info, err := ReadJournalInfo(dir); err == nil && info.ID != "" {
 		return info.ID
 	}
-	f, err := os.Open(filepath.Join(dir, JournalFile))
+	if CheckJournalDir(dir) != nil {
+		return ""
+	}
+	f, err := openPrivate(dir, JournalFile, maxJournalFile) // never through a link
 	if err != nil {
 		return ""
 	}
@@ -556,4 +576,49 @@ func (l *Lock) SetPlanDigest(d string) {
 	if l != nil {
 		l.rec.PlanDigest = d
 	}
+}
+
+// RollbacksFile, in the journal directory, lists the run ids (LockRecord.RunID)
+// of the rollbacks started from this copy of the journal, one a line. A
+// rollback takes over the lock of a rollback of the same journal only when
+// that run started here: a rollback cut short and run again in its
+// checkout finishes, while a second copy of the journal (the CI artifact
+// copied elsewhere) is refused as long as the first one's rollback holds
+// the lock, alive or not (gwsync unlock breaks it).
+const RollbacksFile = "rollbacks"
+
+// RollbackRuns returns the run ids RollbacksFile lists in dir (none when
+// it is missing, or a link).
+func RollbackRuns(dir string) []string {
+	if CheckJournalDir(dir) != nil {
+		return nil
+	}
+	b, err := readPrivate(dir, RollbacksFile, maxKeyFile*16)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+// AddRollbackRun appends runID to dir's RollbacksFile, synced, before the
+// rollback it names writes anything.
+func AddRollbackRun(dir, runID string) error {
+	if err := CheckJournalDir(dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, RollbacksFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND|atomicfile.NoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal %s: %w", dir, err)
+	}
+	_, err = f.WriteString(runID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal %s: %s: %w", dir, RollbacksFile, err)
+	}
+	return nil
 }

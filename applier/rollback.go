@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gwsync/gwsync/internal/reserved"
 	"github.com/gwsync/gwsync/nsapi"
 	"github.com/gwsync/gwsync/plan"
 )
@@ -51,6 +55,9 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 	r := &runner{w: w, opts: opts, j: j, before: before, written: loadWritten(journalDir, ""),
 		ids: map[string]string{}, remap: map[string]string{}}
 	r.effects = replay(recs)
+	if t, err := time.Parse(time.RFC3339, jr.info.Started); err == nil {
+		r.recordSince = t
+	}
 	byN := map[int]*effect{}
 	for _, e := range r.effects {
 		byN[e.N] = e
@@ -183,12 +190,81 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		return
 	}
 	res.Restored = statesEqual(before.Canonical(), after.Canonical())
+	if res.Restored && !r.recordSince.IsZero() {
+		if err := r.restoreRecord(ctx, before, after); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
+		}
+	}
 	if !res.Restored {
 		res.Remaining = describeDiff(before, after)
 		if res.Remaining == "" {
 			res.Remaining = "~ the gateway differs from its state before the apply in a value no resource field names (an empty list against a missing one?)"
 		}
 	}
+}
+
+// checkNoLinks refuses a journal folder that is a symbolic link, or that
+// holds one in place of one of gwsync's files: a checkout may carry such
+// a link (committed to the repository) to make gwsync read or write
+// elsewhere.
+func checkNoLinks(dir string) error {
+	if err := CheckJournalDir(dir); err != nil {
+		return err
+	}
+	for _, name := range []string{JournalFile, BeforeFile, KeyFile, WrittenFile, RollbacksFile, RunFile} {
+		if st, err := os.Lstat(filepath.Join(dir, name)); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("journal %s: %s is a symbolic link: gwsync never reads or writes its journal through a link; remove the link", dir, name)
+		}
+	}
+	return nil
+}
+
+// restoreRecord puts the gateway's record of write-only values
+// (reserved.StateCodec) back as it was before the apply, for a rollback
+// from a journal (r.recordSince: when its apply began). An apply killed
+// after it wrote the record, before it ended its journal, leaves the
+// digests of the values it wrote; once the rollback has restored the
+// values before, those digests would tell every later plan that the
+// gateway holds what the apply wrote: no change planned where there is
+// one, and a change planned back to the restored value.
+func (r *runner) restoreRecord(ctx context.Context, before, after *nsapi.State) error {
+	was, is := stateRecord(before.Records), stateRecord(after.Records)
+	switch {
+	case was == nil && is == nil:
+		return nil
+	case was == nil:
+		// A state before that lists no record: none was there, or the
+		// journal is of a gwsync that did not read them. Only a record
+		// written since the apply began is the apply's to remove.
+		if gr := GatewayRecordOf([]nsapi.Codec{*is}); gr.Updated.Before(r.recordSince) {
+			return nil
+		}
+		if err := r.w.DeleteCodec(ctx, string(is.ID)); err != nil && !notFound(err) {
+			return fmt.Errorf("remove the gateway's record of write-only values the apply made: %w", err)
+		}
+		return nil
+	case is == nil:
+		if _, err := r.w.CreateCodec(ctx, was.Write()); err != nil {
+			return fmt.Errorf("restore the gateway's record of write-only values: %w", err)
+		}
+		return nil
+	case was.DecoderScript == is.DecoderScript && was.Description == is.Description:
+		return nil
+	}
+	if err := r.w.UpdateCodec(ctx, string(is.ID), was.Write()); err != nil {
+		return fmt.Errorf("restore the gateway's record of write-only values: %w", err)
+	}
+	return nil
+}
+
+// stateRecord is the codec reserved.StateCodec among records, or nil.
+func stateRecord(records []nsapi.Codec) *nsapi.Codec {
+	for i := range records {
+		if strings.EqualFold(strings.TrimSpace(records[i].Name), reserved.StateCodec) {
+			return &records[i]
+		}
+	}
+	return nil
 }
 
 // silentUndos is how many undos in a row may get no answer before a
@@ -420,6 +496,9 @@ func (r *runner) undoDelete(ctx context.Context, e *effect, uncertain bool) (str
 // Rollback would, see checkBinding); a journal that does not read is left
 // for Rollback to report.
 func CheckJournal(dir string, target Target, force bool) error {
+	if err := checkNoLinks(dir); err != nil {
+		return err
+	}
 	info, err := ReadJournalInfo(dir)
 	if err != nil {
 		return nil

@@ -174,7 +174,10 @@ func readWritten(dir string) *writtenRecord {
 	if dir == "" {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, WrittenFile))
+	if CheckJournalDir(dir) != nil {
+		return nil
+	}
+	b, err := readPrivate(dir, WrittenFile, maxBeforeFile) // never through a link
 	if err != nil {
 		return nil
 	}

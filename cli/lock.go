@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,8 +147,17 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 	jid := applier.JournalID(journalDir)
 	rec := applier.NewLockRecord(env.Getenv, "rollback", siteDir, "")
 	rec.JournalID = jid
+	// The lock of a rollback of this journal is taken over only when that
+	// rollback started from this copy of it (cut short, run again here):
+	// another copy's rollback may be running.
+	ours := applier.RollbackRuns(journalDir)
+	if jid != "" && applier.HasJournal(journalDir) {
+		if err := applier.AddRollbackRun(journalDir, rec.RunID); err != nil {
+			return nil, false, withExit(ExitError, fmt.Errorf("nothing was written: %w", err))
+		}
+	}
 	l, err = applier.AcquireLock(ctx, cl, rec, applier.LockOptions{TakeOver: func(h applier.LockRecord) bool {
-		if jid != "" && h.JournalID == jid {
+		if jid != "" && h.JournalID == jid && (h.Command != "rollback" || slices.Contains(ours, h.RunID)) {
 			tookOver = true
 		}
 		return tookOver
@@ -160,7 +170,11 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 		for _, d := range le.Holder.Details() {
 			fmt.Fprintf(&b, "  %s\n", d)
 		}
-		fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again.", cmp.Or(jid, "no id"), siteDir)
+		if jid != "" && le.Holder.JournalID == jid {
+			fmt.Fprintf(&b, "A rollback of this journal (%s) started from another copy of it holds the lock: wait for it to finish, or, if it is gone, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", jid, siteDir)
+		} else {
+			fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", cmp.Or(jid, "no id"), siteDir)
+		}
 		return nil, false, withExit(ExitError, errors.New(b.String()))
 	}
 	if err != nil {

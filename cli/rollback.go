@@ -59,6 +59,13 @@ func (c *RollbackCmd) Run(env *Env) error {
 			return withExit(ExitError, err)
 		}
 	}
+	// Not beside an apply, or another rollback, of this journal still
+	// running on this machine.
+	release, err := applier.HoldJournalDir(journalDir)
+	if err != nil {
+		return withExit(ExitError, err)
+	}
+	defer release()
 	lock, tookOver, err := takeRollbackLock(ctx, env, cl, c.Site, journalDir)
 	if err != nil {
 		return err
@@ -128,6 +135,12 @@ func (c *RollbackCmd) Run(env *Env) error {
 		}
 		return withExit(ExitPartial, fmt.Errorf("%w; run gwsync rollback %s again when the gateway answers (or end the journal with --abandon)", err, c.Site))
 	default:
+		// Refused before any undo (a journal that does not open, under
+		// --force): a lock this run took for itself, over no interrupted
+		// run's, goes; one taken over keeps naming the journal.
+		if !tookOver && (res == nil || !res.RolledBack) {
+			keepLock = false
+		}
 		return withExit(ExitError, err)
 	}
 }

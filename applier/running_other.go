@@ -1,0 +1,9 @@
+//go:build !unix
+
+package applier
+
+import "os"
+
+// tryLockFile: this platform has no lock that ends with its process here;
+// the gateway's lock alone stands between runs.
+func tryLockFile(*os.File) (busy bool, err error) { return false, nil }
