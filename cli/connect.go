@@ -207,3 +207,24 @@ func topic(which, t, eui string) (string, error) {
 	}
 	return strings.ReplaceAll(t, "{eui}", eui), nil
 }
+
+// siteConnection is the connection and gateway of the site at path, for
+// the commands that work without a site that loads (rollback, unlock): nil
+// and zero when it is absent or does not load, with a warning when warn
+// and it does not load. Flags and GWSYNC_* then give the connection.
+func siteConnection(env *Env, path string, warn bool) (*site.Connection, site.Gateway) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, site.Gateway{}
+	}
+	s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
+		v := env.Getenv(k)
+		return v, v != ""
+	}}, path)
+	if s == nil || len(problems.Errors()) > 0 {
+		if warn {
+			fmt.Fprintf(env.Stderr, "warning: %s does not load (%d errors); connecting with flags and GWSYNC_* only\n", path, len(problems.Errors()))
+		}
+		return nil, site.Gateway{}
+	}
+	return &s.Connection, s.Gateway
+}

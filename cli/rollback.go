@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/gwsync/gwsync/applier"
 	"github.com/gwsync/gwsync/nsapi"
@@ -33,19 +32,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 	// The site gives the connection when it still loads; flags and
 	// GWSYNC_* work without it.
-	var conn *site.Connection
-	var gw site.Gateway
-	if _, err := os.Stat(c.Site); err == nil {
-		s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
-			v := env.Getenv(k)
-			return v, v != ""
-		}}, c.Site)
-		if s != nil && len(problems.Errors()) == 0 {
-			conn, gw = &s.Connection, s.Gateway
-		} else {
-			fmt.Fprintf(env.Stderr, "warning: %s does not load (%d errors); connecting with flags and GWSYNC_* only\n", c.Site, len(problems.Errors()))
-		}
-	}
+	conn, gw := siteConnection(env, c.Site, true)
 	cl, closer, err := connect(ctx, env, c.ConnFlags, conn, gw)
 	if err != nil {
 		return withExit(ExitError, err)
@@ -151,17 +138,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 // run's artifacts), and the error says so and names the ways forward.
 func (c *RollbackCmd) noJournal(ctx context.Context, env *Env, journalDir string) error {
 	none := fmt.Errorf("%s: nothing to roll back: no unfinished apply (no journal in %s)", c.Site, journalDir)
-	var conn *site.Connection
-	var gw site.Gateway
-	if _, err := os.Stat(c.Site); err == nil {
-		s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
-			v := env.Getenv(k)
-			return v, v != ""
-		}}, c.Site)
-		if s != nil && len(problems.Errors()) == 0 {
-			conn, gw = &s.Connection, s.Gateway
-		}
-	}
+	conn, gw := siteConnection(env, c.Site, false)
 	cl, closer, err := connect(ctx, env, c.ConnFlags, conn, gw)
 	if err != nil {
 		return none // no gateway to ask: what is here is all there is to say

@@ -29,44 +29,7 @@ func (blindReads) ReadState(context.Context) (*nsapi.State, error) {
 func TestRollbackRefusesAnotherGatewaysJournal(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	const euiA, euiB = "24E124FFFEF5A6A8", "24E124FFFEF5A6B9"
-	ctx := context.Background()
-	dir := t.TempDir()
-	state := filepath.Join(dir, "gw.json")
-	g, err := gwsim.OpenURL(state, gwsim.Options{EUI: euiA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := nsapi.New(ctx, g.Transport(), nsapi.Config{GatewayEUI: euiA, RequestTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := cl.ReadState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var prof nsapi.Profile
-	for _, p := range before.Profiles {
-		if p.Name == "ClassA-OTAA" {
-			prof = p
-		}
-	}
-	prof.Name, prof.Profile.ProfileID = "planted", ""
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: euiA, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
-	journal := filepath.Join(dir, ".gwsync")
-	// The apply holds the gateway's lock, as gwsync apply does: left
-	// unverified, it keeps the lock, which names its journal.
-	lock, err := applier.AcquireLock(ctx, cl, applier.NewLockRecord(nil, "apply", dir, ""), applier.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal, Lock: lock,
-		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: euiA, Broker: "sim://" + state}})
-	var unverified *applier.UnverifiedError
-	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
-		t.Fatalf("apply: %v; want an unverified apply with its journal kept", err)
-	}
-	cl.Close()
-	g.Close()
+	dir, state, journal := unverifiedApply(t, euiA, true)
 
 	// Gateway B, on its own simulator.
 	stateB := filepath.Join(dir, "gw-b.json")
@@ -134,39 +97,8 @@ func TestJournalSummary(t *testing.T) {
 func TestRollbackRefusesAJournalNoLockNames(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	const eui = "24E124FFFEF5A6A8"
-	ctx := context.Background()
-	dir := t.TempDir()
-	state := filepath.Join(dir, "gw.json")
-	g, err := gwsim.OpenURL(state, gwsim.Options{EUI: eui})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := nsapi.New(ctx, g.Transport(), nsapi.Config{GatewayEUI: eui, RequestTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := cl.ReadState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var prof nsapi.Profile
-	for _, p := range before.Profiles {
-		if p.Name == "ClassA-OTAA" {
-			prof = p
-		}
-	}
-	prof.Name, prof.Profile.ProfileID = "planted", ""
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: eui, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
-	journal := filepath.Join(dir, ".gwsync")
 	// No lock: the journal is not that of an apply the gateway knows of.
-	_, err = applier.Apply(ctx, blindReads{cl}, p, applier.Options{Before: before, JournalDir: journal,
-		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: eui, Broker: "sim://" + state}})
-	var unverified *applier.UnverifiedError
-	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
-		t.Fatalf("apply: %v; want an unverified apply with its journal kept", err)
-	}
-	cl.Close()
-	g.Close()
+	dir, state, journal := unverifiedApply(t, eui, false)
 	was, _ := os.ReadFile(state)
 
 	site := filepath.Join(dir, "site.yaml")
@@ -174,7 +106,7 @@ func TestRollbackRefusesAJournalNoLockNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := envOf(nil)
-	err = (&RollbackCmd{Site: site, ConnFlags: ConnFlags{Broker: "sim://" + state, Timeout: 2 * time.Second}}).Run(env)
+	err := (&RollbackCmd{Site: site, ConnFlags: ConnFlags{Broker: "sim://" + state, Timeout: 2 * time.Second}}).Run(env)
 	if err == nil || !strings.Contains(err.Error(), "no lock on the gateway names it") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("rollback of a journal no lock names: %v; want a refusal pointing to --force", err)
 	}
@@ -192,4 +124,53 @@ func TestRollbackRefusesAJournalNoLockNames(t *testing.T) {
 	if !strings.Contains(env.Stdout.(interface{ String() string }).String(), "Rollback complete") {
 		t.Errorf("output:\n%s", env.Stdout)
 	}
+}
+
+// unverifiedApply applies, to a new simulated gateway eui, a plan creating
+// one profile, and leaves it unverified (the verification read is refused)
+// with its journal kept, as a killed or cut-off apply does. With lock, the
+// apply holds the gateway's lock as gwsync apply does, and keeps it, naming
+// its journal. It returns the site folder, the gateway's state file and
+// the journal folder.
+func unverifiedApply(t *testing.T, eui string, lock bool) (dir, state, journal string) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	state = filepath.Join(dir, "gw.json")
+	g, err := gwsim.OpenURL(state, gwsim.Options{EUI: eui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cl, err := nsapi.New(ctx, g.Transport(), nsapi.Config{GatewayEUI: eui, RequestTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	before, err := cl.ReadState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prof nsapi.Profile
+	for _, p := range before.Profiles {
+		if p.Name == "ClassA-OTAA" {
+			prof = p
+		}
+	}
+	prof.Name, prof.Profile.ProfileID = "planted", ""
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, GatewayEUI: eui, Changes: []plan.Change{{Address: "profile.planted", Kind: plan.KindProfile, Name: "planted", Action: plan.Create, After: &plan.Object{Profile: &prof}}}}
+	journal = filepath.Join(dir, ".gwsync")
+	opts := applier.Options{Before: before, JournalDir: journal,
+		Verify: func(context.Context, *nsapi.State) error { return nil }, Target: applier.Target{GatewayEUI: eui, Broker: "sim://" + state}}
+	if lock {
+		if opts.Lock, err = applier.AcquireLock(ctx, cl, applier.NewLockRecord(nil, "apply", dir, ""), applier.LockOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = applier.Apply(ctx, blindReads{cl}, p, opts)
+	var unverified *applier.UnverifiedError
+	if !errors.As(err, &unverified) || !applier.HasJournal(journal) {
+		t.Fatalf("apply: %v; want an unverified apply with its journal kept", err)
+	}
+	return dir, state, journal
 }

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/gwsync/gwsync/applier"
-	"github.com/gwsync/gwsync/site"
 )
 
 // UnlockCmd is `gwsync unlock`: it shows the gateway's lock holder and
@@ -24,19 +22,7 @@ type UnlockCmd struct {
 // Run runs the command.
 func (c *UnlockCmd) Run(env *Env) error {
 	ctx := context.Background()
-	var conn *site.Connection
-	var gw site.Gateway
-	if _, err := os.Stat(c.Site); err == nil {
-		s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
-			v := env.Getenv(k)
-			return v, v != ""
-		}}, c.Site)
-		if s != nil && len(problems.Errors()) == 0 {
-			conn, gw = &s.Connection, s.Gateway
-		} else {
-			fmt.Fprintf(env.Stderr, "warning: %s does not load (%d errors); connecting with flags and GWSYNC_* only\n", c.Site, len(problems.Errors()))
-		}
-	}
+	conn, gw := siteConnection(env, c.Site, true)
 	cl, closer, err := connect(ctx, env, c.ConnFlags, conn, gw)
 	if err != nil {
 		return withExit(ExitError, err)
