@@ -92,13 +92,8 @@ func (b *builder) freeNames() {
 			}
 			b.changes[hc.del].Reason = why
 		case hc != nil && hc.write >= 0:
-			if moved[h] {
-				continue
-			}
-			moved[h] = true
-			tmp := tempNamePrefix + h
-			if finals[tmp] || holder[tmp] != "" {
-				b.problem(site.Pos{}, "devices", "device %s must leave its name %q to device %s, but its temporary name %q is taken", h, name, eui, tmp)
+			tmp, ok := b.tempName(h, name, eui, moved, finals, holder)
+			if !ok {
 				continue
 			}
 			hw := &b.changes[hc.write]
@@ -119,13 +114,8 @@ func (b *builder) freeNames() {
 		case b.deferred[h]:
 			// prune deletes the holder once no FUOTA task lists it; until
 			// then it leaves the name under a temporary one.
-			if moved[h] {
-				continue
-			}
-			moved[h] = true
-			tmp := tempNamePrefix + h
-			if finals[tmp] || holder[tmp] != "" {
-				b.problem(site.Pos{}, "devices", "device %s must leave its name %q to device %s, but its temporary name %q is taken", h, name, eui, tmp)
+			tmp, ok := b.tempName(h, name, eui, moved, finals, holder)
+			if !ok {
 				continue
 			}
 			live := b.liveDevices[h]
@@ -155,4 +145,20 @@ func (b *builder) freeNames() {
 	for _, c := range tempRenames {
 		b.add(c)
 	}
+}
+
+// tempName is the temporary name device h leaves name under for device
+// eui, the first time it is asked for h (false after that, or when that
+// name is taken: a problem of the plan).
+func (b *builder) tempName(h, name, eui string, moved, finals map[string]bool, holder map[string]string) (string, bool) {
+	if moved[h] {
+		return "", false
+	}
+	moved[h] = true
+	tmp := tempNamePrefix + h
+	if finals[tmp] || holder[tmp] != "" {
+		b.problem(site.Pos{}, "devices", "device %s must leave its name %q to device %s, but its temporary name %q is taken", h, name, eui, tmp)
+		return "", false
+	}
+	return tmp, true
 }
