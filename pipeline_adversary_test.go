@@ -96,8 +96,12 @@ func newAdvGW(t *testing.T, opts gwsim.Options) *advGW {
 	t.Cleanup(func() { g.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	a.reqTopic = "milesight-gateway/" + a.eui + "/request"
-	a.respTopic = "milesight-gateway/" + a.eui + "/response"
+	// Topics of its own even when it shares its EUI with another gateway
+	// of the test (a probe, a factory-state twin): on a shared broker two
+	// simulators on one topic would both answer.
+	inst := advEUIs.Add(1)
+	a.reqTopic = fmt.Sprintf("milesight-gateway/%s/%d/request", a.eui, inst)
+	a.respTopic = fmt.Sprintf("milesight-gateway/%s/%d/response", a.eui, inst)
 	var srv *gwsim.Server
 	if b := os.Getenv("GWSYNC_TEST_BROKER"); b != "" {
 		srv, err = gwsim.ServeOnBroker(ctx, g, b, a.reqTopic, a.respTopic, "", "")
