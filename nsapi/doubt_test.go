@@ -51,7 +51,7 @@ func TestNumericIDEcho(t *testing.T) {
 		}
 		return m["body"]
 	})
-	c := newClient(t, f, nsapi.Config{PageSize: 3, RequestTimeout: 500 * time.Millisecond})
+	c := newClient(t, f, nsapi.Config{PageSize: 3, RequestTimeout: 5 * time.Second})
 	l, err := c.ListProfiles(context.Background())
 	if err != nil {
 		t.Fatalf("ListProfiles against a gateway echoing numeric ids: %v", err)
@@ -77,7 +77,10 @@ func TestTimeoutNamesIgnoredAnswers(t *testing.T) {
 		out = append(out, []byte("<html>not json</html>"))
 		return out
 	}}
-	c := newClient(t, f, nsapi.Config{GatewayEUI: gwEUI, RequestTimeout: 300 * time.Millisecond})
+	// The fake delivers its answers from a goroutine of its own: the
+	// timeout leaves it time to, even on a loaded machine (the client
+	// waits it out in any case: every answer is ignored).
+	c := newClient(t, f, nsapi.Config{GatewayEUI: gwEUI, RequestTimeout: 2 * time.Second})
 	_, err := c.ListProfiles(context.Background())
 	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
 		t.Fatalf("ListProfiles error = %v, want an unknown outcome", err)
