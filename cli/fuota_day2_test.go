@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,18 +48,7 @@ func TestRunningTaskDay2(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	g, err := gwsim.New(gwsim.Options{EUI: "24E124FFFEF5F0D2", StatePath: filepath.Join(dir, "gw.json"), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", DefaultRequestTopic, DefaultResponseTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	_, srv := serveGwsim(t, gwsim.Options{EUI: "24E124FFFEF5F0D2", StatePath: filepath.Join(dir, "gw.json"), Now: clock})
 	if err := os.WriteFile(filepath.Join(dir, "WT201-v1.5.bin"), bytes.Repeat([]byte{0x5a}, 1760), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -59,18 +59,7 @@ firmwareUpdates:
 // empty.
 func TestFuotaCampaignOnGwsim(t *testing.T) {
 	dir := t.TempDir()
-	g, err := gwsim.New(gwsim.Options{EUI: campaignEUI, StatePath: filepath.Join(dir, "gw.json"), TimeScale: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", DefaultRequestTopic, DefaultResponseTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	g, srv := serveGwsim(t, gwsim.Options{EUI: campaignEUI, StatePath: filepath.Join(dir, "gw.json"), TimeScale: 100})
 
 	// 1760 bytes: 20 fragments, one a second, 20 s of gateway time; with
 	// set-up and the three reports the run takes 170 s: 1.7 s here.
@@ -214,4 +203,23 @@ func TestStatusBarsOnATerminal(t *testing.T) {
 	if strings.Contains(b.String(), "█") {
 		t.Errorf("a bar without a terminal:\n%s", b.String())
 	}
+}
+
+// serveGwsim runs a simulated gateway with opts on an embedded broker of
+// its own, on the default topics, until the test ends.
+func serveGwsim(t *testing.T, opts gwsim.Options) (*gwsim.Gateway, *gwsim.Server) {
+	t.Helper()
+	g, err := gwsim.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv, err := gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", DefaultRequestTopic, DefaultResponseTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return g, srv
 }
