@@ -56,8 +56,7 @@ func HoldJournalDir(dir string) (release func(), err error) {
 		pst, perr := os.Lstat(path)
 		if ferr == nil && perr == nil && os.SameFile(fst, pst) {
 			return func() {
-				_ = os.Remove(path)
-				f.Close()
+				releaseRunFile(path, f)
 				if ents, err := os.ReadDir(dir); err == nil && len(ents) == 1 && ents[0].Name() == ignoreFile {
 					_ = os.Remove(filepath.Join(dir, ignoreFile))
 				}

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package applier
 
@@ -7,3 +7,9 @@ import "os"
 // tryLockFile: this platform has no lock that ends with its process here;
 // the gateway's lock alone stands between runs.
 func tryLockFile(*os.File) (busy bool, err error) { return false, nil }
+
+// releaseRunFile ends the hold of f at path.
+func releaseRunFile(path string, f *os.File) {
+	_ = os.Remove(path)
+	f.Close()
+}

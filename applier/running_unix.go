@@ -22,3 +22,11 @@ func tryLockFile(f *os.File) (busy bool, err error) {
 	}
 	return false, err
 }
+
+// releaseRunFile ends the hold of f at path: removed while still locked,
+// so that a process that opened it before the removal finds, once it has
+// the lock, that the file at path is no longer the one it locked.
+func releaseRunFile(path string, f *os.File) {
+	_ = os.Remove(path)
+	f.Close()
+}
