@@ -714,6 +714,8 @@ func (b *bench) report(f *figures, took time.Duration) {
 	load := median(f.load)
 	fmt.Fprintf(w, "  %-44s %9s  %.2fx the floor by itself\n", "site load alone (gwsync validate)", secs(load), load.Seconds()/floor.Seconds())
 	fmt.Fprintf(w, "  %-44s %8.2fx  (1x: the read costs nothing beside the load)\n", "plan / (site load alone)", plan.Seconds()/load.Seconds())
+	both := plan.Seconds() / (load + floor).Seconds()
+	fmt.Fprintf(w, "  %-44s %8.2fx  goal <= 1.5x (the floor with the site's load in it): %s\n", "plan / (site load + floor)", both, verdict(both <= 1.5))
 	fmt.Fprintln(w)
 
 	limit := time.Duration(f.creates) * 20 * time.Millisecond / 4
