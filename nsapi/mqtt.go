@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -43,6 +44,11 @@ type MQTTTransport struct {
 	// network must not show.
 	secrets []string
 	client  mqtt.Client
+
+	mu sync.Mutex
+	// up is closed while the connection is open and subscribed to the
+	// response topic; a new one is made when the connection is lost.
+	up chan struct{}
 }
 
 // NewMQTTTransport checks cfg and prepares a transport; Connect dials.
@@ -139,6 +145,7 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			m.setUp(false)
 			lost(fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err)))
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
@@ -150,6 +157,7 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			} else if tok.Error() != nil {
 				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, m.oneLine(tok.Error()))
 			}
+			m.setUp(err == nil)
 			select {
 			case subscribed <- err:
 			default:
@@ -191,10 +199,49 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 	return nil
 }
 
-// Publish sends payload on the request topic (QoS 0, not retained).
+// setUp records whether the connection is open and subscribed.
+func (m *MQTTTransport) setUp(up bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.up == nil {
+		m.up = make(chan struct{})
+	}
+	select {
+	case <-m.up:
+		if !up {
+			m.up = make(chan struct{})
+		}
+	default:
+		if up {
+			close(m.up)
+		}
+	}
+}
+
+// ready is closed while the connection is open and subscribed.
+func (m *MQTTTransport) ready() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.up == nil {
+		m.up = make(chan struct{})
+	}
+	return m.up
+}
+
+// Publish sends payload on the request topic (QoS 0, not retained). While
+// the connection is down and paho reconnects, it waits for the connection
+// (and its subscription) to be back: paho would take a QoS 0 message then
+// and drop it unsent, and its request would wait for an answer until its
+// timeout. A connection not back within ctx is an error that says nothing
+// was sent.
 func (m *MQTTTransport) Publish(ctx context.Context, payload []byte) error {
 	if m.client == nil {
 		return errors.New("mqtt: not connected")
+	}
+	select {
+	case <-m.ready():
+	case <-ctx.Done():
+		return fmt.Errorf("broker %s: not sent: the connection to the broker is lost and was not back in time", m.broker)
 	}
 	tok := m.client.Publish(m.cfg.RequestTopic, 0, false, payload)
 	select {

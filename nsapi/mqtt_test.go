@@ -323,3 +323,21 @@ func TestDialOverWebsocket(t *testing.T) {
 		t.Errorf("ListProfiles over ws:// = %v, %v", l, err)
 	}
 }
+
+// A request made while paho reconnects waits for the connection and goes
+// out on it: paho takes a QoS 0 message while reconnecting and drops it
+// unsent, so the request used to wait for an answer until its timeout.
+func TestRequestWhileReconnectingWaitsForTheConnection(t *testing.T) {
+	c, g := embedded(t, gwsim.Options{}, nsapi.Config{RequestTimeout: 5 * time.Second})
+	ctx := context.Background()
+	g.Faults().Add(gwsim.Fault{Method: "DELETE", Disconnect: true})
+	if err := c.DeleteGroup(ctx, "g-1"); !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("the request whose connection dropped: got %v, want an unknown outcome", err)
+	}
+	// Made at once, while paho reconnects: it must not be lost.
+	start := time.Now()
+	l, err := c.ListProfiles(ctx)
+	if err != nil || len(l.Result) == 0 {
+		t.Fatalf("a read made while the client reconnects: %v, %v (after %s)", l, err, time.Since(start))
+	}
+}
