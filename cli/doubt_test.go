@@ -110,8 +110,12 @@ func headLine(s string) string {
 // and one whose device search does not match EUIs (the creates of a small
 // apply are confirmed by reading the list instead).
 func TestDoubtfulButHonestGateways(t *testing.T) {
+	// Each case has its own folder and simulated gateway (sim://), and
+	// sets no environment.
+	t.Parallel()
 	for _, query := range []string{"page-cap=100", "numeric-ids=1", "search=names", "page-cap=7&numeric-ids=1&search=names"} {
 		t.Run(query, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			broker := "sim://" + filepath.Join(dir, "gw.json") + "?" + query
 			if code, _, e := runCLI("apply", doubtSite(t, dir, "a.yaml", broker, 0, 230), "--auto-approve"); code != ExitOK {

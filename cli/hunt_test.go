@@ -157,9 +157,7 @@ func TestPasswordHunt(t *testing.T) {
 	// the hunt's time is commands waiting out --timeout.
 	var wg sync.WaitGroup
 	for i, sc := range scenarios {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			dir := filepath.Join(work, fmt.Sprintf("s%02d", i))
 			sitePath := write(filepath.Join(dir, "site.yaml"), siteBody(sc, sc.broker))
 			vars := map[string]string{"HUNT_SITE_PW": "Pw-H4NT-site", "HUNT_KEY": "000102030405060708090a0b0c0d0e0f"}
@@ -171,6 +169,18 @@ func TestPasswordHunt(t *testing.T) {
 			}
 			to := []string{"--timeout", "700ms"}
 			with := func(args ...string) []string { return append(args, to...) }
+			// The scenario's steps, in order. A step that uses the site
+			// folder's journal (apply, rollback: one run at a time holds it)
+			// says so: such steps never run side by side.
+			type step struct {
+				journal bool
+				do      func()
+			}
+			var steps []step
+			run := func(what string, vars map[string]string, args ...string) {
+				journal := args[0] == "rollback" || args[0] == "apply" && args[1] == sitePath
+				steps = append(steps, step{journal, func() { runIn(what, vars, args...) }})
+			}
 			for _, args := range [][]string{
 				{"validate", sitePath},
 				with("plan", sitePath),
@@ -185,46 +195,78 @@ func TestPasswordHunt(t *testing.T) {
 				with("fuota", "retry", "fw", "--site", sitePath),
 				with("firmware", "list", "--site", sitePath),
 			} {
-				runIn(sc.name, vars, args...)
+				run(sc.name, vars, args...)
 			}
 			// The broker from the flag and from GWSYNC_BROKER.
 			flagVars := map[string]string{"GWSYNC_PASSWORD": sc.envPW}
-			runIn(sc.name, flagVars, with("snapshot", "--broker", sc.broker, "--gateway-eui", eui, "--out", "-", "-v")...)
-			runIn(sc.name, flagVars, with("export", "--broker", sc.broker, "--gateway-eui", eui, "--out", filepath.Join(dir, "flag-export.yaml"))...)
+			run(sc.name, flagVars, with("snapshot", "--broker", sc.broker, "--gateway-eui", eui, "--out", "-", "-v")...)
+			run(sc.name, flagVars, with("export", "--broker", sc.broker, "--gateway-eui", eui, "--out", filepath.Join(dir, "flag-export.yaml"))...)
 			envVars := map[string]string{"GWSYNC_BROKER": sc.broker, "GWSYNC_PASSWORD": sc.envPW, "GWSYNC_GATEWAY_EUI": eui}
-			runIn(sc.name, envVars, with("status", "--gateway-eui", eui)...)
-			runIn(sc.name, envVars, with("firmware", "list", "--gateway-eui", eui)...)
+			run(sc.name, envVars, with("status", "--gateway-eui", eui)...)
+			run(sc.name, envVars, with("firmware", "list", "--gateway-eui", eui)...)
 			if sc.dead {
-				runIn(sc.name, flagVars, "sim", "--broker", sc.broker, "--state", filepath.Join(dir, "sim.json"))
+				run(sc.name, flagVars, "sim", "--broker", sc.broker, "--state", filepath.Join(dir, "sim.json"))
 			}
 			if sc.readable {
 				planFile := filepath.Join(dir, "plan.json")
-				// The success paths run for real: a plan is saved and shown.
-				if code := runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...); code != ExitOK {
-					t.Errorf("%s: plan --out: exit %d, want 0", sc.name, code)
-				}
-				if code := runIn(sc.name, vars, "show", planFile); code != ExitOK {
-					t.Errorf("%s: show: exit %d, want 0", sc.name, code)
-				}
-				runIn(sc.name, vars, with("apply", planFile, "--auto-approve", "-v")...)
+				// The success paths run for real: a plan is saved, shown
+				// and applied (its apply uses the site folder's journal).
+				steps = append(steps, step{true, func() {
+					if code := runIn(sc.name, vars, with("plan", sitePath, "--out", planFile, "-v")...); code != ExitOK {
+						t.Errorf("%s: plan --out: exit %d, want 0", sc.name, code)
+					}
+					if code := runIn(sc.name, vars, "show", planFile); code != ExitOK {
+						t.Errorf("%s: show: exit %d, want 0", sc.name, code)
+					}
+					runIn(sc.name, vars, with("apply", planFile, "--auto-approve", "-v")...)
+				}})
 			}
 			if sc.noEUI {
 				// No EUI: the gateway is found by broker and topic alone; what an
 				// apply leaves in TMPDIR (no lock file: the lock is on the
 				// gateway) is hunted too.
-				runIn(sc.name+", apply", vars, with("apply", sitePath, "--auto-approve")...)
-				add(output{sc.name + ": files in TMPDIR after an apply", huntFiles(t, tmp, inputsNow())})
+				steps = append(steps, step{true, func() {
+					runIn(sc.name+", apply", vars, with("apply", sitePath, "--auto-approve")...)
+					add(output{sc.name + ": files in TMPDIR after an apply", huntFiles(t, tmp, inputsNow())})
+				}})
 			}
 			if sc.fleet {
 				fdir := filepath.Join(dir, "fleet")
 				write(filepath.Join(fdir, "fleet.yml"), "version: 1\nsites: [sites]\n")
 				write(filepath.Join(fdir, "sites", "one", "site.yaml"), siteBody(sc, sc.broker))
-				runIn(sc.name+", fleet", vars, with("validate", fdir)...)
-				runIn(sc.name+", fleet", vars, with("plan", fdir, "-v")...)
-				runIn(sc.name+", fleet", vars, with("plan", fdir, "--format", "markdown")...)
-				runIn(sc.name+", fleet", vars, with("apply", fdir, "--auto-approve")...)
+				run(sc.name+", fleet", vars, with("validate", fdir)...)
+				run(sc.name+", fleet", vars, with("plan", fdir, "-v")...)
+				run(sc.name+", fleet", vars, with("plan", fdir, "--format", "markdown")...)
+				run(sc.name+", fleet", vars, with("apply", fdir, "--auto-approve")...)
 			}
-		}()
+			// A gateway that is reached but never answers (wrong topic,
+			// missing EUI) has every run wait out --timeout: the steps of
+			// those scenarios run side by side, but for the ones that use
+			// the journal, which run in order in one goroutine. The other
+			// scenarios' runs end at once, or read and write a gateway:
+			// their steps run in order.
+			if sc.dead || sc.readable {
+				for _, s := range steps {
+					s.do()
+				}
+				return
+			}
+			var sw sync.WaitGroup
+			var journal []func()
+			for _, s := range steps {
+				if s.journal {
+					journal = append(journal, s.do)
+				} else {
+					sw.Go(s.do)
+				}
+			}
+			sw.Go(func() {
+				for _, do := range journal {
+					do()
+				}
+			})
+			sw.Wait()
+		})
 	}
 	wg.Wait()
 	outputs = append(outputs, output{"files left", huntFiles(t, root, inputs)})

@@ -48,6 +48,10 @@ type SimCmd struct {
 	PutReplaces   bool          `name:"put-replaces" help:"A device PUT replaces the whole device: fields it leaves out are reset."`
 	NoFuota       bool          `name:"no-fuota" help:"Behave as a firmware from before FUOTA support: every /api/fuota URL answers code 21."`
 	simClientQuirks
+	// now, when set, is the simulated gateway's clock instead of the
+	// machine's: a test moves it to a FUOTA task's start rather than
+	// waiting for it. No flag sets it.
+	now func() time.Time
 }
 
 // brokerOptions are the embedded broker's login and size limit, from the
@@ -189,7 +193,7 @@ func (c *SimCmd) run(ctx context.Context, env *Env) error {
 	}
 	opts := gwsim.Options{EUI: c.EUI, ChannelPlan: c.ChannelPlan, TimeScale: c.TimeScale,
 		Latency: c.Latency, Jitter: c.Jitter, LegacyURLs: c.LegacyURLs, Quirks: quirks,
-		FailFuotaDevices: c.FailFuota, PutReplaces: c.PutReplaces, NoFuota: c.NoFuota}
+		FailFuotaDevices: c.FailFuota, PutReplaces: c.PutReplaces, NoFuota: c.NoFuota, Now: c.now}
 	for _, s := range c.Application {
 		a, err := gwsim.ParseApplication(s)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,15 +17,23 @@ import (
 // apply creates the task, status ends with exit 1 naming the failed device
 // (and only it), and fuota retry takes the failed task.
 func TestSimFailFuotaDevices(t *testing.T) {
+	t.Parallel() // its own simulator, gateway EUI and folders; the environment is runEnv's
 	const eui = "24E124FFFEF5F0FA"
 	dir := t.TempDir()
 	re := regexp.MustCompile(`^gwsim: gateway \S+ \(\S+\) on (tcp://127\.0\.0\.1:\d+),`)
-	url, _, _, _ := startSim(t, re, "--state", filepath.Join(dir, "gw.json"), "--eui", eui,
+	// The simulator's clock runs with the machine's, ahead by what the
+	// test sets: once apply has made the task, the clock is moved to its
+	// start rather than waited for.
+	var ahead atomic.Int64
+	url, _, _, _ := startSimWith(t, re, func(c *SimCmd) {
+		c.now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	}, "--state", filepath.Join(dir, "gw.json"), "--eui", eui,
 		"--time-scale", "1000", "--fail-fuota-devices", "24e1247151230002,24E1247151230009")
 	if err := os.WriteFile(filepath.Join(dir, "WT201-v1.5.bin"), bytes.Repeat([]byte{0x5a}, 1760), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	// Far enough ahead for apply to take its time (it must be in the future).
+	start := time.Now().Add(10 * time.Minute).UTC().Truncate(time.Second)
 	site := strings.Replace(fmt.Sprintf(campaignSite, url, start.Format(time.RFC3339)), campaignEUI, eui, 1)
 	site = strings.Replace(site, "connection:\n", "connection:\n  requestTopic: gw/{eui}/req\n  responseTopic: gw/{eui}/resp\n", 1)
 	sitePath := filepath.Join(dir, "site.yaml")
@@ -36,6 +45,7 @@ func TestSimFailFuotaDevices(t *testing.T) {
 	if code, out, errOut := runEnv(env, "apply", sitePath, "--auto-approve"); code != ExitOK {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
+	ahead.Store(int64(time.Until(start)))
 	code, out, errOut := runEnv(env, "status", sitePath, "--watch", "--interval", "100ms", "--watch-timeout", "1m")
 	if code != ExitError {
 		t.Fatalf("status --watch: exit %d, want 1 (a device failed)\n%s\n%s", code, out, errOut)

@@ -58,8 +58,18 @@ func parseSimArgs(t *testing.T, args ...string) *SimCmd {
 // broker URL; start matches that line with the URL as its first group.
 func startSim(t *testing.T, start *regexp.Regexp, args ...string) (url string, out *simBuffer, cancel func(), done <-chan error) {
 	t.Helper()
+	return startSimWith(t, start, nil, args...)
+}
+
+// startSimWith is startSim, with setup, when not nil, called on the parsed
+// command before it runs.
+func startSimWith(t *testing.T, start *regexp.Regexp, setup func(*SimCmd), args ...string) (url string, out *simBuffer, cancel func(), done <-chan error) {
+	t.Helper()
 	cmd := parseSimArgs(t, append([]string{"--listen", "127.0.0.1:0",
 		"--request-topic", "gw/{eui}/req", "--response-topic", "gw/{eui}/resp"}, args...)...)
+	if setup != nil {
+		setup(cmd)
+	}
 	out = &simBuffer{}
 	env := &Env{Stdout: out, Stderr: &simBuffer{}, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -217,6 +227,7 @@ func TestSimFaultFlags(t *testing.T) {
 // client reconnects on its own, the 3rd write goes unanswered, the 4th
 // works, and only the 1st and the 4th took effect.
 func TestSimDisconnect(t *testing.T) {
+	t.Parallel() // its own simulator, broker and state file; no environment
 	state := filepath.Join(t.TempDir(), "gw.json")
 	re := regexp.MustCompile(`^gwsim: gateway \S+ \(\S+\) on (tcp://127\.0\.0\.1:\d+),`)
 	url, _, _, _ := startSim(t, re, "--state", state, "--eui", "24E124FFFE00000A", "--disconnect", "2", "--drop-request", "3")
@@ -236,10 +247,11 @@ func TestSimDisconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	create := func(eui string) error {
+	createIn := func(ctx context.Context, eui string) error {
 		return c.CreateDevice(ctx, nsapi.DeviceWrite{DevEUI: eui, Name: "dev-" + eui[len(eui)-2:], ApplicationID: "1",
 			ProfileID: "8f3c1b6e-4a2d-4e59-9b1a-0c7d2e5f6a01", PayloadCodecID: "0", AppKey: "000102030405060708090a0b0c0d0e0f"})
 	}
+	create := func(eui string) error { return createIn(ctx, eui) }
 
 	if err := create("24E1241300000001"); err != nil {
 		t.Fatalf("1st write: %v", err)
@@ -255,23 +267,37 @@ func TestSimDisconnect(t *testing.T) {
 		t.Errorf("the client did not lose its connection; its log:\n%s", strings.Join(clientLog, "\n"))
 	}
 
-	// The client reconnects on its own; reads do not count as writes.
+	// The client reconnects on its own; reads do not count as writes. A
+	// read sent while the client is still reconnecting is dropped unsent
+	// (paho drops a QoS 0 publish then) and would wait out the whole
+	// RequestTimeout: each try has a deadline of its own, short at first
+	// and doubled up to the RequestTimeout on every try, so that the first
+	// read after the reconnect ends the wait, and a slow machine's reads
+	// get the time they need.
 	var devices *nsapi.DeviceList
-	for {
-		if devices, err = c.ListDevices(ctx, nsapi.DeviceQuery{}); err == nil {
+	for try := 250 * time.Millisecond; ; try = min(2*try, 3*time.Second) {
+		tctx, tcancel := context.WithTimeout(ctx, try)
+		devices, err = c.ListDevices(tctx, nsapi.DeviceQuery{})
+		tcancel()
+		if err == nil {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("the client did not reconnect: %v", err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	if d := cmp.Diff([]string{"24E1241300000001"}, deviceEUIs(devices)); d != "" {
 		t.Errorf("devices after the disconnected write (-want +got):\n%s", d)
 	}
 
-	if err := create("24E1241300000003"); !errors.Is(err, nsapi.ErrUnknownOutcome) {
+	// No answer comes: a deadline of the caller's ends the wait (the
+	// devices listed at the end show the write was not performed).
+	dropCtx, dropCancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = createIn(dropCtx, "24E1241300000003")
+	dropCancel()
+	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
 		t.Fatalf("3rd write (--drop-request 3): error %v, want an unknown outcome", err)
 	}
 	if err := create("24E1241300000004"); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,22 +52,39 @@ firmwareUpdates:
 `
 
 // TestFuotaCampaignOnGwsim runs a campaign end to end with gwsync's own
-// commands on a simulated gateway at 100 times real speed: apply creates
-// the task, status --watch follows it to its end with one device failing
-// (exit 1, the device and its session statuses named), retry is refused
-// while the task runs and then retries the failed device, and a second
-// watch ends with every device upgraded (exit 0) and the site planning
-// empty.
+// commands on a simulated gateway whose clock the test drives: apply
+// creates the task, status --watch follows it to its end with one device
+// failing (exit 1, the device and its session statuses named), retry is
+// refused while the task runs and then retries the failed device, and a
+// second watch ends with every device upgraded (exit 0) and the site
+// planning empty.
 func TestFuotaCampaignOnGwsim(t *testing.T) {
+	t.Parallel() // its own gateway EUI, broker and folder; the environment is runEnv's
 	dir := t.TempDir()
-	g, srv := serveGwsim(t, gwsim.Options{EUI: campaignEUI, StatePath: filepath.Join(dir, "gw.json"), TimeScale: 100})
+	// The gateway's clock stands still but for a step of gateway time after
+	// every read of a task's devices, the last read of each of a watch's
+	// polls: every watch sees each stage of the campaign (the shortest,
+	// sending fragments, lasts 20 s: four steps) however slow the machine,
+	// and nothing waits for the gateway's time to pass.
+	const step = 5 * time.Second
+	var clock atomic.Int64 // the gateway's time, in Unix nanoseconds
+	clock.Store(time.Now().UnixNano())
+	g, srv := serveGwsim(t, gwsim.Options{EUI: campaignEUI, StatePath: filepath.Join(dir, "gw.json"),
+		Now: func() time.Time { return time.Unix(0, clock.Load()) },
+		Logf: func(format string, args ...any) {
+			if strings.HasPrefix(fmt.Sprintf(format, args...), "gwsim: GET /api/fuota/devices?") {
+				clock.Add(int64(step))
+			}
+		}})
 
 	// 1760 bytes: 20 fragments, one a second, 20 s of gateway time; with
-	// set-up and the three reports the run takes 170 s: 1.7 s here.
+	// set-up and the three reports a run takes 170 s, 34 polls of a watch.
 	if err := os.WriteFile(filepath.Join(dir, "WT201-v1.5.bin"), bytes.Repeat([]byte{0x5a}, 1760), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	// The start is far enough ahead for plan and apply to take their time
+	// (it must be in the future); the gateway's clock is moved to it below.
+	start := time.Now().Add(10 * time.Minute).UTC().Truncate(time.Second)
 	sitePath := filepath.Join(dir, "site.yaml")
 	if err := os.WriteFile(sitePath, []byte(fmt.Sprintf(campaignSite, srv.URL(), start.Format(time.RFC3339))), 0o644); err != nil {
 		t.Fatal(err)
@@ -89,7 +107,10 @@ func TestFuotaCampaignOnGwsim(t *testing.T) {
 		t.Errorf("retry of a pending task: exit %d, want 1 and a refusal naming its status:\n%s", code, errOut)
 	}
 
-	code, out, errOut = runEnv(env, "status", sitePath, "--watch", "--interval", "100ms", "--watch-timeout", "1m")
+	// The gateway's clock a second before the start: the watch's first
+	// poll finds the task pending, and its steps then run the campaign.
+	clock.Store(start.Add(-time.Second).UnixNano())
+	code, out, errOut = runEnv(env, "status", sitePath, "--watch", "--interval", "1ms", "--watch-timeout", "1m")
 	if code != ExitError {
 		t.Fatalf("status --watch of a campaign with a failing device: exit %d, want 1\n%s\n%s", code, out, errOut)
 	}
@@ -133,12 +154,12 @@ func TestFuotaCampaignOnGwsim(t *testing.T) {
 		t.Fatalf("retry: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	code, out, errOut = runEnv(env, "status", sitePath, "--watch", "--interval", "100ms", "--watch-timeout", "1m")
+	code, out, errOut = runEnv(env, "status", sitePath, "--watch", "--interval", "1ms", "--watch-timeout", "1m")
 	if code != ExitOK || !strings.Contains(out, "Task wt201-v1.5 (id 1): upgrade success, 3 of 3 devices done") || strings.Contains(out, "failed") {
 		t.Fatalf("status --watch after the retry: exit %d, want 0 and every device done:\n%s\n%s", code, out, errOut)
 	}
 	// A watch of ended tasks reads once; as JSON, one document a line.
-	code, out, _ = runEnv(env, "status", sitePath, "--watch", "--format", "json", "--interval", "100ms")
+	code, out, _ = runEnv(env, "status", sitePath, "--watch", "--format", "json", "--interval", "1ms")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != ExitOK || len(lines) != 1 ||
 		json.Unmarshal([]byte(lines[0]), &doc) != nil || !doc.Ended || doc.Failed || doc.Tasks[0].DoneDevices != 3 {
 		t.Errorf("status --watch --format json of ended tasks: exit %d:\n%s", code, out)
