@@ -234,7 +234,7 @@ func TestPasswordHunt(t *testing.T) {
 				fdir := filepath.Join(dir, "fleet")
 				write(filepath.Join(fdir, "fleet.yml"), "version: 1\nsites: [sites]\n")
 				write(filepath.Join(fdir, "sites", "one", "site.yaml"), siteBody(sc, sc.broker))
-				run(sc.name+", fleet", vars, with("validate", fdir)...)
+				run(sc.name+", fleet", vars, "validate", fdir)
 				run(sc.name+", fleet", vars, with("plan", fdir, "-v")...)
 				run(sc.name+", fleet", vars, with("plan", fdir, "--format", "markdown")...)
 				run(sc.name+", fleet", vars, with("apply", fdir, "--auto-approve")...)
