@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // This file runs the example workflows (examples/ci/) the way GitHub runs

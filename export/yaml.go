@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // This file builds the YAML node tree the site file is encoded from: keys
@@ -25,11 +25,18 @@ func flow() *yaml.Node {
 // (an EUI such as 1E10000000000000): they are written quoted.
 var numberLike = regexp.MustCompile(`^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$`)
 
+// spaceEnd matches a space at the end of a line of a string.
+var spaceEnd = regexp.MustCompile(" ([\r\n\u0085\u2028\u2029]|$)")
+
 // str is a string scalar: multi-line strings as block scalars (|), strings
-// that could read as a number quoted.
+// that could read as a number quoted. A multi-line string with a line that
+// ends in a space is quoted too: in a block scalar that space would be
+// invisible, and lost to an editor that trims lines.
 func str(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
 	switch {
+	case strings.Contains(s, "\n") && spaceEnd.MatchString(s):
+		n.Style = yaml.DoubleQuotedStyle
 	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
 	case numberLike.MatchString(s):
@@ -73,9 +80,12 @@ func strs(vs []string) *yaml.Node {
 // before every top-level key after the first (and before its comment).
 func encode(doc *yaml.Node) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
+	// No line width: a long value or flow list stays on its line.
+	enc, err := yaml.NewDumper(&buf, yaml.WithV3Defaults(), yaml.WithIndent(2), yaml.WithLineWidth(-1))
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Dump(doc); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 var apartSeed = flag.Uint64("apart.seed", 0, "seed of TestDevicesApartAgrees (0: a new one)")

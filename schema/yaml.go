@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // Limits on what one YAML document may expand to through aliases, so that
@@ -159,7 +159,7 @@ func readAs(n *yaml.Node) string {
 	return ""
 }
 
-// The YAML 1.2 core schema's number and boolean forms (yaml.v3 reads some,
+// The YAML 1.2 core schema's number and boolean forms (go.yaml.in/yaml reads some,
 // such as 24E1247151234568, as strings; editors and js-yaml read them as
 // numbers).
 var (

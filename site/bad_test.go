@@ -72,12 +72,12 @@ func TestBadInputs(t *testing.T) {
 		{
 			name:  "yaml flow mapping left open",
 			files: map[string]string{"site.yaml": y("version: 1", "gateway: {eui: 24E124FFFEF5A6A8", "devices: []")},
-			want:  []string{"site.yaml:2:1: invalid YAML: did not find expected ',' or '}'"},
+			want:  []string{"site.yaml:3:8: invalid YAML: did not find expected ',' or '}' (the {…} opened at line 2, column 10)"},
 		},
 		{
 			name:  "yaml unquoted reference in a flow mapping",
 			files: map[string]string{"site.yaml": y("version: 1", "connection: {password: ${env:K1}}")},
-			want:  []string{"site.yaml:2:1: invalid YAML: did not find expected ',' or '}' (inside {…}, quote references: '${env:NAME}')"},
+			want:  []string{"site.yaml:2:25: invalid YAML: did not find expected ',' or '}' (inside {…}, quote references: '${env:NAME}')"},
 		},
 		{
 			name:  "yaml tab indentation",

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // countNodes counts the nodes of a tree, an alias once (not what it names).

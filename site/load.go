@@ -21,15 +21,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/gwsync/gwsync/internal/safefile"
 	"github.com/gwsync/gwsync/schema"
@@ -413,8 +411,6 @@ func (l *loader) keyFiles(file string, devices, groups int) []ref {
 	return out
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // loadFile parses, schema-checks and decodes one YAML file.
 func (l *loader) loadFile(file string) {
 	var root *safefile.Root
@@ -550,86 +546,37 @@ func invalidAt(data []byte) int {
 	return len(data)
 }
 
-func (l *loader) yamlError(file string, data []byte, err error) {
-	l.unparsed = true
-	msg := err.Error()
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		// yaml.v3 counts lines from 0 in parser errors (and from 1 in
-		// scanner errors); its parser errors are the "did not find
-		// expected …" and directive ones.
-		if strings.HasPrefix(msg, "did not find expected") || strings.Contains(msg, "directive") || strings.HasPrefix(msg, "found incompatible") {
-			line++
-		}
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	p := Pos{File: file}
-	if line > 0 {
-		line = problemLine(data, line, msg)
-		p.Line, p.Col = line, 1
-		lines := strings.Split(string(data), "\n")
-		if line <= len(lines) {
-			l := lines[line-1]
-			p.Col = len(l) - len(strings.TrimLeft(l, " ")) + 1
-		}
-		if strings.HasPrefix(msg, "did not find expected ',' or '}'") && line <= len(lines) && strings.Contains(lines[line-1], "${") {
-			msg += ` (inside {…}, quote references: '${env:NAME}')`
-		}
-		if line <= len(lines) && strings.Contains(lines[line-1], "\t") {
-			msg += " (a tab: YAML indents with spaces only)"
-		}
-	}
-	l.add(p, "", "invalid YAML: %s", msg)
+// opened names what a YAML error's context is, where it is a construct left
+// open (reported where the file goes on, lines below its start).
+var opened = map[string]string{
+	"while parsing a flow mapping":   "the {…}",
+	"while parsing a flow sequence":  "the […]",
+	"while scanning a quoted scalar": "the quoted string",
 }
 
-// problemLine is the line a YAML error is at. yaml.v3 reports some errors
-// at the start of the enclosing block ("did not find expected key" at the
-// list a bad indentation breaks, which may be far above it): for those, it
-// is the first line whose prefix of the file no longer parses, found by
-// bisection (a block structure's error depends only on what comes before
-// it). Other errors keep the line yaml.v3 gives.
-func problemLine(data []byte, reported int, msg string) int {
-	switch {
-	case strings.HasPrefix(msg, "did not find expected key"),
-		strings.HasPrefix(msg, "did not find expected '-' indicator"),
-		strings.HasPrefix(msg, "found a tab character"),
-		strings.HasPrefix(msg, "found character that cannot start any token"):
-	default:
-		return reported
+// yamlError reports a YAML syntax error at the line and column the parser
+// gives, with a hint for the usual causes.
+func (l *loader) yamlError(file string, data []byte, err error) {
+	l.unparsed = true
+	var le *yaml.LoadError
+	if !errors.As(err, &le) || le.Mark.Line == 0 {
+		l.add(Pos{File: file}, "", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return
 	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	fails := func(k int) bool {
-		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:k], nil)))
-		for {
-			var n yaml.Node
-			err := dec.Decode(&n)
-			if errors.Is(err, io.EOF) {
-				return false
-			}
-			if err != nil {
-				return true
-			}
-		}
+	msg, line := le.Message, ""
+	if lines := strings.Split(string(data), "\n"); le.Mark.Line <= len(lines) {
+		line = lines[le.Mark.Line-1]
 	}
-	lo, hi := max(reported-1, 0), len(lines) // prefix lo parses (assumed), hi fails
-	if lo > 0 && fails(lo) {
-		return reported
+	if c, what := le.ContextMark, opened[le.ContextMsg]; what != "" && c.Line > 0 && c.Line < le.Mark.Line {
+		msg += fmt.Sprintf(" (%s opened at line %d, column %d)", what, c.Line, c.Column)
 	}
-	if !fails(hi) {
-		return reported
+	if strings.HasPrefix(msg, "did not find expected ',' or '}'") && strings.Contains(line, "${") {
+		msg += ` (inside {…}, quote references: '${env:NAME}')`
 	}
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if fails(mid) {
-			hi = mid
-		} else {
-			lo = mid
-		}
+	if strings.Contains(line, "\t") {
+		msg += " (a tab: YAML indents with spaces only)"
 	}
-	return hi
+	l.add(Pos{File: file, Line: le.Mark.Line, Col: le.Mark.Column}, "", "invalid YAML: %s", msg)
 }
 
 // once checks that a site-wide block is given in one file only.

@@ -47,6 +47,16 @@ func TestYAMLErrorLines(t *testing.T) {
 			"site.yaml:903:4: invalid YAML: did not find expected '-' indicator"},
 		{"one space too many", y("version: 1", "devices:", "  - devEUI: '24E124136A456465'", "     name: a"),
 			"site.yaml:4:6: invalid YAML: did not find expected key"},
+		{"a character that cannot start a value", y("version: 1", "gateway:", "  eui: @24E124FFFEF5A6A8"),
+			"site.yaml:3:8: invalid YAML: found character that cannot start any token"},
+		{"a list left open", y("version: 1", "gateway:", "  channels: [1, 2", "  eui: '24E124FFFEF5A6A8'"),
+			"site.yaml:4:6: invalid YAML: did not find expected ',' or ']' (the […] opened at line 3, column 13)"},
+		{"a quote left open", y("version: 1", "gateway:", "  eui: '24E124FFFEF5A6A8", "  channelPlan: EU868"),
+			"site.yaml:5:1: invalid YAML: found unexpected end of stream (the quoted string opened at line 3, column 8)"},
+		{"an unknown directive", y("%FOO bar", "---", "version: 1"),
+			"site.yaml:1:5: invalid YAML: found unknown directive name"},
+		{"an alias to no anchor", y("version: 1", "gateway:", "  eui: *gw"),
+			"site.yaml:3:8: invalid YAML: unknown anchor 'gw' referenced"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := loadMsgs(t, map[string]string{"site.yaml": tc.text}, Options{})
