@@ -326,6 +326,9 @@ func TestTakeOverWatchesAFreshRecord(t *testing.T) {
 			if el := time.Since(start); watched != 2*lease || el < watched {
 				t.Errorf("watched for %s (announced %s); want at least the holder's lease %s", el, watched, 2*lease)
 			}
+			if !l.TookOver {
+				t.Error("TookOver not set")
+			}
 			if got := readLock(t, m); got.RunID != l.Record().RunID || got.ID != h.ID {
 				t.Errorf("the record %+v: want the taker's, in place of %s", got, h.ID)
 			}
@@ -363,6 +366,9 @@ func TestTakeOverAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Release(ctx)
+			if !l.TookOver {
+				t.Error("TookOver not set")
+			}
 			if lists, _, _, _ := cs.counts(); lists != 2 { // after the refused create, after the update
 				t.Errorf("%d lists: want no watch", lists)
 			}
@@ -497,5 +503,34 @@ func TestLongestRecordFits(t *testing.T) {
 	}
 	if h := readLock(t, m); h.RunID != rec.RunID || h.Host == "" || h.Renewed.IsZero() {
 		t.Errorf("the record read back: %+v", h)
+	}
+}
+
+// TestReleasedWhileWatched: the record a taker accepted is released while
+// it watches (its run ended well): the lock is then created anew, and
+// TookOver says it was not taken over, so that a rollback does not take
+// the new lock for one that names its journal.
+func TestReleasedWhileWatched(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	h := holderLeft(t, m, time.Now(), 10*time.Second, applier.LockApplying)
+	l, err := applier.AcquireLock(ctx, m, applier.NewLockRecord(env("USER", "b"), "rollback", "", ""), applier.LockOptions{
+		Lease: 400 * time.Millisecond, TakeOver: rollbackOf("j-1"),
+		Watching: func(applier.LockRecord, time.Duration) {
+			go func() {
+				if err := applier.BreakLock(ctx, m, h); err != nil {
+					t.Error(err)
+				}
+			}()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	if l.TookOver {
+		t.Error("a lock created after the watched record went says it was taken over")
+	}
+	if got := readLock(t, m); got.RunID != l.Record().RunID || got.ID == h.ID {
+		t.Errorf("the record %+v: want the taker's own, created anew", got)
 	}
 }

@@ -418,9 +418,10 @@ func (e *LockedError) Error() string {
 	return s
 }
 
-// ErrLockLost says the lock record this run held is gone or another's:
-// someone broke the lock meanwhile.
-var ErrLockLost = errors.New("the lock was broken meanwhile (gwsync unlock): another run may be writing to the gateway")
+// ErrLockLost says the lock record this run held is gone or another's
+// (broken with gwsync unlock, or taken over once its lease looked
+// expired), or that its lease may have expired unrenewed.
+var ErrLockLost = errors.New("the gateway's lock was lost: another run may be writing to the gateway")
 
 // Lock is the gateway's lock, held by this run. While held, its record is
 // renewed every renew interval (LockOptions.Lease/4): a run that takes
@@ -436,6 +437,9 @@ type Lock struct {
 	Seen []nsapi.Codec
 	// Waited says the lock was held by another when first tried.
 	Waited bool
+	// TookOver says the lock was taken over from a record
+	// LockOptions.TakeOver accepted (its lease expired), not created anew.
+	TookOver bool
 
 	mu     sync.Mutex // held while the record is written
 	rec    LockRecord
@@ -554,6 +558,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	tookOver := false
 	for {
 		var cerr error
+		updated := tookOver // this pass lists after an update in place, not a create
 		if !tookOver {
 			sent = time.Now()
 			_, cerr = s.CreateCodec(ctx, w)
@@ -580,7 +585,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			}
 		}
 		if mine != nil && other == nil {
-			l := &Lock{s: s, rec: rec, Waited: waited, now: opts.now, logf: opts.Logf, lastOK: sent, lost: make(chan struct{})}
+			l := &Lock{s: s, rec: rec, Waited: waited, TookOver: updated, now: opts.now, logf: opts.Logf, lastOK: sent, lost: make(chan struct{})}
 			l.rec.ID = mine.ID
 			for _, c := range all {
 				if reserved.Codec(c.Name) {
@@ -669,11 +674,11 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 
 // leaseExpired says whether the lease of h, a record to take over, has
 // expired. The holder's clock and this machine's differ, so a record that
-// looks fresh is watched (listed again every renew interval/2) for up to
-// a lease (the longer of the record's and this run's), by this machine's
-// elapsed time: renewed meanwhile, its holder is alive (a *LockedError);
-// unchanged throughout, it has expired. false, nil: the record went or
-// became another's meanwhile.
+// looks fresh is watched (listed again every eighth of a lease, 5 s at
+// most) for up to a lease (the longer of the record's and this run's), by
+// this machine's elapsed time: renewed meanwhile, its holder is alive (a
+// *LockedError); unchanged throughout, it has expired. false, nil: the
+// record went or became another's meanwhile.
 func leaseExpired(ctx context.Context, s LockStore, h LockRecord, gone bool, opts LockOptions) (bool, error) {
 	if gone {
 		return true, nil
@@ -688,7 +693,7 @@ func leaseExpired(ctx context.Context, s LockStore, h LockRecord, gone bool, opt
 	if opts.Logf != nil {
 		opts.Logf("lock: %s looks alive by this clock; watching it for up to %s", h.Holder(), lease)
 	}
-	poll := max(min(lease/8, 15*time.Second), time.Millisecond)
+	poll := max(min(lease/8, 5*time.Second), time.Millisecond)
 	start := time.Now()
 	for {
 		d := min(poll, lease-time.Since(start))
@@ -793,7 +798,7 @@ func (l *Lock) renew(ctx context.Context) error {
 		if other != nil {
 			return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
 		}
-		return l.loseLocked(fmt.Errorf("lock: %w", ErrLockLost))
+		return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
 	}
 	rec := l.rec
 	rec.Renewed = stamp(l.now())
@@ -803,7 +808,7 @@ func (l *Lock) renew(ctx context.Context) error {
 	}
 	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
 		if notFound(err) {
-			return l.loseLocked(fmt.Errorf("lock: %w", ErrLockLost))
+			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
 		}
 		return fail(err)
 	}
@@ -886,7 +891,7 @@ func (l *Lock) SetState(ctx context.Context, st LockState, journalID string) err
 	sent := time.Now()
 	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
 		if notFound(err) {
-			return l.loseLocked(fmt.Errorf("lock: %w", ErrLockLost))
+			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
 		}
 		return fmt.Errorf("lock: record the state %q: %w", st, err)
 	}
