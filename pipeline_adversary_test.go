@@ -452,6 +452,7 @@ func TestPipelineAdversary(t *testing.T) {
 	t.Run("killed_rollback", advKilledRollback)
 	t.Run("two_rollbacks", advTwoRollbacks)
 	t.Run("rollback_of_a_live_apply", advRollbackLiveApply)
+	t.Run("rollback_from_a_copy_of_a_live_apply", advRollbackCopyOfLiveApply)
 	t.Run("planted_journal", advPlantedJournal)
 	t.Run("codec_json", advCodecJSON)
 	t.Run("hostile_gateway", advHostileGateway)

@@ -493,6 +493,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		return res, err
 	}
 	res.JournalID = j.ID()
+	opts.Lock.SetOrigin(opts.JournalDir)
 	if err := opts.Lock.SetState(ctx, LockApplying, j.ID()); err != nil {
 		if ferr := j.finish(); ferr != nil {
 			err = errors.Join(err, ferr)
@@ -504,6 +505,20 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		ids: map[string]string{}, remap: map[string]string{}}
 	for _, ph := range phases {
 		r.total += len(ph)
+	}
+	// A lock lost meanwhile (broken, or its lease not renewed in time)
+	// stops the apply as a failed step does: no step starts after it.
+	// Another run may be writing: nothing is rolled back.
+	if lost := opts.Lock.Lost(); lost != nil {
+		ended := make(chan struct{})
+		defer close(ended)
+		go func() {
+			select {
+			case <-lost:
+				r.stop(opts.Lock.Err())
+			case <-ended:
+			}
+		}()
 	}
 	// Writes in flight finish even when ctx is cancelled (each request is
 	// bounded by the client's timeout): only the start of new steps stops.
@@ -521,6 +536,9 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	failure := r.stopped
 	res.Applied = append(res.Applied, r.applied...)
 	r.mu.Unlock()
+	if lerr := opts.Lock.Err(); lerr != nil {
+		return res, r.lockLost(res, lerr)
+	}
 	if failure == nil && opts.Verify != nil {
 		r.event(Event{Type: EventCheck})
 		st, err := reread(wctx, w.ReadState)
@@ -551,6 +569,9 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		if err := recordWritten(opts.JournalDir, p.GatewayEUI, effects); err != nil {
 			r.logf("apply: record the codecJson written (a later rollback cannot restore it): %v", err)
 		}
+		if lerr := opts.Lock.Err(); lerr != nil {
+			return res, r.lockLost(res, lerr)
+		}
 		if opts.Lock != nil {
 			if err := recordOnGateway(wctx, w, opts.Lock, effects); err != nil {
 				res.Notes = append(res.Notes, fmt.Sprintf("%v: a later plan may not see a change of codecJson or of a firmware file alone", err))
@@ -570,6 +591,9 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 		r.logf("apply: %v", err)
 	}
 	r.rollback(wctx, res, before)
+	if lerr := opts.Lock.Err(); lerr != nil {
+		return res, errors.Join(failure, r.lockLost(res, lerr))
+	}
 	if !res.Restored {
 		res.KeepLock = true
 		if err := opts.Lock.SetState(wctx, LockRollbackIncomplete, ""); err != nil {
@@ -586,6 +610,35 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 	}
 	return res, failure
 }
+
+// LockLostError says the run stopped because it lost the gateway's lock
+// (Err wraps ErrLockLost): another run may be writing, so it neither
+// rolled back nor verified; its journal is kept.
+type LockLostError struct {
+	JournalDir string
+	Err        error
+}
+
+// Error says the lock was lost and where the journal is.
+func (e *LockLostError) Error() string {
+	return fmt.Sprintf("stopped: %v; no further write was sent, nothing was rolled back, and the journal is kept in %s (see gwsync unlock to find who holds the lock now)", e.Err, e.JournalDir)
+}
+
+// Unwrap returns the cause.
+func (e *LockLostError) Unwrap() error { return e.Err }
+
+// lockLost ends a run whose lock was lost: the journal is kept, the lock
+// (another's now) is not released.
+func (r *runner) lockLost(res *Result, err error) error {
+	r.j.close()
+	res.JournalKept = true
+	res.KeepLock = true
+	r.logf("apply: %v", err)
+	return &LockLostError{JournalDir: r.j.dir, Err: err}
+}
+
+// lockGone says the run's lock was lost (Options.Lock).
+func (r *runner) lockGone() bool { return r.opts.Lock.Err() != nil }
 
 // runPhase runs the steps of one phase, Parallelism at a time, then (with
 // confirm) confirms the creates and membership changes of the phase with

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gwsync/gwsync/internal/atomicfile"
@@ -76,6 +77,17 @@ type LockRecord struct {
 	// JournalID identifies the run's journal (JournalID): a rollback
 	// from that journal, here or from a copy of it, may take the lock over.
 	JournalID string `json:"journal,omitempty"`
+	// Renewed is when the holder last rewrote the record (its lease, see
+	// Lock): a record without it (an earlier gwsync's) counts as renewed
+	// at Started.
+	Renewed time.Time `json:"renewed,omitzero"`
+	// Lease is how long the holder lets pass between renewals before its
+	// lock counts as abandoned (0: DefaultLockLease).
+	Lease time.Duration `json:"lease,omitempty"`
+	// Origin identifies, on the holder's machine (Host), the journal file
+	// the run writes: a rollback on that machine from that very file, once
+	// it holds the journal's RunFile, knows the holder's process is gone.
+	Origin string `json:"origin,omitempty"`
 
 	// ID is the record's server id (a codec id).
 	ID string `json:"-"`
@@ -113,7 +125,73 @@ func (r *LockRecord) holder(ago bool) string {
 	if r.State != "" {
 		fmt.Fprintf(&b, ", %s", r.State)
 	}
+	if ago {
+		fmt.Fprintf(&b, ", %s", r.LeaseSummary(time.Now()))
+	}
 	return b.String()
+}
+
+// Lease defaults: the holder rewrites its record every renew interval; a
+// record not rewritten for a lease counts as abandoned.
+const (
+	DefaultRenewInterval = 30 * time.Second
+	DefaultLockLease     = 4 * DefaultRenewInterval
+)
+
+// LastRenewed is when the holder last renewed the record, by its clock:
+// Renewed, or Started for a record of an earlier gwsync.
+func (r *LockRecord) LastRenewed() time.Time {
+	if !r.Renewed.IsZero() {
+		return r.Renewed
+	}
+	return r.Started
+}
+
+// LeaseOf is the lease the holder runs under: the record's, or
+// DefaultLockLease.
+func (r *LockRecord) LeaseOf() time.Duration {
+	if r.Lease > 0 {
+		return r.Lease
+	}
+	return DefaultLockLease
+}
+
+// LeaseExpired says whether, by the clock that gives now, the record was
+// not renewed for longer than its lease. Clocks of two machines differ:
+// a record that looks fresh may be a dead holder's; one that looks
+// expired is a dead holder's unless the clocks differ by more than a lease.
+func (r *LockRecord) LeaseExpired(now time.Time) bool {
+	t := r.LastRenewed()
+	return !t.IsZero() && now.Sub(t) > r.LeaseOf()
+}
+
+// Ended says the holder itself wrote that it ended, keeping the lock
+// (its rollback incomplete, its result unverified): it renews and writes
+// no more.
+func (r *LockRecord) Ended() bool {
+	return r.State == LockRollbackIncomplete || r.State == LockUnverified
+}
+
+// LeaseSummary says when the record was last renewed, by the clock that
+// gives now, and whether its lease looks expired.
+func (r *LockRecord) LeaseSummary(now time.Time) string {
+	t := r.LastRenewed()
+	if t.IsZero() {
+		return "never renewed"
+	}
+	var s string
+	if d := now.Sub(t).Round(time.Second); d >= 0 {
+		s = fmt.Sprintf("renewed %s ago", d)
+	} else {
+		s = fmt.Sprintf("renewed %s ahead of this machine's clock", -d)
+	}
+	switch {
+	case r.Ended():
+		return s + " (its run ended)"
+	case r.LeaseExpired(now):
+		return s + fmt.Sprintf(" (lease of %s expired: its run looks gone)", r.LeaseOf())
+	}
+	return s + fmt.Sprintf(" (lease of %s)", r.LeaseOf())
 }
 
 // Details are the record's fields, one "name: value" line each, for a
@@ -137,6 +215,7 @@ func (r *LockRecord) Details() []string {
 	add("plan", r.PlanDigest)
 	add("journal", r.JournalID)
 	add("run id", r.RunID)
+	add("lease", r.LeaseSummary(time.Now()))
 	return out
 }
 
@@ -218,10 +297,31 @@ func (r *LockRecord) write() (nsapi.CodecWrite, error) {
 	if err != nil {
 		return nsapi.CodecWrite{}, err
 	}
+	// Every free-text field at its longest, with the lease's fields,
+	// goes over the limit: the longest of the site's path, CI address,
+	// user and host is shortened, by a sixth of the excess (JSON writes a
+	// character in up to six bytes) or a quarter of the field at most, until
+	// the record fits.
+	rec := *r
+	for len(b) > maxLockJSON {
+		var f *string
+		for _, g := range []*string{&rec.Site, &rec.CIURL, &rec.User, &rec.Host} {
+			if f == nil || len(*g) > len(*f) {
+				f = g
+			}
+		}
+		if len(*f) == 0 {
+			break
+		}
+		*f = clip(*f, len(*f)-min(max((len(b)-maxLockJSON)/6, 1), max(len(*f)/4, 1)))
+		if b, err = json.Marshal(&rec); err != nil {
+			return nsapi.CodecWrite{}, err
+		}
+	}
 	if len(b) > maxLockJSON {
 		return nsapi.CodecWrite{}, fmt.Errorf("lock record: %d bytes, want at most %d", len(b), maxLockJSON)
 	}
-	desc := clip("gwsync lock: "+r.holder(false)+". Not a decoder; gwsync unlock breaks it.", maxLockJSON)
+	desc := clip("gwsync lock: "+rec.holder(false)+". Not a decoder; gwsync unlock breaks it.", maxLockJSON)
 	return nsapi.CodecWrite{Name: reserved.LockCodec, Description: desc, DecoderScript: string(b)}, nil
 }
 
@@ -301,6 +401,9 @@ type LockedError struct {
 	Holder LockRecord
 	// Waited is how long the lock was waited for.
 	Waited time.Duration
+	// Watched, for a takeover refused, is how long the record was watched
+	// before its holder renewed it: the holder is alive.
+	Watched time.Duration
 }
 
 // Error names the holder.
@@ -309,26 +412,73 @@ func (e *LockedError) Error() string {
 	if e.Waited > 0 {
 		s += fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
 	}
+	if e.Watched > 0 {
+		s += fmt.Sprintf("; its holder is alive: it renewed the record while this run watched it for %s", e.Watched.Round(100*time.Millisecond))
+	}
 	return s
 }
 
-// ErrLockLost says the lock record this run held is gone or another's:
-// someone broke the lock meanwhile.
-var ErrLockLost = errors.New("the lock was broken meanwhile (gwsync unlock): another run may be writing to the gateway")
+// ErrLockLost says the lock record this run held is gone or another's
+// (broken with gwsync unlock, or taken over once its lease looked
+// expired), or that its lease may have expired unrenewed.
+var ErrLockLost = errors.New("the gateway's lock was lost: another run may be writing to the gateway")
 
-// Lock is the gateway's lock, held by this run.
+// Lock is the gateway's lock, held by this run. While held, its record is
+// renewed every renew interval (LockOptions.Lease/4): a run that takes
+// locks over (a rollback from the holder's journal, on another machine)
+// waits until no renewal came for a lease. A renewal that finds the record
+// gone or another's, or that could not be made before the lease would
+// expire, loses the lock: Lost is closed and Err says why; the run stops
+// writing.
 type Lock struct {
-	s   LockStore
-	rec LockRecord
+	s LockStore
 	// Seen are the reserved records listed right after the lock was
 	// taken: a state read before then is current only if it saw the same.
 	Seen []nsapi.Codec
 	// Waited says the lock was held by another when first tried.
 	Waited bool
+	// TookOver says the lock was taken over from a record
+	// LockOptions.TakeOver accepted (its lease expired), not created anew.
+	TookOver bool
+
+	mu     sync.Mutex // held while the record is written
+	rec    LockRecord
+	every  time.Duration
+	now    func() time.Time
+	logf   func(string, ...any)
+	lastOK time.Time // when the last write of the record that took was sent (monotonic)
+	err    error     // why the lock was lost
+	lost   chan struct{}
+	stop   chan struct{} // closed to end the renewals
+	done   chan struct{} // closed when they ended
+	once   sync.Once
 }
 
 // Record is the holder record of this lock.
-func (l *Lock) Record() LockRecord { return l.rec }
+func (l *Lock) Record() LockRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rec
+}
+
+// Lost is closed when the lock is lost (see Err).
+func (l *Lock) Lost() <-chan struct{} {
+	if l == nil {
+		return nil
+	}
+	return l.lost
+}
+
+// Err says why the lock was lost (an error that wraps ErrLockLost), or nil
+// while it is held.
+func (l *Lock) Err() error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
 
 // LockOptions configures AcquireLock.
 type LockOptions struct {
@@ -336,8 +486,27 @@ type LockOptions struct {
 	// at once with a *LockedError).
 	Timeout time.Duration
 	// TakeOver, when set, breaks a lock whose record it accepts (a
-	// rollback from the journal of the run that holds it) and takes it.
+	// rollback from the journal of the run that holds it) and takes it,
+	// once the holder's lease has expired: at once when the record was
+	// last renewed longer than a lease ago by this machine's clock, or
+	// when it says its run ended; else after watching it unchanged for a
+	// lease by this machine's elapsed time. A record renewed meanwhile
+	// gives a *LockedError (Watched set).
 	TakeOver func(LockRecord) bool
+	// HolderGone, when set, says the holder of a record TakeOver accepts
+	// is known to be gone (its process ended on this machine): its lock is
+	// taken over without waiting out its lease.
+	HolderGone func(LockRecord) bool
+	// Watching, when set, is called when a record TakeOver accepts is
+	// watched, with how long at most.
+	Watching func(holder LockRecord, d time.Duration)
+	// Lease is how long a record may go without renewal before it counts
+	// as abandoned; the record is renewed every Lease/4 (0:
+	// DefaultLockLease, renewed every DefaultRenewInterval; <0: not
+	// renewed, for tests of records left by earlier releases).
+	Lease time.Duration
+	// Now is the clock of the timestamps (nil: time.Now).
+	Now func() time.Time
 	// Logf receives debug lines.
 	Logf func(format string, args ...any)
 	// Waiting, when set, is called once, when the lock is first found held
@@ -345,9 +514,27 @@ type LockOptions struct {
 	Waiting func(holder LockRecord)
 }
 
+func (o LockOptions) lease() time.Duration {
+	if o.Lease == 0 {
+		return DefaultLockLease
+	}
+	return o.Lease
+}
+
+func (o LockOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// stamp is a record's timestamp: UTC, to the millisecond.
+func stamp(t time.Time) time.Time { return t.UTC().Round(0).Truncate(time.Millisecond) }
+
 // AcquireLock takes the gateway's lock for rec (see NewLockRecord). A lock
 // another run holds is waited for, polling with a growing pause, up to
-// opts.Timeout; then a *LockedError names the holder.
+// opts.Timeout; then a *LockedError names the holder. The lock renews its
+// record until Release or Leave.
 func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOptions) (*Lock, error) {
 	if rec.RunID == "" {
 		rec.RunID = newRunID()
@@ -355,18 +542,25 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	if rec.State == "" {
 		rec.State = LockPending
 	}
+	if lease := opts.lease(); lease > 0 {
+		rec.Lease = lease
+		rec.Renewed = stamp(opts.now())
+	}
 	w, err := rec.write()
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	sent := start
 	pause := 250 * time.Millisecond
 	waited := false
 	unseen := 0 // creates answered or refused with no record listed after
 	tookOver := false
 	for {
 		var cerr error
+		updated := tookOver // this pass lists after an update in place, not a create
 		if !tookOver {
+			sent = time.Now()
 			_, cerr = s.CreateCodec(ctx, w)
 		}
 		tookOver = false
@@ -391,12 +585,16 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			}
 		}
 		if mine != nil && other == nil {
-			l := &Lock{s: s, rec: rec, Waited: waited}
+			l := &Lock{s: s, rec: rec, Waited: waited, TookOver: updated, now: opts.now, logf: opts.Logf, lastOK: sent, lost: make(chan struct{})}
 			l.rec.ID = mine.ID
 			for _, c := range all {
 				if reserved.Codec(c.Name) {
 					l.Seen = append(l.Seen, c)
 				}
+			}
+			if lease := opts.lease(); lease > 0 {
+				l.every = lease / 4
+				l.startRenewing()
 			}
 			return l, nil
 		}
@@ -418,6 +616,14 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 		}
 		unseen = 0
 		if opts.TakeOver != nil && opts.TakeOver(*other) {
+			gone := other.Ended() || (opts.HolderGone != nil && opts.HolderGone(*other))
+			expired, err := leaseExpired(ctx, s, *other, gone, opts)
+			if err != nil {
+				return nil, err
+			}
+			if !expired {
+				continue // the record went, or became another's: look again
+			}
 			if opts.Logf != nil {
 				opts.Logf("lock: taking over the lock of %s", other.Holder())
 			}
@@ -428,7 +634,14 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			// journal as one no lock names). The list that follows says
 			// whether the update took.
 			opts.TakeOver = nil // once: a breaker racing us may write its own
-			err := s.UpdateCodec(ctx, other.ID, w)
+			if rec.Lease > 0 {
+				rec.Renewed = stamp(opts.now())
+				if w, err = rec.write(); err != nil {
+					return nil, err
+				}
+			}
+			sent = time.Now()
+			err = s.UpdateCodec(ctx, other.ID, w)
 			switch {
 			case err == nil || !nsapi.WriteRefused(err):
 				tookOver = true
@@ -459,6 +672,180 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	}
 }
 
+// leaseExpired says whether the lease of h, a record to take over, has
+// expired. The holder's clock and this machine's differ, so a record that
+// looks fresh is watched (listed again every eighth of a lease, 5 s at
+// most) for up to a lease (the longer of the record's and this run's), by
+// this machine's elapsed time: renewed meanwhile, its holder is alive (a
+// *LockedError); unchanged throughout, it has expired. false, nil: the
+// record went or became another's meanwhile.
+func leaseExpired(ctx context.Context, s LockStore, h LockRecord, gone bool, opts LockOptions) (bool, error) {
+	if gone {
+		return true, nil
+	}
+	lease := max(opts.lease(), h.LeaseOf())
+	if t := h.LastRenewed(); !t.IsZero() && opts.now().Sub(t) > lease {
+		return true, nil
+	}
+	if opts.Watching != nil {
+		opts.Watching(h, lease)
+	}
+	if opts.Logf != nil {
+		opts.Logf("lock: %s looks alive by this clock; watching it for up to %s", h.Holder(), lease)
+	}
+	poll := max(min(lease/8, 5*time.Second), time.Millisecond)
+	start := time.Now()
+	for {
+		d := min(poll, lease-time.Since(start))
+		if d > 0 {
+			select {
+			case <-ctx.Done():
+				return false, fmt.Errorf("lock: watching the lock of %s: %w", h.Holder(), ctx.Err())
+			case <-time.After(d):
+			}
+		}
+		rs, err := locks(ctx, s)
+		if err != nil {
+			return false, err
+		}
+		var cur *LockRecord
+		for i := range rs {
+			if rs[i].ID == h.ID {
+				cur = &rs[i]
+			}
+		}
+		if cur == nil || cur.RunID != h.RunID {
+			return false, nil
+		}
+		if !sameLease(*cur, h) {
+			return false, &LockedError{Holder: *cur, Watched: time.Since(start)}
+		}
+		if time.Since(start) >= lease {
+			return true, nil
+		}
+	}
+}
+
+// sameLease says whether two reads of one record show no write between.
+func sameLease(a, b LockRecord) bool {
+	return a.Renewed.Equal(b.Renewed) && a.State == b.State && a.JournalID == b.JournalID &&
+		a.PlanDigest == b.PlanDigest && a.Started.Equal(b.Started) && a.Command == b.Command
+}
+
+// startRenewing renews the record every l.every until Release or Leave.
+func (l *Lock) startRenewing() {
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-l.stop
+		cancel()
+	}()
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(l.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+			}
+			if l.renew(ctx) != nil {
+				return
+			}
+		}
+	}()
+}
+
+// renew rewrites the record with a new renewal time, once it is checked
+// to be still this run's. A failure the wire may cure is retried at the
+// next tick, unless the lease would expire before: then, as when the
+// record is gone or another's, the lock is lost (the error returned).
+func (l *Lock) renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	sent := time.Now()
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return nil // stopped meanwhile
+		}
+		if time.Since(l.lastOK)+l.every < l.rec.LeaseOf() {
+			if l.logf != nil {
+				l.logf("lock: renewal failed, tried again in %s: %v", l.every, err)
+			}
+			return nil
+		}
+		return l.loseLocked(fmt.Errorf("lock: not renewed for %s (%v), so its lease (%s) may expire and another run take it over: %w",
+			time.Since(l.lastOK).Round(time.Millisecond), err, l.rec.LeaseOf(), ErrLockLost))
+	}
+	rs, err := locks(ctx, l.s)
+	if err != nil {
+		return fail(err)
+	}
+	var mine bool
+	var other *LockRecord
+	for i := range rs {
+		if rs[i].ID == l.rec.ID && rs[i].RunID == l.rec.RunID {
+			mine = true
+		} else if rs[i].ID == l.rec.ID {
+			other = &rs[i]
+		}
+	}
+	if !mine {
+		if other != nil {
+			return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
+		}
+		return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+	}
+	rec := l.rec
+	rec.Renewed = stamp(l.now())
+	w, err := rec.write()
+	if err != nil {
+		return fail(err)
+	}
+	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
+		if notFound(err) {
+			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+		}
+		return fail(err)
+	}
+	l.rec, l.lastOK = rec, sent
+	if l.logf != nil {
+		l.logf("lock: renewed")
+	}
+	return nil
+}
+
+// loseLocked records that the lock is lost (l.mu held) and returns err.
+func (l *Lock) loseLocked(err error) error {
+	if l.err == nil {
+		l.err = err
+		close(l.lost)
+	}
+	return l.err
+}
+
+// stopRenewing ends the renewals and waits for one under way.
+func (l *Lock) stopRenewing() {
+	if l.stop == nil {
+		return
+	}
+	l.once.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+// Leave ends the renewals and leaves the record on the gateway: the run
+// ends keeping the lock (its apply interrupted or unfinished), and the
+// lock's lease runs out.
+func (l *Lock) Leave() {
+	if l != nil {
+		l.stopRenewing()
+	}
+}
+
 func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
@@ -476,42 +863,86 @@ func notFound(err error) bool {
 }
 
 // SetState records what the holder does now (and the journal's id, when
-// journalID is not ""). It updates the record by its id: a lock broken
-// meanwhile gives ErrLockLost.
+// journalID is not ""); the write renews the lease too. It updates the
+// record by its id: a lock broken meanwhile gives ErrLockLost, as does a
+// lock lost before (Err). An ended state (LockRecord.Ended) ends the
+// renewals: the run writes no more.
 func (l *Lock) SetState(ctx context.Context, st LockState, journalID string) error {
 	if l == nil {
 		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
 	}
 	rec := l.rec
 	rec.State = st
 	if journalID != "" {
 		rec.JournalID = journalID
 	}
+	if rec.Lease > 0 {
+		rec.Renewed = stamp(l.now())
+	}
 	w, err := rec.write()
 	if err != nil {
 		return err
 	}
+	sent := time.Now()
 	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
 		if notFound(err) {
-			return fmt.Errorf("lock: %w", ErrLockLost)
+			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
 		}
 		return fmt.Errorf("lock: record the state %q: %w", st, err)
 	}
-	l.rec = rec
+	l.rec, l.lastOK = rec, sent
+	if rec.Ended() && l.stop != nil {
+		l.once.Do(func() { close(l.stop) }) // not waited for: l.mu is held
+	}
 	return nil
 }
 
-// Release deletes the lock record once it is checked to be still ours.
+// SetOrigin names, in the record, the journal file in dir (see
+// LockRecord.Origin), from the next write on.
+func (l *Lock) SetOrigin(dir string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rec.Origin = JournalOrigin(dir)
+}
+
+// JournalOrigin identifies the journal file in dir on this machine (its
+// device and inode; "" where that is not known): a copy of it has another.
+func JournalOrigin(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	st, err := os.Lstat(filepath.Join(dir, JournalFile))
+	if err != nil {
+		return ""
+	}
+	return fileIdentity(st)
+}
+
+// Release ends the renewals and deletes the lock record once it is
+// checked to be still ours.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
+	l.stopRenewing()
+	if err := l.Err(); err != nil {
+		return fmt.Errorf("lock: release: %w", err)
+	}
+	rec := l.Record()
 	rs, err := locks(ctx, l.s)
 	if err != nil {
 		return err
 	}
 	for _, r := range rs {
-		if r.RunID == l.rec.RunID && r.ID == l.rec.ID {
+		if r.RunID == rec.RunID && r.ID == rec.ID {
 			if err := l.s.DeleteCodec(ctx, r.ID); err != nil && !notFound(err) {
 				return fmt.Errorf("lock: release: %w", err)
 			}
@@ -574,7 +1005,9 @@ func JournalID(dir string) string {
 // SetState on (a plan made again under the lock).
 func (l *Lock) SetPlanDigest(d string) {
 	if l != nil {
+		l.mu.Lock()
 		l.rec.PlanDigest = d
+		l.mu.Unlock()
 	}
 }
 

@@ -22,3 +22,13 @@ func checkPrivate(name string, st fs.FileInfo) error {
 	}
 	return nil
 }
+
+// fileIdentity is the device and inode of st's file: a copy of the file
+// has another.
+func fileIdentity(st fs.FileInfo) string {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", uint64(s.Dev), uint64(s.Ino)) //nolint:unconvert // Dev's type differs between systems
+}

@@ -78,7 +78,12 @@ func Rollback(ctx context.Context, w Writer, journalDir string, opts Options) (*
 			return res, &MovedError{JournalDir: journalDir, Moved: moved}
 		}
 	}
+	// A lock lost meanwhile (Options.Lock) stops the undos: another run
+	// may be writing.
 	r.rollback(context.WithoutCancel(ctx), res, before)
+	if lerr := opts.Lock.Err(); lerr != nil {
+		return res, r.lockLost(res, lerr)
+	}
 	if res.Restored {
 		return res, j.finish()
 	}
@@ -153,7 +158,7 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		sem := make(chan struct{}, parallelism(r.opts))
 		var wg sync.WaitGroup
 		for _, u := range us {
-			if r.silent() {
+			if r.silent() || r.lockGone() {
 				break
 			}
 			sem <- struct{}{}
@@ -171,6 +176,10 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 	res.Notes = append(res.Notes, r.notes...)
 	unanswered := r.unanswered
 	r.mu.Unlock()
+	if r.lockGone() {
+		res.Remaining = fmt.Sprintf("the rollback stopped: %v", r.opts.Lock.Err())
+		return
+	}
 	if unanswered >= silentUndos {
 		left := 0
 		for _, u := range units {
@@ -282,7 +291,7 @@ func (r *runner) silent() bool {
 
 func (r *runner) undoUnit(ctx context.Context, u *undoUnit) {
 	for _, e := range u.effects {
-		if r.silent() {
+		if r.silent() || r.lockGone() {
 			return
 		}
 		start := time.Now()

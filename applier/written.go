@@ -274,7 +274,7 @@ func recordFirmware(rec *writtenRecord, e *effect) bool {
 // The record as it stands is the one listed when the lock was taken
 // (Lock.Seen): no other run writes it while the lock is held.
 func recordOnGateway(ctx context.Context, s LockStore, l *Lock, effects []*effect) error {
-	run := l.rec.RunID
+	run := l.Record().RunID
 	gr := GatewayRecordOf(l.Seen)
 	if gr == nil {
 		gr = &GatewayRecord{CodecJSON: map[string]string{}, Firmware: map[string]string{}}

@@ -198,10 +198,10 @@ func (c *ApplyCmd) Run(env *Env) error {
 	}
 	keepLock := false
 	defer func() {
-		if !keepLock {
-			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
-			}
+		if keepLock {
+			lock.Leave() // its lease runs out: a rollback from the journal takes it over
+		} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}()
 	p := run.Plan
@@ -340,6 +340,7 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 	}
 	var se *applier.StepError
 	var unverified *applier.UnverifiedError
+	var lost *applier.LockLostError
 	errors.As(err, &se)
 	switch {
 	case err == nil:
@@ -367,6 +368,13 @@ func reportApply(ctx context.Context, env *Env, run *planRun, res *applier.Resul
 		fmt.Fprintf(out, "The journal is kept in %s. Run gwsync plan %s to see where the gateway stands, then either\n"+
 			"  gwsync rollback %s            to undo this apply, or\n"+
 			"  gwsync rollback --abandon %s  to keep it and end the journal.\n", unverified.JournalDir, siteDir, siteDir, siteDir)
+		return withExit(ExitPartial, nil)
+	case errors.As(err, &lost):
+		add, chg, del := res.Summary()
+		fmt.Fprintf(out, "\nError: %v\n\n", err)
+		fmt.Fprintf(out, "This apply lost the gateway's lock (%d added, %d changed, %d destroyed before it stopped), so it stopped writing and did not roll back: another run may be writing to the gateway now.\n"+
+			"Run gwsync unlock %s to see who holds the lock (answer no to keep it). Once that run is over, gwsync plan %s shows where the gateway stands; the journal kept in %s lets gwsync rollback %s undo this apply's writes.\n",
+			add, chg, del, siteDir, siteDir, lost.JournalDir, siteDir)
 		return withExit(ExitPartial, nil)
 	case !res.RolledBack && !res.Kept && len(res.Applied) == 0 && se == nil && !res.JournalKept:
 		// Refused before the first write (stale, journal, first read).

@@ -589,10 +589,10 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 			return fail(ExitError, err)
 		}
 		defer func() {
-			if !keepLock {
-				if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-					fmt.Fprintf(&out, "warning: %v\n", err)
-				}
+			if keepLock {
+				lock.Leave() // its lease runs out: a rollback from the journal takes it over
+			} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(&out, "warning: %v\n", err)
 			}
 		}()
 	}

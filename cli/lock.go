@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -28,8 +29,12 @@ import (
 // from may have moved meanwhile. A held lock is an exit-1 error that names
 // the holder and the ways forward.
 func takeLock(ctx context.Context, env *Env, run *planRun, siteDir string, timeout time.Duration, logf func(string, ...any)) (*applier.Lock, error) {
+	lease, err := lockLease(env)
+	if err != nil {
+		return nil, withExit(ExitError, err)
+	}
 	rec := applier.NewLockRecord(env.Getenv, "apply", siteDir, run.Plan.Digest())
-	l, err := applier.AcquireLock(ctx, run.Client, rec, applier.LockOptions{Timeout: timeout, Logf: logf,
+	l, err := applier.AcquireLock(ctx, run.Client, rec, applier.LockOptions{Timeout: timeout, Logf: logf, Lease: lease,
 		Waiting: func(h applier.LockRecord) {
 			fmt.Fprintf(env.Stderr, "Waiting up to %s for the gateway's lock, held by %s\n", timeout, h.Holder())
 		}})
@@ -61,6 +66,24 @@ func takeLock(ctx context.Context, env *Env, run *planRun, siteDir string, timeo
 		err = errors.Join(err, rerr)
 	}
 	return nil, withExit(ExitError, fmt.Errorf("plan again under the lock: %w", err))
+}
+
+// LeaseEnv sets the lease of the gateway's lock: how long its holder may
+// go without renewing its record (it renews every quarter of it) before a
+// rollback from its journal may take it over. Unset: the default.
+const LeaseEnv = "GWSYNC_LOCK_LEASE"
+
+// lockLease is the lease LeaseEnv sets (0: applier.DefaultLockLease).
+func lockLease(env *Env) (time.Duration, error) {
+	v := strings.TrimSpace(env.getenv(LeaseEnv))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 40*time.Millisecond || d > 24*time.Hour {
+		return 0, fmt.Errorf("%s=%q: want a duration from 40ms to 24h, such as 2m", LeaseEnv, v)
+	}
+	return d, nil
 }
 
 // journalDirFor is the journal folder of siteDir, or the fleet site's.
@@ -145,8 +168,18 @@ func interruptedNotice(w io.Writer, h *applier.LockRecord, siteDir string) {
 // left after its lock was broken) is trusted only with --force.
 func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteDir, journalDir string) (l *applier.Lock, tookOver bool, err error) {
 	jid := applier.JournalID(journalDir)
+	lease, err := lockLease(env)
+	if err != nil {
+		return nil, false, withExit(ExitError, err)
+	}
 	rec := applier.NewLockRecord(env.Getenv, "rollback", siteDir, "")
 	rec.JournalID = jid
+	// The journal file here, on this machine: a record that names it, of
+	// this host, is of a run that wrote this very file, and this run holds
+	// its RunFile (HoldJournalDir): that run's process has ended.
+	origin := applier.JournalOrigin(journalDir)
+	rec.Origin = origin
+	host, _ := os.Hostname()
 	// The lock of a rollback of this journal is taken over only when that
 	// rollback started from this copy of it (cut short, run again here):
 	// another copy's rollback may be running.
@@ -156,12 +189,17 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 			return nil, false, withExit(ExitError, fmt.Errorf("nothing was written: %w", err))
 		}
 	}
-	l, err = applier.AcquireLock(ctx, cl, rec, applier.LockOptions{TakeOver: func(h applier.LockRecord) bool {
-		if jid != "" && h.JournalID == jid && (h.Command != "rollback" || slices.Contains(ours, h.RunID)) {
-			tookOver = true
-		}
-		return tookOver
-	}})
+	l, err = applier.AcquireLock(ctx, cl, rec, applier.LockOptions{Lease: lease, Logf: env.debugLog(false),
+		TakeOver: func(h applier.LockRecord) bool {
+			return jid != "" && h.JournalID == jid && (h.Command != "rollback" || slices.Contains(ours, h.RunID))
+		},
+		HolderGone: func(h applier.LockRecord) bool {
+			return origin != "" && h.Origin == origin && host != "" && h.Host == host
+		},
+		Watching: func(h applier.LockRecord, d time.Duration) {
+			fmt.Fprintf(env.Stderr, "The gateway's lock is held by %s.\n"+
+				"Its run may still be going on another machine: watching its record for up to %s; it is taken over if it is not renewed meanwhile.\n", h.Holder(), d)
+		}})
 	var le *applier.LockedError
 	if errors.As(err, &le) {
 		var b strings.Builder
@@ -170,7 +208,10 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 		for _, d := range le.Holder.Details() {
 			fmt.Fprintf(&b, "  %s\n", d)
 		}
-		if jid != "" && le.Holder.JournalID == jid {
+		if le.Watched > 0 {
+			fmt.Fprintf(&b, "That run is still going: it renewed its lock (%s) while this rollback watched it. Wait for it to end; it releases the lock, or its lease runs out %s after it stops, and gwsync rollback %s then takes the lock over. Only if you know it is gone (its machine down, its CI job cancelled), break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).",
+				le.Holder.LeaseSummary(time.Now()), le.Holder.LeaseOf(), siteDir, siteDir)
+		} else if jid != "" && le.Holder.JournalID == jid {
 			fmt.Fprintf(&b, "A rollback of this journal (%s) started from another copy of it holds the lock: wait for it to finish, or, if it is gone, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", jid, siteDir)
 		} else {
 			fmt.Fprintf(&b, "This journal (%s) is not that run's: wait for that run, or, if it is gone and this journal is the one to finish, break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).", cmp.Or(jid, "no id"), siteDir)
@@ -180,6 +221,10 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 	if err != nil {
 		return nil, false, withExit(ExitError, err)
 	}
+	// Only a lock taken over names this journal: one accepted, then
+	// released or broken while its lease was watched, and created anew,
+	// does not.
+	tookOver = l.TookOver
 	if err := l.SetState(ctx, applier.LockRollingBack, jid); err != nil {
 		return nil, false, withExit(ExitError, err)
 	}

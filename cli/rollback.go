@@ -68,10 +68,10 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 	keepLock := true // released only when the journal is ended
 	defer func() {
-		if !keepLock {
-			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
-			}
+		if keepLock {
+			lock.Leave() // its lease runs out: a rollback from the journal takes it over
+		} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}()
 
@@ -90,7 +90,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	}
 
 	prog := newProgress(env)
-	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force, Target: target}
+	opts := applier.Options{Parallelism: applier.DefaultParallelism, Progress: prog.event, Force: c.Force, Target: target, Lock: lock}
 	if debugf(env.logger(c.Verbose)) != nil {
 		opts.Logf = prog.logf
 	}
@@ -99,9 +99,13 @@ func (c *RollbackCmd) Run(env *Env) error {
 	printUndo(env.Stdout, res)
 	var inc *applier.RollbackIncompleteError
 	var moved *applier.MovedError
+	var lost *applier.LockLostError
 	switch {
 	case errors.As(err, &moved):
 		return withExit(ExitError, err)
+	case errors.As(err, &lost):
+		fmt.Fprintln(env.Stdout, "Rollback INCOMPLETE: this rollback lost the gateway's lock, so it stopped writing: another run may be writing to the gateway now.")
+		return withExit(ExitPartial, fmt.Errorf("%w; run gwsync unlock %s to see who holds the lock (answer no to keep it); once that run is over, gwsync plan %s shows where the gateway stands", err, c.Site, c.Site))
 	case err == nil:
 		keepLock = false
 		n := countUndone(res)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gwsync/gwsync/applier"
 )
@@ -40,6 +41,13 @@ func (c *UnlockCmd) Run(env *Env) error {
 	for _, d := range h.Details() {
 		fmt.Fprintf(env.Stdout, "  %s\n", d)
 	}
+	switch now := time.Now(); {
+	case h.Ended():
+	case h.LeaseExpired(now):
+		fmt.Fprintf(env.Stdout, "\nIts record was not renewed for longer than its lease (%s) by this machine's clock: that run looks gone.\n", h.LeaseOf())
+	default:
+		fmt.Fprintf(env.Stdout, "\nIts record was renewed within its lease (%s) by this machine's clock: that run may still be going (a running gwsync renews it every quarter of the lease).\n", h.LeaseOf())
+	}
 	if h.Interrupted() {
 		fmt.Fprintf(env.Stdout, "\nThat run may have written to the gateway. Break the lock only when it is gone (its CI job ended, its process killed).\n"+
 			"Breaking it does not roll it back: afterwards gwsync plan %s shows where the gateway stands, and gwsync apply %s goes forward to the site.\n", c.Site, c.Site)
@@ -69,12 +77,14 @@ func (c *UnlockCmd) Run(env *Env) error {
 // Help is the command's long help.
 func (c *UnlockCmd) Help() string {
 	return `Shows who holds the gateway's lock (host, user, CI run, start, plan digest,
-state, journal id) and breaks it. The lock lives on the gateway, as a custom
-payload codec named gwsync-lock, so that two machines never apply to one
-gateway at once. A run that was killed or cancelled leaves it held, and plan and
-apply say so from any checkout. Break it only when that run is gone; to undo
-what it wrote, run gwsync rollback with its journal instead (it takes the lock
-over by itself).
+state, journal id, last renewal) and breaks it. The lock lives on the gateway,
+as a custom payload codec named gwsync-lock, so that two machines never apply
+to one gateway at once. A run that was killed or cancelled leaves it held, and
+plan and apply say so from any checkout. A running gwsync renews the record
+every quarter of its lease (GWSYNC_LOCK_LEASE, 2m by default): a record not
+renewed for longer is of a run that looks gone. Break it only when that run is
+gone; to undo what it wrote, run gwsync rollback with its journal instead (it
+takes the lock over by itself, once the lease has run out).
 
 Exit codes:
   0  the lock was broken, or none was held
