@@ -4,22 +4,68 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 )
 
-// A response is read with encoding/json: the envelope member by member
-// (json.Decoder tokens), so that of a duplicated gatewayEUI the non-empty
-// value is kept, and, when the body is an object, its "code" and "error"
-// members (an error answer). The body is then decoded into the caller's
-// type (decodeBody, or the paging reader for a list).
+// A response is read with one json.Unmarshal into an envelope, whose body
+// is kept as it came (a json.RawMessage): json.Unmarshal checks the whole
+// message (one JSON object, nothing after it) and reads every member in
+// one pass. Of a body that is an object, the "code" and "error" members
+// (an error answer) are then looked for, only when the body may hold them
+// (mayHoldCode). The body is decoded into the caller's type by decodeBody,
+// a list page straight into its page type (lister.fetch).
+
+// envelope is a response message as json.Unmarshal reads it. Its members
+// are matched by their exact names, as the gateway spells them:
+// encoding/json gives a key that no field has exactly to the first field
+// whose name matches it without regard to case, so the Folded fields,
+// declared first, take such keys ("ID", "Body") and drop them.
+type envelope struct {
+	FoldedID         ignored `json:"ID"`
+	FoldedGatewayEUI ignored `json:"GATEWAYEUI"`
+	FoldedMethod     ignored `json:"METHOD"`
+	FoldedURL        ignored `json:"URL"`
+	FoldedBody       ignored `json:"BODY"`
+
+	ID         FlexString      `json:"id"` // an id given as a number is read as its digits
+	GatewayEUI nonEmptyString  `json:"gatewayEUI"`
+	Method     stringOrKeep    `json:"method"`
+	URL        stringOrKeep    `json:"url"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// ignored is a member read and dropped.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
+
+// stringOrKeep takes the value of a member that is a string; any other
+// value leaves it as it was, as decoding it into a string would.
+type stringOrKeep string
+
+func (s *stringOrKeep) UnmarshalJSON(b []byte) error {
+	if v, ok := stringValue(b); ok {
+		*s = stringOrKeep(v)
+	}
+	return nil
+}
+
+// nonEmptyString takes the value of a member that is a non-empty string:
+// the spec's example carries gatewayEUI twice, and the non-empty one wins
+// whichever comes last.
+type nonEmptyString string
+
+func (s *nonEmptyString) UnmarshalJSON(b []byte) error {
+	if v, ok := stringValue(b); ok && v != "" {
+		*s = nonEmptyString(v)
+	}
+	return nil
+}
 
 // bodyStatus is what the reading of a response learnt about its body.
 type bodyStatus struct {
 	code    []byte // the raw value of the body's "code" member, nil when none
 	errText []byte // the raw value of its "error" member, nil when none
 }
-
-var errSyntax = errors.New("invalid JSON")
 
 // stringValue is the Go string of a JSON string span; ok is false for
 // anything else.
@@ -37,61 +83,30 @@ func stringValue(raw []byte) (string, bool) {
 	return v, true
 }
 
-// scanResponse reads a response message: the envelope as
-// Response.UnmarshalJSON reads it (an id given as a number, the non-empty
-// one of duplicated gatewayEUI keys) and, when the body is an object, its
-// code and error members. A message that is not one valid JSON object is
-// an error.
+var errNotObject = errors.New("response is not a JSON object")
+
+// scanResponse reads a response message: the envelope (an id given as a
+// number, the non-empty one of duplicated gatewayEUI keys; of a key given
+// twice otherwise, the last) and, when the body is an object, its code
+// and error members. A message that is not one valid JSON object is an
+// error. The body of the Response is a copy: payload is not retained.
 func scanResponse(payload []byte) (Response, bodyStatus, error) {
-	var (
-		r  Response
-		st bodyStatus
-	)
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return Response{}, bodyStatus{}, errors.New("response is not a JSON object")
+	// json.Unmarshal leaves a struct as it was for a null message.
+	if b := bytes.TrimLeft(payload, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return Response{}, bodyStatus{}, errNotObject
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return Response{}, bodyStatus{}, err
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return Response{}, bodyStatus{}, err
-		}
-		switch key {
-		case "id":
-			var id FlexString
-			if err := id.UnmarshalJSON(raw); err != nil {
-				return Response{}, bodyStatus{}, fmt.Errorf("response id: %w", err)
-			}
-			r.ID = string(id)
-		case "gatewayEUI":
-			if v, ok := stringValue(raw); ok && v != "" {
-				r.GatewayEUI = v
-			}
-		case "method":
-			if v, ok := stringValue(raw); ok {
-				r.Method = v
-			}
-		case "url":
-			if v, ok := stringValue(raw); ok {
-				r.URL = v
-			}
-		case "body":
-			r.Body = raw
-			st = statusOf(raw)
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
 		return Response{}, bodyStatus{}, err
 	}
-	if len(bytes.TrimSpace(payload[dec.InputOffset():])) != 0 {
-		return Response{}, bodyStatus{}, errSyntax
+	r := Response{
+		ID:         string(env.ID),
+		GatewayEUI: string(env.GatewayEUI),
+		Method:     string(env.Method),
+		URL:        string(env.URL),
+		Body:       env.Body,
 	}
-	return r, st, nil
+	return r, statusOf(env.Body), nil
 }
 
 // statusOf finds the code and error members of a body that is an object

@@ -3,11 +3,14 @@ package nsapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+var errSyntax = errors.New("invalid JSON")
 
 // refResponse is the reference reading of a response: encoding/json for
 // the envelope (json.Decoder tokens) after a validity check of the whole,
@@ -99,6 +102,15 @@ var responseSeeds = []string{
 	`{"id":"a","body":{"n":-0.5e-3,"t":true,"f":false,"z":null,"s":"\ud83d\ude00"}}`,
 	``,
 	`"just a string"`,
+	`null`,
+	` null `,
+	`{"ID":"x","Id":"y","id":"a","iD":"z","BODY":{"code":3},"Body":1,"gatewayeui":"E","GATEWAYEUI":"F","Method":"M","uRL":"u"}`,
+	`{"id":"a","gatewayEUI":"X","gatewayEUI":"","gatewayEUI":null,"gatewayEUI":5}`,
+	`{"id":"a","method":"GET","method":5,"url":"/x","url":""}`,
+	`{"id":"a","id":null}`,
+	`{"id":"a","id":[1]}`,
+	`{"id":"a","body":{"code":5,"error":"x"},"body":[]}`,
+	`{"id":"a","body":[],"body":{"CODE":"7"}}`,
 }
 
 func checkScan(t *testing.T, payload []byte) {

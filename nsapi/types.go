@@ -27,7 +27,8 @@ type Request struct {
 
 // Response is the envelope the gateway publishes on the response topic.
 // The spec's example carries gatewayEUI twice; the non-empty one wins
-// (encoding/json keeps the last, so UnmarshalJSON scans for both).
+// (encoding/json keeps the last, so UnmarshalJSON reads it as
+// scanResponse does).
 type Response struct {
 	ID         string          `json:"id"`
 	GatewayEUI string          `json:"gatewayEUI"`
@@ -43,8 +44,7 @@ func (r *Response) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	resp.Body = append(json.RawMessage(nil), resp.Body...)
-	*r = resp
+	*r = resp // its body is a copy
 	return nil
 }
 
