@@ -129,21 +129,25 @@ func statusOf(body json.RawMessage) bodyStatus {
 // mayHoldCode reports whether an object may have a "code" member: it holds
 // "code" between quotes in some letter case (encoding/json's folding of
 // these four letters is ASCII's), or an escape, which could spell the key.
-// A list page holds neither, and is then not decoded a second time.
+// A list page holds neither, and is then not decoded a second time. Only
+// the quotes followed by a c are looked at: a page has few of them.
 func mayHoldCode(b []byte) bool {
 	if bytes.IndexByte(b, '\\') >= 0 {
 		return true
 	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return false
-		}
-		i += j + 1
-		if len(b)-i >= 5 && b[i+4] == '"' && bytes.EqualFold(b[i:i+4], []byte("code")) {
-			return true
+	for _, start := range [][]byte{[]byte(`"c`), []byte(`"C`)} {
+		for i := 0; ; {
+			j := bytes.Index(b[i:], start)
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			if len(b)-i >= 5 && b[i+4] == '"' && bytes.EqualFold(b[i:i+4], []byte("code")) {
+				return true
+			}
 		}
 	}
+	return false
 }
 
 // remote is the *RemoteError a body's status makes, or nil for a

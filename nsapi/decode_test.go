@@ -189,3 +189,28 @@ func ScanResponse(payload []byte) error {
 	_, _, err := scanResponse(payload)
 	return err
 }
+
+// holdsQuotedCode is mayHoldCode as first written: every quote looked at.
+func holdsQuotedCode(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return true
+	}
+	for i := range b {
+		if b[i] == '"' && len(b)-i >= 6 && b[i+5] == '"' && bytes.EqualFold(b[i+1:i+5], []byte("code")) {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzMayHoldCode(f *testing.F) {
+	for _, s := range []string{`{"code":1}`, `{"CoDe":1}`, `{"xcode":1}`, `{"a":"c","code":1}`, `{"a":"C"}`,
+		`{"cod":"e"}`, `"code`, `"c`, `{"a":"\u0063ode"}`, `{"mbMode":"x","codec":"y"}`, `""code"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := mayHoldCode(b), holdsQuotedCode(b); got != want {
+			t.Errorf("mayHoldCode(%q) = %v, want %v", b, got, want)
+		}
+	})
+}
