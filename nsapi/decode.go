@@ -7,12 +7,16 @@ import (
 )
 
 // A response is read with one json.Unmarshal into an envelope, whose body
-// is kept as it came (a json.RawMessage): json.Unmarshal checks the whole
-// message (one JSON object, nothing after it) and reads every member in
-// one pass. Of a body that is an object, the "code" and "error" members
-// (an error answer) are then looked for, only when the body may hold them
+// is kept as it came (a json.RawMessage): json.Unmarshal checks that the
+// message is one JSON object with nothing after it, then reads its
+// members. Of a body that is an object, the "code" and "error" members (an
+// error answer) are then looked for, only when the body may hold them
 // (mayHoldCode). The body is decoded into the caller's type by decodeBody,
-// a list page straight into its page type (lister.fetch).
+// a list page straight into its page type (lister.fetch). So a page's
+// bytes are scanned three times (the message checked, the body skipped to
+// be copied, the body checked) and decoded once: encoding/json checks all
+// of its input before decoding it, and the answer is read whole, for its
+// id, before the type it decodes into is known.
 
 // envelope is a response message as json.Unmarshal reads it. Its members
 // are matched by their exact names, as the gateway spells them:
