@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -211,6 +213,49 @@ func FuzzMayHoldCode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := mayHoldCode(b), holdsQuotedCode(b); got != want {
 			t.Errorf("mayHoldCode(%q) = %v, want %v", b, got, want)
+		}
+	})
+}
+
+// flexIntRef is FlexInt.UnmarshalJSON as first written, the number's text
+// copied into a string.
+func flexIntRef(b []byte) (FlexInt, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return 0, nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" || s == "-" {
+			return 0, nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return 0, fmt.Errorf("want an integer, got %s", b)
+		}
+		v = int64(f)
+	}
+	return FlexInt(v), nil
+}
+
+func FuzzFlexInt(f *testing.F) {
+	for _, s := range []string{`0`, `-12`, `3.0`, `3.5`, `1e3`, `"25"`, `" 7 "`, `""`, `"-"`, `"x"`, `null`, ` 5 `,
+		`"\u0031"`, `"\u00a012"`, `"9223372036854775808"`, `9223372036854775807`, `"1_0"`, `true`, `"0x10"`, `"é"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wantErr := flexIntRef(b)
+		var got FlexInt
+		err := got.UnmarshalJSON(b)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || (err == nil && got != want) {
+			t.Errorf("%q: %d, %v; want %d, %v", b, got, err, want, wantErr)
 		}
 	})
 }
