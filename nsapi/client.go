@@ -413,8 +413,9 @@ func (c *Client) explainMismatch(err error, answeredBy string) {
 
 // decodeBody turns a response body into out, or into a *RemoteError when
 // st (its status) found {"code":N,"error":…} with N other than 200. It
-// returns the code (200 when the body carries none). The body is decoded
-// once, into out.
+// returns the code (200 when the body carries none). A body that is
+// empty, null or "" leaves out as it was; one that does not decode into
+// out is a *decodeError. The body is decoded once, into out.
 func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any) (int, error) {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
@@ -423,17 +424,26 @@ func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any
 	if code, re := st.remote(method, url); re != nil {
 		return code, re
 	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		*raw = b // valid JSON already: the envelope was read whole
-		return CodeSuccess, nil
-	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return CodeSuccess, fmt.Errorf("%s %s: decode answer: %w", method, url, err)
+			return CodeSuccess, &decodeError{method, url, err}
 		}
 	}
 	return CodeSuccess, nil
 }
+
+// decodeError is the error of an answer whose body is not of the type
+// the call expects.
+type decodeError struct {
+	method, url string
+	err         error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("%s %s: decode answer: %v", e.method, e.url, e.err)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }
 
 // fallback is one of the spec's URL spellings that NOTES.md tells us to try
 // when the canonical one is refused with code 21.

@@ -4,22 +4,72 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 )
 
-// A response is read with encoding/json: the envelope member by member
-// (json.Decoder tokens), so that of a duplicated gatewayEUI the non-empty
-// value is kept, and, when the body is an object, its "code" and "error"
-// members (an error answer). The body is then decoded into the caller's
-// type (decodeBody, or the paging reader for a list).
+// A response is read with one json.Unmarshal into an envelope, whose body
+// is kept as it came (a json.RawMessage): json.Unmarshal checks that the
+// message is one JSON object with nothing after it, then reads its
+// members. Of a body that is an object, the "code" and "error" members (an
+// error answer) are then looked for, only when the body may hold them
+// (mayHoldCode). The body is decoded into the caller's type by decodeBody,
+// a list page straight into its page type (lister.fetch). So a page's
+// bytes are scanned three times (the message checked, the body skipped to
+// be copied, the body checked) and decoded once: encoding/json checks all
+// of its input before decoding it, and the answer is read whole, for its
+// id, before the type it decodes into is known.
+
+// envelope is a response message as json.Unmarshal reads it. Its members
+// are matched by their exact names, as the gateway spells them:
+// encoding/json gives a key that no field has exactly to the first field
+// whose name matches it without regard to case, so the Folded fields,
+// declared first, take such keys ("ID", "Body") and drop them.
+type envelope struct {
+	FoldedID         ignored `json:"ID"`
+	FoldedGatewayEUI ignored `json:"GATEWAYEUI"`
+	FoldedMethod     ignored `json:"METHOD"`
+	FoldedURL        ignored `json:"URL"`
+	FoldedBody       ignored `json:"BODY"`
+
+	ID         FlexString      `json:"id"` // an id given as a number is read as its digits
+	GatewayEUI nonEmptyString  `json:"gatewayEUI"`
+	Method     stringOrKeep    `json:"method"`
+	URL        stringOrKeep    `json:"url"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// ignored is a member read and dropped.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
+
+// stringOrKeep takes the value of a member that is a string; any other
+// value leaves it as it was, as decoding it into a string would.
+type stringOrKeep string
+
+func (s *stringOrKeep) UnmarshalJSON(b []byte) error {
+	if v, ok := stringValue(b); ok {
+		*s = stringOrKeep(v)
+	}
+	return nil
+}
+
+// nonEmptyString takes the value of a member that is a non-empty string:
+// the spec's example carries gatewayEUI twice, and the non-empty one wins
+// whichever comes last.
+type nonEmptyString string
+
+func (s *nonEmptyString) UnmarshalJSON(b []byte) error {
+	if v, ok := stringValue(b); ok && v != "" {
+		*s = nonEmptyString(v)
+	}
+	return nil
+}
 
 // bodyStatus is what the reading of a response learnt about its body.
 type bodyStatus struct {
 	code    []byte // the raw value of the body's "code" member, nil when none
 	errText []byte // the raw value of its "error" member, nil when none
 }
-
-var errSyntax = errors.New("invalid JSON")
 
 // stringValue is the Go string of a JSON string span; ok is false for
 // anything else.
@@ -37,61 +87,30 @@ func stringValue(raw []byte) (string, bool) {
 	return v, true
 }
 
-// scanResponse reads a response message: the envelope as
-// Response.UnmarshalJSON reads it (an id given as a number, the non-empty
-// one of duplicated gatewayEUI keys) and, when the body is an object, its
-// code and error members. A message that is not one valid JSON object is
-// an error.
+var errNotObject = errors.New("response is not a JSON object")
+
+// scanResponse reads a response message: the envelope (an id given as a
+// number, the non-empty one of duplicated gatewayEUI keys; of a key given
+// twice otherwise, the last) and, when the body is an object, its code
+// and error members. A message that is not one valid JSON object is an
+// error. The body of the Response is a copy: payload is not retained.
 func scanResponse(payload []byte) (Response, bodyStatus, error) {
-	var (
-		r  Response
-		st bodyStatus
-	)
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return Response{}, bodyStatus{}, errors.New("response is not a JSON object")
+	// json.Unmarshal leaves a struct as it was for a null message.
+	if b := bytes.TrimLeft(payload, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return Response{}, bodyStatus{}, errNotObject
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return Response{}, bodyStatus{}, err
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return Response{}, bodyStatus{}, err
-		}
-		switch key {
-		case "id":
-			var id FlexString
-			if err := id.UnmarshalJSON(raw); err != nil {
-				return Response{}, bodyStatus{}, fmt.Errorf("response id: %w", err)
-			}
-			r.ID = string(id)
-		case "gatewayEUI":
-			if v, ok := stringValue(raw); ok && v != "" {
-				r.GatewayEUI = v
-			}
-		case "method":
-			if v, ok := stringValue(raw); ok {
-				r.Method = v
-			}
-		case "url":
-			if v, ok := stringValue(raw); ok {
-				r.URL = v
-			}
-		case "body":
-			r.Body = raw
-			st = statusOf(raw)
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
 		return Response{}, bodyStatus{}, err
 	}
-	if len(bytes.TrimSpace(payload[dec.InputOffset():])) != 0 {
-		return Response{}, bodyStatus{}, errSyntax
+	r := Response{
+		ID:         string(env.ID),
+		GatewayEUI: string(env.GatewayEUI),
+		Method:     string(env.Method),
+		URL:        string(env.URL),
+		Body:       env.Body,
 	}
-	return r, st, nil
+	return r, statusOf(env.Body), nil
 }
 
 // statusOf finds the code and error members of a body that is an object
@@ -114,21 +133,25 @@ func statusOf(body json.RawMessage) bodyStatus {
 // mayHoldCode reports whether an object may have a "code" member: it holds
 // "code" between quotes in some letter case (encoding/json's folding of
 // these four letters is ASCII's), or an escape, which could spell the key.
-// A list page holds neither, and is then not decoded a second time.
+// A list page holds neither, and is then not decoded a second time. Only
+// the quotes followed by a c are looked at: a page has few of them.
 func mayHoldCode(b []byte) bool {
 	if bytes.IndexByte(b, '\\') >= 0 {
 		return true
 	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return false
-		}
-		i += j + 1
-		if len(b)-i >= 5 && b[i+4] == '"' && bytes.EqualFold(b[i:i+4], []byte("code")) {
-			return true
+	for _, start := range [][]byte{[]byte(`"c`), []byte(`"C`)} {
+		for i := 0; ; {
+			j := bytes.Index(b[i:], start)
+			if j < 0 {
+				break
+			}
+			i += j + 1
+			if len(b)-i >= 5 && b[i+4] == '"' && bytes.EqualFold(b[i:i+4], []byte("code")) {
+				return true
+			}
 		}
 	}
+	return false
 }
 
 // remote is the *RemoteError a body's status makes, or nil for a

@@ -3,11 +3,16 @@ package nsapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+var errSyntax = errors.New("invalid JSON")
 
 // refResponse is the reference reading of a response: encoding/json for
 // the envelope (json.Decoder tokens) after a validity check of the whole,
@@ -99,6 +104,15 @@ var responseSeeds = []string{
 	`{"id":"a","body":{"n":-0.5e-3,"t":true,"f":false,"z":null,"s":"\ud83d\ude00"}}`,
 	``,
 	`"just a string"`,
+	`null`,
+	` null `,
+	`{"ID":"x","Id":"y","id":"a","iD":"z","BODY":{"code":3},"Body":1,"gatewayeui":"E","GATEWAYEUI":"F","Method":"M","uRL":"u"}`,
+	`{"id":"a","gatewayEUI":"X","gatewayEUI":"","gatewayEUI":null,"gatewayEUI":5}`,
+	`{"id":"a","method":"GET","method":5,"url":"/x","url":""}`,
+	`{"id":"a","id":null}`,
+	`{"id":"a","id":[1]}`,
+	`{"id":"a","body":{"code":5,"error":"x"},"body":[]}`,
+	`{"id":"a","body":[],"body":{"CODE":"7"}}`,
 }
 
 func checkScan(t *testing.T, payload []byte) {
@@ -176,4 +190,72 @@ func TestDeviceDecodesBothSpellings(t *testing.T) {
 func ScanResponse(payload []byte) error {
 	_, _, err := scanResponse(payload)
 	return err
+}
+
+// holdsQuotedCode is mayHoldCode as first written: every quote looked at.
+func holdsQuotedCode(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return true
+	}
+	for i := range b {
+		if b[i] == '"' && len(b)-i >= 6 && b[i+5] == '"' && bytes.EqualFold(b[i+1:i+5], []byte("code")) {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzMayHoldCode(f *testing.F) {
+	for _, s := range []string{`{"code":1}`, `{"CoDe":1}`, `{"xcode":1}`, `{"a":"c","code":1}`, `{"a":"C"}`,
+		`{"cod":"e"}`, `"code`, `"c`, `{"a":"\u0063ode"}`, `{"mbMode":"x","codec":"y"}`, `""code"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := mayHoldCode(b), holdsQuotedCode(b); got != want {
+			t.Errorf("mayHoldCode(%q) = %v, want %v", b, got, want)
+		}
+	})
+}
+
+// flexIntRef is FlexInt.UnmarshalJSON as first written, the number's text
+// copied into a string.
+func flexIntRef(b []byte) (FlexInt, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return 0, nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" || s == "-" {
+			return 0, nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return 0, fmt.Errorf("want an integer, got %s", b)
+		}
+		v = int64(f)
+	}
+	return FlexInt(v), nil
+}
+
+func FuzzFlexInt(f *testing.F) {
+	for _, s := range []string{`0`, `-12`, `3.0`, `3.5`, `1e3`, `"25"`, `" 7 "`, `""`, `"-"`, `"x"`, `null`, ` 5 `,
+		`"\u0031"`, `"\u00a012"`, `"9223372036854775808"`, `9223372036854775807`, `"1_0"`, `true`, `"0x10"`, `"é"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wantErr := flexIntRef(b)
+		var got FlexInt
+		err := got.UnmarshalJSON(b)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || (err == nil && got != want) {
+			t.Errorf("%q: %d, %v; want %d, %v", b, got, err, want, wantErr)
+		}
+	})
 }

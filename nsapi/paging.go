@@ -2,7 +2,7 @@ package nsapi
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -101,21 +101,22 @@ func (l *lister[T, L]) fetch(ctx context.Context, offset int) (r pageRequest, go
 	if r.method == "" {
 		r.method = "GET"
 	}
-	var raw json.RawMessage
-	if err := l.c.call(ctx, l.fb, r.method, r.url, r.body, &raw); err != nil {
+	// The body decodes straight into the page; page stays nil when the
+	// body is empty, null or "" (decodeBody decodes nothing then).
+	var page *L
+	if err := l.c.call(ctx, l.fb, r.method, r.url, r.body, &page); err != nil {
+		if de, ok := errors.AsType[*decodeError](err); ok {
+			return r, nil, 0, &ListError{r.method, r.url, "the answer's body is not a list page: " + de.err.Error()}
+		}
 		return r, nil, 0, err
 	}
-	if raw == nil {
+	if page == nil {
 		return r, nil, 0, &ListError{r.method, r.url, "the answer's body is empty or null where a list belongs"}
 	}
-	var page L
-	if err := json.Unmarshal(raw, &page); err != nil {
-		return r, nil, 0, &ListError{r.method, r.url, "the answer's body is not a list page: " + err.Error()}
-	}
-	got, t := l.items(&page)
+	got, t := l.items(page)
 	if l.seen != nil {
 		l.mu.Lock()
-		l.seen(offset, &page)
+		l.seen(offset, page)
 		l.mu.Unlock()
 	}
 	return r, got, int64(t), nil

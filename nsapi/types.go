@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/gwsync/gwsync/internal/reserved"
 )
@@ -27,7 +26,8 @@ type Request struct {
 
 // Response is the envelope the gateway publishes on the response topic.
 // The spec's example carries gatewayEUI twice; the non-empty one wins
-// (encoding/json keeps the last, so UnmarshalJSON scans for both).
+// (encoding/json keeps the last, so UnmarshalJSON reads it as
+// scanResponse does).
 type Response struct {
 	ID         string          `json:"id"`
 	GatewayEUI string          `json:"gatewayEUI"`
@@ -43,8 +43,7 @@ func (r *Response) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	resp.Body = append(json.RawMessage(nil), resp.Body...)
-	*r = resp
+	*r = resp // its body is a copy
 	return nil
 }
 
@@ -88,22 +87,26 @@ func (n *FlexInt) UnmarshalJSON(b []byte) error {
 		*n = 0
 		return nil
 	}
-	s := string(b)
+	num := b // the number's text, read without a copy when it is plain
 	if b[0] == '"' {
-		if v, ok := plainString(b); ok {
-			s = v
-		} else if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		if in, ok := plainContent(b); ok {
+			num = in
+		} else {
+			var s string
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
+			num = []byte(s)
 		}
-		s = strings.TrimSpace(s)
-		if s == "" || s == "-" {
+		num = bytes.TrimSpace(num)
+		if len(num) == 0 || string(num) == "-" {
 			*n = 0
 			return nil
 		}
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
+		f, ferr := strconv.ParseFloat(string(num), 64)
 		if ferr != nil || f != float64(int64(f)) {
 			return fmt.Errorf("want an integer, got %s", b)
 		}
@@ -250,16 +253,26 @@ type deviceListWire struct {
 // false when it holds an escape or another byte (or is not a string),
 // which encoding/json has to read.
 func plainString(b []byte) (string, bool) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+	in, ok := plainContent(b)
+	if !ok {
 		return "", false
+	}
+	return string(in), true
+}
+
+// plainContent is plainString's content as the bytes of b between the
+// quotes.
+func plainContent(b []byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
 	}
 	in := b[1 : len(b)-1]
 	for _, c := range in {
 		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			return "", false
+			return nil, false
 		}
 	}
-	return string(in), true
+	return in, true
 }
 
 // DeviceWrite is the canonical body of POST /api/urdevices and PUT
