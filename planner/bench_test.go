@@ -102,6 +102,24 @@ func BenchmarkPlan10k(b *testing.B) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 }
 
+// BenchmarkPlan10kFromEmpty plans the same site for a gateway that holds
+// none of it (a first apply): every device, profile, group and member is
+// a create, and each member's class is checked against its profile.
+func BenchmarkPlan10kFromEmpty(b *testing.B) {
+	s, full := bigCase()
+	st := &nsapi.State{FormatVersion: 1, ChannelPlan: full.ChannelPlan, Applications: full.Applications}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := planner.Plan(s, st, planner.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Changes) < 10000 {
+			b.Fatalf("%d changes, want every device created", len(p.Changes))
+		}
+	}
+}
+
 // TestLivePlanRequests plans 2,000 devices against the simulated gateway:
 // the read must take a handful of paged list requests, not one per device.
 func TestLivePlanRequests(t *testing.T) {

@@ -221,7 +221,10 @@ type builder struct {
 	// the site's profiles and codecs as devices' reference targets, by name
 	siteProfiles, siteCodecs map[string]target
 	siteDevices              map[string]string // by upper EUI: the device's name
-	replacedDevs             map[string]bool
+	// the site's devices (by upper EUI) and profiles (by name) as indexes
+	// of site.Devices and site.Profiles, made on first use (deviceClasses)
+	siteDevAt, siteProfAt map[string]int
+	replacedDevs          map[string]bool
 	// deferred are the live devices (upper-case EUI) prune deletes once no
 	// FUOTA task lists them: a later apply.
 	deferred map[string]bool
