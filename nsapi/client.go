@@ -425,7 +425,7 @@ func decodeBody(method, url string, body json.RawMessage, st bodyStatus, out any
 		return code, re
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := unmarshalWire(b, out); err != nil {
 			return CodeSuccess, &decodeError{method, url, err}
 		}
 	}

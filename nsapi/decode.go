@@ -6,23 +6,24 @@ import (
 	"errors"
 )
 
-// A response is read with one json.Unmarshal into an envelope, whose body
-// is kept as it came (a json.RawMessage): json.Unmarshal checks that the
-// message is one JSON object with nothing after it, then reads its
-// members. Of a body that is an object, the "code" and "error" members (an
-// error answer) are then looked for, only when the body may hold them
-// (mayHoldCode). The body is decoded into the caller's type by decodeBody,
-// a list page straight into its page type (lister.fetch). So a page's
-// bytes are scanned three times (the message checked, the body skipped to
-// be copied, the body checked) and decoded once: encoding/json checks all
-// of its input before decoding it, and the answer is read whole, for its
-// id, before the type it decodes into is known.
+// A response is read with one unmarshalWire (wirejson.go) into an
+// envelope, whose body is kept as it came (a json.RawMessage): the decoder
+// checks that the message is one JSON object with nothing after it, then
+// reads its members, as json.Unmarshal does (FuzzScanResponse and
+// FuzzWireDecode hold it to that). Of a body that is an object, the "code"
+// and "error" members (an error answer) are then looked for, only when the
+// body may hold them (mayHoldCode). The body is decoded into the caller's
+// type by decodeBody, a list page straight into its page type
+// (lister.fetch). So a page's bytes are scanned more than once (the
+// message, then the body copied and decoded): the answer is read whole,
+// for its id, before the type it decodes into is known.
 
-// envelope is a response message as json.Unmarshal reads it. Its members
-// are matched by their exact names, as the gateway spells them:
-// encoding/json gives a key that no field has exactly to the first field
-// whose name matches it without regard to case, so the Folded fields,
-// declared first, take such keys ("ID", "Body") and drop them.
+// envelope is a response message as json.Unmarshal reads it, and
+// unmarshalWire alike. Its members are matched by their exact names, as
+// the gateway spells them: encoding/json gives a key that no field has
+// exactly to the first field whose name matches it without regard to
+// case, so the Folded fields, declared first, take such keys ("ID",
+// "Body") and drop them.
 type envelope struct {
 	FoldedID         ignored `json:"ID"`
 	FoldedGatewayEUI ignored `json:"GATEWAYEUI"`
@@ -100,7 +101,7 @@ func scanResponse(payload []byte) (Response, bodyStatus, error) {
 		return Response{}, bodyStatus{}, errNotObject
 	}
 	var env envelope
-	if err := json.Unmarshal(payload, &env); err != nil {
+	if err := unmarshalWire(payload, &env); err != nil {
 		return Response{}, bodyStatus{}, err
 	}
 	r := Response{
