@@ -306,13 +306,15 @@ func rollbackOf(jid string) func(applier.LockRecord) bool {
 func TestTakeOverWatchesAFreshRecord(t *testing.T) {
 	ctx := context.Background()
 	const lease = 300 * time.Millisecond
-	for name, renewed := range map[string]time.Time{
-		"fresh":                      time.Now(),
-		"holder's clock ahead a day": time.Now().Add(24 * time.Hour),
+	// The renewal time is taken as each case starts: a case that ran
+	// before it (one watches 2 leases) must not age it.
+	for name, ahead := range map[string]time.Duration{
+		"fresh":                      0,
+		"holder's clock ahead a day": 24 * time.Hour,
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := newMem()
-			h := holderLeft(t, m, renewed, 2*lease, applier.LockApplying)
+			h := holderLeft(t, m, time.Now().Add(ahead), 2*lease, applier.LockApplying)
 			var watched time.Duration
 			start := time.Now()
 			l, err := applier.AcquireLock(ctx, m, applier.NewLockRecord(env("USER", "b"), "rollback", "", ""), applier.LockOptions{
