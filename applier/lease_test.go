@@ -402,7 +402,7 @@ func TestTakeOverAtOnce(t *testing.T) {
 func TestTakeOverRefusedWhileTheHolderRenews(t *testing.T) {
 	ctx := context.Background()
 	m := newMem()
-	const lease = 400 * time.Millisecond
+	const lease = 2 * time.Second // four renewals a watch: margin for a loaded machine
 	rec := applier.NewLockRecord(env("USER", "alice"), "apply", "", "")
 	rec.JournalID = "j-1"
 	behind := func() time.Time { return time.Now().Add(-lease / 2) }
