@@ -427,10 +427,13 @@ func (r *runner) stop(err error) {
 	}
 }
 
+// isStopped says whether no step may start: a step failed, the run was
+// interrupted, or the lock is lost (seen at once, before the goroutine
+// that watches it records the stop).
 func (r *runner) isStopped() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stopped != nil
+	return r.stopped != nil || r.opts.Lock.Err() != nil
 }
 
 func (r *runner) note(format string, args ...any) {
@@ -550,6 +553,9 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, opts Options) (*Result, 
 				r.logf("apply: %v", lerr)
 			}
 			return res, &UnverifiedError{JournalDir: opts.JournalDir, Err: err}
+		}
+		if lerr := opts.Lock.Check(st); lerr != nil {
+			return res, r.lockLost(res, lerr)
 		}
 		if err := opts.Verify(wctx, st); err != nil {
 			failure = &VerifyError{Err: err}

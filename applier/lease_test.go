@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,10 +360,10 @@ func TestTakeOverAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMem()
-			holderLeft(t, m, tc.renewed, 0, tc.state)
+			holderLeft(t, m, tc.renewed, 400*time.Millisecond, tc.state)
 			cs := &countStore{LockStore: m}
 			l, err := applier.AcquireLock(ctx, cs, applier.NewLockRecord(env("USER", "b"), "rollback", "", ""), applier.LockOptions{
-				TakeOver: rollbackOf("j-1"), Now: tc.clock, HolderGone: func(applier.LockRecord) bool { return tc.gone },
+				Lease: 400 * time.Millisecond, TakeOver: rollbackOf("j-1"), Now: tc.clock, HolderGone: func(applier.LockRecord) bool { return tc.gone },
 				Watching: func(applier.LockRecord, time.Duration) { t.Error("watched") }})
 			if err != nil {
 				t.Fatal(err)
@@ -371,8 +372,15 @@ func TestTakeOverAtOnce(t *testing.T) {
 			if !l.TookOver {
 				t.Error("TookOver not set")
 			}
-			if lists, _, _, _ := cs.counts(); lists != 2 { // after the refused create, after the update
-				t.Errorf("%d lists: want no watch", lists)
+			// After the refused create and after the update; a holder not
+			// known to have ended is read once more, once a renewal of its
+			// under way would have landed (a lease/8 later).
+			want := 3
+			if tc.gone || tc.state != applier.LockApplying {
+				want = 2
+			}
+			if lists, _, _, _ := cs.counts(); lists != want {
+				t.Errorf("%d lists: want %d, no watch", lists, want)
 			}
 		})
 	}
@@ -449,18 +457,30 @@ func TestApplyStopsWhenItLosesTheLock(t *testing.T) {
 	other := f.machine(t)
 	taken := make(chan applier.LockRecord, 1)
 	var once sync.Once
-	id := l.Record().ID
 	res, err := applier.Apply(ctx, f.c, p, applier.Options{Parallelism: 1, JournalDir: dir, Lock: l,
 		Progress: func(ev applier.Event) {
 			if ev.Type == applier.EventDone {
+				// Taken after the first write; the apply goes on once a
+				// renewal has seen it (Progress holds the next step
+				// back), so that it must stop before the end.
 				once.Do(func() {
-					go func() {
-						rec, err := writeTaker(other, id)
-						if err != nil {
-							t.Errorf("take over: %v", err)
-						}
-						taken <- rec
-					}()
+					// Broken, then taken by another run: the holder's
+					// renewal (its update of a record that is gone) sees it.
+					if err := applier.BreakLock(ctx, other, l.Record()); err != nil {
+						t.Errorf("break the lock: %v", err)
+					}
+					tl, err := applier.AcquireLock(ctx, other, applier.NewLockRecord(env("USER", "bob"), "rollback", "", ""), applier.LockOptions{Lease: -1})
+					if err != nil {
+						t.Errorf("take the lock: %v", err)
+						taken <- applier.LockRecord{}
+					} else {
+						taken <- tl.Record()
+					}
+					select {
+					case <-l.Lost():
+					case <-time.After(20 * time.Second):
+						t.Error("the lock taken over is never lost")
+					}
 				})
 			}
 		}})
@@ -534,5 +554,109 @@ func TestReleasedWhileWatched(t *testing.T) {
 	}
 	if got := readLock(t, m); got.RunID != l.Record().RunID || got.ID == h.ID {
 		t.Errorf("the record %+v: want the taker's own, created anew", got)
+	}
+}
+
+// clobberStore writes back, right after the first update it passes on,
+// the record a live holder's renewal under way at that moment writes: its
+// list came before the takeover, its update lands after it.
+type clobberStore struct {
+	applier.LockStore
+	holder applier.LockRecord
+	after  time.Duration // when the renewal lands after the update (0: before it is answered)
+	once   sync.Once
+	landed chan struct{}
+}
+
+func (c *clobberStore) UpdateCodec(ctx context.Context, id string, w nsapi.CodecWrite) error {
+	err := c.LockStore.UpdateCodec(ctx, id, w)
+	c.once.Do(func() {
+		renew := func() {
+			defer close(c.landed)
+			h := c.holder
+			h.Renewed = time.Now().UTC()
+			b, _ := json.Marshal(h)
+			_ = c.LockStore.UpdateCodec(ctx, h.ID, nsapi.CodecWrite{Name: reserved.LockCodec, DecoderScript: string(b)})
+		}
+		if c.after == 0 {
+			renew()
+			return
+		}
+		time.AfterFunc(c.after, renew)
+	})
+	return err
+}
+
+// TestTakeOverRenewedOverIsRefused: a takeover in place that a holder's
+// renewal under way writes over is not a lock: the taker reads the record
+// again once such a renewal has landed, and is refused (its holder is
+// alive), writing nothing more; the record stays the holder's.
+func TestTakeOverRenewedOverIsRefused(t *testing.T) {
+	ctx := context.Background()
+	for name, after := range map[string]time.Duration{
+		"landed before the taker reads the record": 0,
+		"landed after it":                          10 * time.Millisecond, // within the taker's settle (a lease/8: 50 ms)
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := newMem()
+			h := holderLeft(t, m, time.Now().Add(-time.Hour), 400*time.Millisecond, applier.LockApplying) // expired by this clock
+			cs := &clobberStore{LockStore: m, holder: h, after: after, landed: make(chan struct{})}
+			l, err := applier.AcquireLock(ctx, cs, applier.NewLockRecord(env("USER", "b"), "rollback", "", ""), applier.LockOptions{
+				Lease: 400 * time.Millisecond, TakeOver: rollbackOf("j-1")})
+			<-cs.landed
+			var le *applier.LockedError
+			if !errors.As(err, &le) || le.Holder.RunID != h.RunID || !strings.Contains(err.Error(), "alive") {
+				if l != nil {
+					l.Release(ctx)
+				}
+				t.Fatalf("a takeover written over by the holder's renewal: %v, want refused, naming the holder as alive", err)
+			}
+			if got := readLock(t, m); got.RunID != h.RunID {
+				t.Errorf("the record %+v: want the holder's", got)
+			}
+		})
+	}
+}
+
+// stallStore holds the next list back for stall once armed: the holder's
+// process stalled in the middle of a renewal.
+type stallStore struct {
+	applier.LockStore
+	armed atomic.Bool
+	stall time.Duration
+}
+
+func (s *stallStore) ListCodecs(ctx context.Context, typ, search string) ([]nsapi.Codec, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		time.Sleep(s.stall)
+	}
+	return s.LockStore.ListCodecs(ctx, typ, search)
+}
+
+// TestStalledHolderLosesItsLock: a holder stalled past its lease (by its
+// own clock) in the middle of a renewal does not write its record back (a
+// taker may have it by then): the lock is lost, saying the lease ran out.
+func TestStalledHolderLosesItsLock(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	const lease = 200 * time.Millisecond
+	ss := &stallStore{LockStore: m, stall: 2 * lease}
+	l, err := applier.AcquireLock(ctx, ss, applier.NewLockRecord(env("USER", "a"), "apply", "", ""), applier.LockOptions{Lease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	before := readLock(t, m)
+	ss.armed.Store(true)
+	select {
+	case <-l.Lost():
+	case <-time.After(20 * time.Second):
+		t.Fatal("a holder stalled past its lease keeps the lock")
+	}
+	if err := l.Err(); !errors.Is(err, applier.ErrLockLost) || !strings.Contains(err.Error(), "ran out") {
+		t.Errorf("the lock lost: %v, want its lease run out", err)
+	}
+	if got := readLock(t, m); !got.Renewed.Equal(before.Renewed) {
+		t.Errorf("the stalled holder renewed its record after its lease ran out: %v, was %v", got.Renewed, before.Renewed)
 	}
 }

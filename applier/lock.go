@@ -452,6 +452,8 @@ type Lock struct {
 	stop   chan struct{} // closed to end the renewals
 	done   chan struct{} // closed when they ended
 	once   sync.Once
+	// renewing is set while the renewals run: the lease then counts.
+	renewing bool
 }
 
 // Record is the holder record of this lock.
@@ -477,7 +479,50 @@ func (l *Lock) Err() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.expiredLocked()
 	return l.err
+}
+
+// expiredLocked loses the lock (l.mu held) when its lease ran out by this
+// process's own clock since the last renewal that took: the process was
+// stalled (suspended, starved) past it, and another run may have taken the
+// lock over meanwhile, as a holder that stopped renewing allows. Nothing
+// is written from then on.
+func (l *Lock) expiredLocked() {
+	if l.err != nil || !l.renewing {
+		return
+	}
+	if lease := l.rec.LeaseOf(); time.Since(l.lastOK) >= lease {
+		l.loseLocked(fmt.Errorf("lock: its lease (%s) ran out before it was renewed (last renewed %s ago): another run may have taken it over: %w",
+			lease, time.Since(l.lastOK).Round(time.Millisecond), ErrLockLost))
+	}
+}
+
+// Check loses the lock when st, a whole read of the gateway, does not show
+// this run's record: the read that verifies an apply or a rollback sees a
+// takeover or a break that no renewal has seen yet. It returns Err.
+func (l *Lock) Check(st *nsapi.State) error {
+	if l == nil || st == nil {
+		return l.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	var other *LockRecord
+	for _, r := range LocksOf(st.Records) {
+		if r.ID == l.rec.ID && r.RunID == l.rec.RunID {
+			return nil
+		}
+		if other == nil {
+			other = &r
+		}
+	}
+	if other != nil {
+		return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
+	}
+	return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
 }
 
 // LockOptions configures AcquireLock.
@@ -556,6 +601,8 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 	waited := false
 	unseen := 0 // creates answered or refused with no record listed after
 	tookOver := false
+	var settle time.Duration // after a takeover in place: how long to wait before the record is checked again
+	var taken LockRecord     // the record taken over in place
 	for {
 		var cerr error
 		updated := tookOver // this pass lists after an update in place, not a create
@@ -582,6 +629,31 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 				mine = &rs[i]
 			} else if other == nil {
 				other = &rs[i]
+			}
+		}
+		if updated && mine == nil && other != nil && other.ID == taken.ID && other.RunID == taken.RunID {
+			// Its holder's renewal, under way, wrote its record back
+			// over the takeover: it is alive.
+			return nil, &LockedError{Holder: *other, Watched: time.Since(start)}
+		}
+		if mine != nil && other == nil && updated && settle > 0 {
+			// A holder's renewal under way when the record was taken
+			// over (its list before, its update after) writes its own
+			// record back over it: a holder that renews is alive. The
+			// record is read again once such a renewal has landed.
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("lock: taking over the lock: %w", ctx.Err())
+			case <-time.After(settle):
+			}
+			settle = 0
+			if all, err = s.ListCodecs(ctx, nsapi.CodecTypeCustom, "gwsync-"); err != nil {
+				return nil, fmt.Errorf("lock: read the lock record: %w", err)
+			}
+			for _, r := range LocksOf(all) {
+				if r.ID == mine.ID && r.RunID != rec.RunID {
+					return nil, &LockedError{Holder: r, Watched: time.Since(start)}
+				}
 			}
 		}
 		if mine != nil && other == nil {
@@ -639,6 +711,10 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 				if w, err = rec.write(); err != nil {
 					return nil, err
 				}
+			}
+			taken = *other
+			if !gone {
+				settle = max(min(max(opts.lease(), other.LeaseOf())/8, 5*time.Second), time.Millisecond)
 			}
 			sent = time.Now()
 			err = s.UpdateCodec(ctx, other.ID, w)
@@ -735,6 +811,7 @@ func sameLease(a, b LockRecord) bool {
 // startRenewing renews the record every l.every until Release or Leave.
 func (l *Lock) startRenewing() {
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	l.renewing = true
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-l.stop
@@ -764,7 +841,7 @@ func (l *Lock) startRenewing() {
 func (l *Lock) renew(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err != nil {
+	if l.expiredLocked(); l.err != nil {
 		return l.err
 	}
 	sent := time.Now()
@@ -799,6 +876,9 @@ func (l *Lock) renew(ctx context.Context) error {
 			return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
 		}
 		return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+	}
+	if l.expiredLocked(); l.err != nil { // the list took the rest of the lease
+		return l.err
 	}
 	rec := l.rec
 	rec.Renewed = stamp(l.now())
@@ -835,6 +915,9 @@ func (l *Lock) stopRenewing() {
 	}
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
+	l.mu.Lock()
+	l.renewing = false
+	l.mu.Unlock()
 }
 
 // Leave ends the renewals and leaves the record on the gateway: the run

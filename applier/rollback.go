@@ -198,6 +198,10 @@ func (r *runner) rollback(ctx context.Context, res *Result, before *nsapi.State)
 		res.Remaining = fmt.Sprintf("the gateway could not be re-read to verify the rollback: %v", err)
 		return
 	}
+	if r.opts.Lock.Check(after) != nil {
+		res.Remaining = fmt.Sprintf("the rollback stopped: %v", r.opts.Lock.Err())
+		return
+	}
 	res.Restored = statesEqual(before.Canonical(), after.Canonical())
 	if res.Restored && !r.recordSince.IsZero() {
 		if err := r.restoreRecord(ctx, before, after); err != nil {
