@@ -423,6 +423,9 @@ func (e *LockedError) Error() string {
 // expired), or that its lease may have expired unrenewed.
 var ErrLockLost = errors.New("the gateway's lock was lost: another run may be writing to the gateway")
 
+// errLockGone is the loss of a lock whose record is no longer there.
+var errLockGone = fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost)
+
 // Lock is the gateway's lock, held by this run. While held, its record is
 // renewed every renew interval (LockOptions.Lease/4): a run that takes
 // locks over (a rollback from the holder's journal, on another machine)
@@ -510,19 +513,27 @@ func (l *Lock) Check(st *nsapi.State) error {
 	if l.err != nil {
 		return l.err
 	}
+	return l.stillMineLocked(LocksOf(st.Records))
+}
+
+// stillMineLocked (l.mu held) loses the lock unless rs, the lock records
+// as listed, hold this run's: the record taken over in place by another
+// run, or gone (broken, perhaps taken anew under another id).
+func (l *Lock) stillMineLocked(rs []LockRecord) error {
 	var other *LockRecord
-	for _, r := range LocksOf(st.Records) {
-		if r.ID == l.rec.ID && r.RunID == l.rec.RunID {
+	for i := range rs {
+		if rs[i].ID != l.rec.ID {
+			continue
+		}
+		if rs[i].RunID == l.rec.RunID {
 			return nil
 		}
-		if other == nil {
-			other = &r
-		}
+		other = &rs[i]
 	}
 	if other != nil {
 		return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
 	}
-	return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+	return l.loseLocked(errLockGone)
 }
 
 // LockOptions configures AcquireLock.
@@ -862,20 +873,8 @@ func (l *Lock) renew(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	var mine bool
-	var other *LockRecord
-	for i := range rs {
-		if rs[i].ID == l.rec.ID && rs[i].RunID == l.rec.RunID {
-			mine = true
-		} else if rs[i].ID == l.rec.ID {
-			other = &rs[i]
-		}
-	}
-	if !mine {
-		if other != nil {
-			return l.loseLocked(fmt.Errorf("lock: taken over by %s: %w", other.Holder(), ErrLockLost))
-		}
-		return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+	if err := l.stillMineLocked(rs); err != nil {
+		return err
 	}
 	if l.expiredLocked(); l.err != nil { // the list took the rest of the lease
 		return l.err
@@ -888,7 +887,7 @@ func (l *Lock) renew(ctx context.Context) error {
 	}
 	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
 		if notFound(err) {
-			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+			return l.loseLocked(errLockGone)
 		}
 		return fail(err)
 	}
@@ -974,7 +973,7 @@ func (l *Lock) SetState(ctx context.Context, st LockState, journalID string) err
 	sent := time.Now()
 	if err := l.s.UpdateCodec(ctx, l.rec.ID, w); err != nil {
 		if notFound(err) {
-			return l.loseLocked(fmt.Errorf("lock: the record is gone (broken with gwsync unlock?): %w", ErrLockLost))
+			return l.loseLocked(errLockGone)
 		}
 		return fmt.Errorf("lock: record the state %q: %w", st, err)
 	}

@@ -74,7 +74,7 @@ func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
 		return nil, fmt.Errorf("broker %s: request and response topics are required", broker)
 	}
 	secrets := redact.Secrets(append(redact.URLPasswords(cfg.Broker), cfg.Password)...)
-	return &MQTTTransport{cfg: cfg, broker: broker, secrets: secrets}, nil
+	return &MQTTTransport{cfg: cfg, broker: broker, secrets: secrets, up: make(chan struct{})}, nil
 }
 
 func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
@@ -203,9 +203,6 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 func (m *MQTTTransport) setUp(up bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.up == nil {
-		m.up = make(chan struct{})
-	}
 	select {
 	case <-m.up:
 		if !up {
@@ -222,9 +219,6 @@ func (m *MQTTTransport) setUp(up bool) {
 func (m *MQTTTransport) ready() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.up == nil {
-		m.up = make(chan struct{})
-	}
 	return m.up
 }
 

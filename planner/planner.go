@@ -221,10 +221,10 @@ type builder struct {
 	// the site's profiles and codecs as devices' reference targets, by name
 	siteProfiles, siteCodecs map[string]target
 	siteDevices              map[string]string // by upper EUI: the device's name
-	// the site's devices (by upper EUI) and profiles (by name) as indexes
-	// of site.Devices and site.Profiles, made on first use (deviceClasses)
-	siteDevAt, siteProfAt map[string]int
-	replacedDevs          map[string]bool
+	// the site's devices (by upper EUI) and profiles (by name)
+	siteDevByEUI   map[string]*site.Device
+	siteProfByName map[string]*site.Profile
+	replacedDevs   map[string]bool
 	// deferred are the live devices (upper-case EUI) prune deletes once no
 	// FUOTA task lists them: a later apply.
 	deferred map[string]bool
@@ -319,6 +319,8 @@ func (b *builder) index() {
 		e := strings.ToUpper(d.DevEUI)
 		b.siteDevices[e] = cmp.Or(d.Name, e)
 	}
+	b.siteDevByEUI = byKey(b.site.Devices, func(d *site.Device) string { return strings.ToUpper(d.DevEUI) })
+	b.siteProfByName = byKey(b.site.Profiles, func(p *site.Profile) string { return p.Name })
 }
 
 // byKey indexes items by key; of items sharing a key, the last wins.

@@ -116,32 +116,16 @@ func (b *builder) deviceClass(eui string) (profile string, known, classBC bool) 
 
 // deviceClasses is deviceClass with class B and class C apart.
 func (b *builder) deviceClasses(eui string) (profile string, known, classB, classC bool) {
-	if b.siteDevAt == nil {
-		b.siteDevAt = make(map[string]int, len(b.site.Devices))
-		for i := range b.site.Devices {
-			k := strings.ToUpper(b.site.Devices[i].DevEUI)
-			if _, dup := b.siteDevAt[k]; !dup {
-				b.siteDevAt[k] = i
-			}
-		}
-		b.siteProfAt = make(map[string]int, len(b.site.Profiles))
-		for i := range b.site.Profiles {
-			if _, dup := b.siteProfAt[b.site.Profiles[i].Name]; !dup {
-				b.siteProfAt[b.site.Profiles[i].Name] = i
-			}
-		}
-	}
 	name := ""
-	if i, ok := b.siteDevAt[strings.ToUpper(eui)]; ok {
-		name = cmp.Or(b.site.Devices[i].Profile, nsapi.DefaultProfile)
+	if d := b.siteDevByEUI[strings.ToUpper(eui)]; d != nil {
+		name = cmp.Or(d.Profile, nsapi.DefaultProfile)
 	} else if d := b.liveDevices[eui]; d != nil {
 		if lp := b.liveProfByID[d.ProfileID]; lp != nil {
 			return lp.Name, true, lp.Profile.SupportsClassB, lp.Profile.SupportsClassC
 		}
 		return "", false, false, false
 	}
-	if i, ok := b.siteProfAt[name]; ok {
-		p := &b.site.Profiles[i]
+	if p := b.siteProfByName[name]; p != nil {
 		return name, true, deref(p.SupportsClassB, false), deref(p.SupportsClassC, false)
 	}
 	lp := b.liveProfiles[name]
