@@ -344,6 +344,9 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	start := time.Now()
+	// Counted from before the publish: a gateway may answer (and be
+	// ignored) before Publish returns.
+	ign := c.ignored.snapshot()
 	timer := time.NewTimer(c.cfg.RequestTimeout)
 	defer timer.Stop()
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
@@ -360,7 +363,6 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 		return fmt.Errorf("%s %s: publish: %w", method, url, err)
 	}
 	c.requests.Add(1)
-	ign := c.ignored.snapshot()
 
 	var res result
 	select {

@@ -77,10 +77,10 @@ func TestTimeoutNamesIgnoredAnswers(t *testing.T) {
 		out = append(out, []byte("<html>not json</html>"))
 		return out
 	}}
-	// The fake delivers its answers from a goroutine of its own: the
-	// timeout leaves it time to, even on a loaded machine (the client
-	// waits it out in any case: every answer is ignored).
-	c := newClient(t, f, nsapi.Config{GatewayEUI: gwEUI, RequestTimeout: 2 * time.Second})
+	// Delivered before Publish returns: the answers a gateway sends
+	// before the client has done with its publish count too.
+	f.inPublish = true
+	c := newClient(t, f, nsapi.Config{GatewayEUI: gwEUI, RequestTimeout: 300 * time.Millisecond})
 	_, err := c.ListProfiles(context.Background())
 	if !errors.Is(err, nsapi.ErrUnknownOutcome) {
 		t.Fatalf("ListProfiles error = %v, want an unknown outcome", err)
