@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,7 +224,10 @@ func TestPagingRandomGateways(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("seed %d (replay with -doubt.seed=%d)", seed, seed)
+	// On stderr, not t.Logf: a panic in a page's goroutine ends the test
+	// binary before a log of the test is printed, and the seed is what
+	// replays it.
+	fmt.Fprintf(os.Stderr, "TestPagingRandomGateways: seed %d (replay: go test ./nsapi -run TestPagingRandomGateways -doubt.seed=%d)\n", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for trial := range 60 {
 		n := rng.IntN(1200)

@@ -46,9 +46,14 @@ type MQTTTransport struct {
 	client  mqtt.Client
 
 	mu sync.Mutex
-	// up is closed while the connection is open and subscribed to the
-	// response topic; a new one is made when the connection is lost.
+	// up is closed once the connection is open and subscribed to the
+	// response topic; a new one is made when paho starts to reconnect.
 	up chan struct{}
+
+	// beforeLost (guarded by mu), when set by a test, runs first in the handler of a
+	// lost connection: paho calls that handler on a goroutine of its own,
+	// which may run after the reconnect it starts beside it.
+	beforeLost func()
 }
 
 // NewMQTTTransport checks cfg and prepares a transport; Connect dials.
@@ -135,6 +140,12 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 		SetKeepAlive(30 * time.Second).
 		SetPingTimeout(m.cfg.ConnectTimeout).
 		SetReconnectingHandler(func(_ mqtt.Client, o *mqtt.ClientOptions) {
+			// Called before every attempt, on the goroutine that then
+			// connects and starts the OnConnect handler: the connection is
+			// down from here until that handler has subscribed again. (The
+			// lost-connection handler cannot say so: paho starts it beside
+			// the reconnect, and it may run after the reconnect is done.)
+			m.setUp(false)
 			// A random id is drawn again for every reconnect: a broker
 			// still tearing down the old session cannot then take the
 			// new session's subscriptions with it.
@@ -145,7 +156,12 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			m.setUp(false)
+			m.mu.Lock()
+			before := m.beforeLost
+			m.mu.Unlock()
+			if before != nil {
+				before()
+			}
 			lost(fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err)))
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
@@ -157,7 +173,9 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			} else if tok.Error() != nil {
 				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, m.oneLine(tok.Error()))
 			}
-			m.setUp(err == nil)
+			if err == nil {
+				m.setUp(true)
+			}
 			select {
 			case subscribed <- err:
 			default:
@@ -222,6 +240,28 @@ func (m *MQTTTransport) ready() <-chan struct{} {
 	return m.up
 }
 
+// waitUp waits until the connection is open and subscribed. Between the
+// loss of a connection and paho's first reconnect attempt, up is still
+// closed, but paho already holds the connection as not open: that is
+// waited out too, in short steps (it lasts until the next attempt starts).
+func (m *MQTTTransport) waitUp(ctx context.Context) error {
+	for {
+		select {
+		case <-m.ready():
+			if m.client.IsConnectionOpen() {
+				return nil
+			}
+			select {
+			case <-time.After(10 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+		return fmt.Errorf("broker %s: not sent: the connection to the broker is lost and was not back in time", m.broker)
+	}
+}
+
 // Publish sends payload on the request topic (QoS 0, not retained). While
 // the connection is down and paho reconnects, it waits for the connection
 // (and its subscription) to be back: paho would take a QoS 0 message then
@@ -232,10 +272,8 @@ func (m *MQTTTransport) Publish(ctx context.Context, payload []byte) error {
 	if m.client == nil {
 		return errors.New("mqtt: not connected")
 	}
-	select {
-	case <-m.ready():
-	case <-ctx.Done():
-		return fmt.Errorf("broker %s: not sent: the connection to the broker is lost and was not back in time", m.broker)
+	if err := m.waitUp(ctx); err != nil {
+		return err
 	}
 	tok := m.client.Publish(m.cfg.RequestTopic, 0, false, payload)
 	select {

@@ -341,3 +341,37 @@ func TestRequestWhileReconnectingWaitsForTheConnection(t *testing.T) {
 		t.Fatalf("a read made while the client reconnects: %v, %v (after %s)", l, err, time.Since(start))
 	}
 }
+
+// TestLostNoticeAfterTheReconnect: paho starts the handler of a lost
+// connection beside its reconnect, on a goroutine of its own, and under
+// load that handler can run after the reconnect is done. Here it is held
+// until the client has been seen to work on the new connection: the late
+// notice must not leave the client waiting for a connection it already
+// has (every later request then waited out its timeout).
+func TestLostNoticeAfterTheReconnect(t *testing.T) {
+	c, g := embedded(t, gwsim.Options{}, nsapi.Config{RequestTimeout: 5 * time.Second})
+	ctx := context.Background()
+	read := func(timeout time.Duration) error {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		_, err := c.ListProfiles(cctx)
+		return err
+	}
+	backInHandler := make(chan error, 1)
+	nsapi.SetBeforeLost(c, func() {
+		// The reconnect is done once a read is answered.
+		backInHandler <- retryUntil(50, func() error { return read(time.Second) })
+	})
+	g.Faults().Add(gwsim.Fault{Method: "DELETE", Disconnect: true})
+	if err := c.DeleteGroup(ctx, "g-1"); !errors.Is(err, nsapi.ErrUnknownOutcome) {
+		t.Fatalf("the request whose connection dropped: got %v, want an unknown outcome", err)
+	}
+	if err := <-backInHandler; err != nil {
+		t.Fatalf("no read was answered after the reconnect: %v", err)
+	}
+	// The notice fails what was in flight when it came; a read after it
+	// is answered. Three tries, each of the whole request timeout.
+	if err := retryUntil(3, func() error { return read(5 * time.Second) }); err != nil {
+		t.Fatalf("after a lost-connection notice that came after the reconnect: %v", err)
+	}
+}

@@ -134,6 +134,10 @@ func (l *lister[T, L]) merge(r pageRequest, offset int, got []T, total int64) er
 	if total != l.total {
 		return fail("the total changed while the list was read (%d, then %d): the gateway's list changed, or its paging is broken; run again", l.total, total)
 	}
+	// The page is kept before its positions are claimed: a page that fails
+	// half-way leaves the positions it claimed readable by the pages still
+	// in flight, which compare against them.
+	l.pages[offset] = got
 	for i := range got {
 		p := offset + i
 		if int64(p) >= l.total {
@@ -162,7 +166,6 @@ func (l *lister[T, L]) merge(r pageRequest, offset int, got []T, total int64) er
 		l.owner[p] = int32(offset + 1)
 		l.held++
 	}
-	l.pages[offset] = got
 	for l.cursor < len(l.owner) && l.owner[l.cursor] != 0 {
 		l.cursor++
 	}
