@@ -240,15 +240,15 @@ func (m *MQTTTransport) ready() <-chan struct{} {
 	return m.up
 }
 
-// waitUp waits until the connection is open and subscribed. Between the
+// waitUp waits until c's connection is open and subscribed. Between the
 // loss of a connection and paho's first reconnect attempt, up is still
 // closed, but paho already holds the connection as not open: that is
 // waited out too, in short steps (it lasts until the next attempt starts).
-func (m *MQTTTransport) waitUp(ctx context.Context) error {
+func (m *MQTTTransport) waitUp(ctx context.Context, c mqtt.Client) error {
 	for {
 		select {
 		case <-m.ready():
-			if m.client.IsConnectionOpen() {
+			if c.IsConnectionOpen() {
 				return nil
 			}
 			select {
@@ -272,7 +272,7 @@ func (m *MQTTTransport) Publish(ctx context.Context, payload []byte) error {
 	if m.client == nil {
 		return errors.New("mqtt: not connected")
 	}
-	if err := m.waitUp(ctx); err != nil {
+	if err := m.waitUp(ctx, m.client); err != nil {
 		return err
 	}
 	tok := m.client.Publish(m.cfg.RequestTopic, 0, false, payload)

@@ -85,6 +85,9 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 		SetKeepAlive(30 * time.Second).
 		SetPingTimeout(cfg.ConnectTimeout).
 		SetReconnectingHandler(func(_ mqtt.Client, o *mqtt.ClientOptions) {
+			// Down until the OnConnect handler has subscribed again (as
+			// in MQTTTransport, whose up and waitUp these are).
+			s.base.setUp(false)
 			if cfg.ClientID == "" {
 				if id, err := randomClientID(); err == nil {
 					o.SetClientID(id)
@@ -114,6 +117,9 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 			for _, t := range topics {
 				_ = s.subscribe(c, t)
 			}
+			// Up even if a topic could not be subscribed again: its
+			// gateway's requests then go unanswered, the others' work.
+			s.base.setUp(true)
 		})
 	c := mqtt.NewClient(opts)
 	wait := cfg.ConnectTimeout
@@ -139,6 +145,7 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 	s.mu.Lock()
 	s.client = c
 	s.mu.Unlock()
+	s.base.setUp(true)
 	return nil
 }
 
@@ -256,6 +263,10 @@ func (g *sharedGateway) Publish(ctx context.Context, payload []byte) error {
 	g.mu.Unlock()
 	if c == nil || !ok {
 		return errors.New("mqtt: not connected")
+	}
+	// While paho reconnects, a QoS 0 publish would be dropped unsent.
+	if err := g.s.base.waitUp(ctx, c); err != nil {
+		return err
 	}
 	tok := c.Publish(g.request, 0, false, payload)
 	select {

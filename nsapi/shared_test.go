@@ -2,9 +2,12 @@ package nsapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gwsync/gwsync/gwsim"
 	"github.com/gwsync/gwsync/nsapi"
@@ -118,5 +121,62 @@ func TestSharedMQTTRefusals(t *testing.T) {
 	}
 	if _, err := nsapi.New(context.Background(), s.Gateway("a", "b", ""), nsapi.Config{}); err == nil {
 		t.Error("a gateway connected over a shared connection never opened")
+	}
+}
+
+// TestSharedMQTTReconnect: when the shared connection is dropped, every
+// gateway's request in flight fails as an unknown outcome, and a request
+// made at once, while paho reconnects, waits for the connection and its
+// subscriptions to be back instead of being dropped unsent; every
+// gateway works afterwards.
+func TestSharedMQTTReconnect(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var srv *gwsim.Server
+	var gws []*gwsim.Gateway
+	for i := range 2 {
+		g, err := gwsim.New(gwsim.Options{EUI: fmt.Sprintf("24E124FFFE3100%02X", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if i == 0 {
+			srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "fleet/{eui}/request", "fleet/{eui}/response")
+		} else {
+			_, err = srv.Attach(g, "fleet/{eui}/request", "fleet/{eui}/response")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		gws = append(gws, g)
+	}
+	defer srv.Close()
+	shared, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	var clients []*nsapi.Client
+	for _, g := range gws {
+		cl, err := nsapi.New(ctx, shared.Gateway("fleet/"+g.EUI()+"/request", "fleet/"+g.EUI()+"/response", g.EUI()),
+			nsapi.Config{GatewayEUI: g.EUI(), RequestTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clients = append(clients, cl)
+	}
+	gws[0].Faults().Add(gwsim.Fault{Method: "DELETE", Disconnect: true})
+	if err := clients[0].DeleteGroup(ctx, "g-1"); !errors.Is(err, nsapi.ErrUnknownOutcome) || strings.Contains(err.Error(), "timeout after") {
+		t.Fatalf("the request whose connection dropped: got %v, want an unknown outcome caused by the lost connection", err)
+	}
+	for i, cl := range clients {
+		start := time.Now()
+		if l, err := cl.ListProfiles(ctx); err != nil || len(l.Result) == 0 {
+			t.Errorf("gateway %d, a read made while the connection comes back: %v, %v (after %s)", i, l, err, time.Since(start))
+		}
 	}
 }
