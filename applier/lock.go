@@ -401,8 +401,10 @@ type LockedError struct {
 	Holder LockRecord
 	// Waited is how long the lock was waited for.
 	Waited time.Duration
-	// Watched, for a takeover refused, is how long the record was watched
-	// before its holder renewed it: the holder is alive.
+	// Alive says a takeover was refused because the holder wrote its
+	// record while this run watched it or took it over: it is alive.
+	Alive bool
+	// Watched is then how long the record was watched until that write.
 	Watched time.Duration
 }
 
@@ -412,7 +414,7 @@ func (e *LockedError) Error() string {
 	if e.Waited > 0 {
 		s += fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
 	}
-	if e.Watched > 0 {
+	if e.Alive {
 		s += fmt.Sprintf("; its holder is alive: it renewed the record while this run watched it for %s", e.Watched.Round(100*time.Millisecond))
 	}
 	return s
@@ -645,7 +647,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 		if updated && mine == nil && other != nil && other.ID == taken.ID && other.RunID == taken.RunID {
 			// Its holder's renewal, under way, wrote its record back
 			// over the takeover: it is alive.
-			return nil, &LockedError{Holder: *other, Watched: time.Since(start)}
+			return nil, &LockedError{Holder: *other, Alive: true, Watched: time.Since(start)}
 		}
 		if mine != nil && other == nil && updated && settle > 0 {
 			// A holder's renewal under way when the record was taken
@@ -663,7 +665,7 @@ func AcquireLock(ctx context.Context, s LockStore, rec LockRecord, opts LockOpti
 			}
 			for _, r := range LocksOf(all) {
 				if r.ID == mine.ID && r.RunID != rec.RunID {
-					return nil, &LockedError{Holder: r, Watched: time.Since(start)}
+					return nil, &LockedError{Holder: r, Alive: true, Watched: time.Since(start)}
 				}
 			}
 		}
@@ -805,7 +807,7 @@ func leaseExpired(ctx context.Context, s LockStore, h LockRecord, gone bool, opt
 			return false, nil
 		}
 		if !sameLease(*cur, h) {
-			return false, &LockedError{Holder: *cur, Watched: time.Since(start)}
+			return false, &LockedError{Holder: *cur, Alive: true, Watched: time.Since(start)}
 		}
 		if time.Since(start) >= lease {
 			return true, nil

@@ -208,7 +208,7 @@ func takeRollbackLock(ctx context.Context, env *Env, cl applier.LockStore, siteD
 		for _, d := range le.Holder.Details() {
 			fmt.Fprintf(&b, "  %s\n", d)
 		}
-		if le.Watched > 0 {
+		if le.Alive {
 			fmt.Fprintf(&b, "That run is still going: it renewed its lock (%s) while this rollback watched it. Wait for it to end; it releases the lock, or its lease runs out %s after it stops, and gwsync rollback %s then takes the lock over. Only if you know it is gone (its machine down, its CI job cancelled), break its lock with gwsync unlock %s and run the rollback again with --force (no lock names this journal then).",
 				le.Holder.LeaseSummary(time.Now()), le.Holder.LeaseOf(), siteDir, siteDir)
 		} else if jid != "" && le.Holder.JournalID == jid {
