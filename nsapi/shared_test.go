@@ -13,6 +13,45 @@ import (
 	"github.com/gwsync/gwsync/nsapi"
 )
 
+// sharedFleet serves a simulated gateway of each opts on one embedded
+// broker (requests on fleet/{eui}/request, answers on resp) and opens a
+// shared connection to it; all are closed when the test ends.
+func sharedFleet(t *testing.T, opts []gwsim.Options, resp string) (*gwsim.Server, []*gwsim.Gateway, *nsapi.SharedMQTT) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var srv *gwsim.Server
+	var gws []*gwsim.Gateway
+	for i, o := range opts {
+		g, err := gwsim.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Close() })
+		if i == 0 {
+			srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "fleet/{eui}/request", resp)
+			if err == nil {
+				t.Cleanup(func() { srv.Close() })
+			}
+		} else {
+			_, err = srv.Attach(g, "fleet/{eui}/request", resp)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		gws = append(gws, g)
+	}
+	shared, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shared.Close() })
+	return srv, gws, shared
+}
+
 // TestSharedMQTT: the clients of several gateways over one MQTT
 // connection each get their own gateway's answers, under concurrent
 // requests, whether the gateways answer on topics of their own or all on
@@ -25,37 +64,15 @@ func TestSharedMQTT(t *testing.T) {
 		{"one response topic", "fleet/responses"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
+			ctx := context.Background()
 			plans := []string{"EU868", "US915", "AS923-1", "IN865"}
-			var srv *gwsim.Server
+			var opts []gwsim.Options
 			var euis []string
 			for i, p := range plans {
-				eui := fmt.Sprintf("24E124FFFE3000%02X", i)
-				g, err := gwsim.New(gwsim.Options{EUI: eui, ChannelPlan: p})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer g.Close()
-				if i == 0 {
-					srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "fleet/{eui}/request", tc.resp)
-				} else {
-					_, err = srv.Attach(g, "fleet/{eui}/request", tc.resp)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				euis = append(euis, eui)
+				euis = append(euis, fmt.Sprintf("24E124FFFE3000%02X", i))
+				opts = append(opts, gwsim.Options{EUI: euis[i], ChannelPlan: p})
 			}
-			defer srv.Close()
-			shared, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: srv.URL()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := shared.Connect(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer shared.Close()
+			srv, _, shared := sharedFleet(t, opts, tc.resp)
 			var clients []*nsapi.Client
 			for _, eui := range euis {
 				resp := tc.resp
@@ -130,35 +147,8 @@ func TestSharedMQTTRefusals(t *testing.T) {
 // subscriptions to be back instead of being dropped unsent; every
 // gateway works afterwards.
 func TestSharedMQTTReconnect(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var srv *gwsim.Server
-	var gws []*gwsim.Gateway
-	for i := range 2 {
-		g, err := gwsim.New(gwsim.Options{EUI: fmt.Sprintf("24E124FFFE3100%02X", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Close()
-		if i == 0 {
-			srv, err = gwsim.ServeEmbedded(ctx, g, "127.0.0.1:0", "fleet/{eui}/request", "fleet/{eui}/response")
-		} else {
-			_, err = srv.Attach(g, "fleet/{eui}/request", "fleet/{eui}/response")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		gws = append(gws, g)
-	}
-	defer srv.Close()
-	shared, err := nsapi.NewSharedMQTT(nsapi.Config{Broker: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer shared.Close()
+	ctx := context.Background()
+	_, gws, shared := sharedFleet(t, []gwsim.Options{{EUI: "24E124FFFE310000"}, {EUI: "24E124FFFE310001"}}, "fleet/{eui}/response")
 	var clients []*nsapi.Client
 	for _, g := range gws {
 		cl, err := nsapi.New(ctx, shared.Gateway("fleet/"+g.EUI()+"/request", "fleet/"+g.EUI()+"/response", g.EUI()),
