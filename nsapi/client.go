@@ -324,6 +324,14 @@ func (c *Client) do(ctx context.Context, method, url string, body, out any) erro
 		return fmt.Errorf("%s %s: %w", method, url, ctx.Err())
 	}
 	defer func() { <-c.window }()
+	if r, ok := c.t.(readier); ok {
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		err := r.Ready(rctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, url, err)
+		}
+	}
 
 	w := &waiter{sent: payload, ch: make(chan result, 1)}
 	c.mu.Lock()

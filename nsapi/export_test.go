@@ -8,3 +8,22 @@ func SetBeforeLost(c *Client, f func()) {
 	defer m.mu.Unlock()
 	m.beforeLost = f
 }
+
+// ConnectionOpen says whether paho holds c's MQTT connection open.
+func ConnectionOpen(c *Client) bool {
+	return c.t.(*MQTTTransport).client.IsConnectionOpen()
+}
+
+// SetSharedBeforeLost is SetBeforeLost for a shared connection.
+func SetSharedBeforeLost(s *SharedMQTT, f func()) {
+	s.base.mu.Lock()
+	defer s.base.mu.Unlock()
+	s.base.beforeLost = f
+}
+
+// SharedConnectionOpen says whether paho holds s's connection open.
+func SharedConnectionOpen(s *SharedMQTT) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client.IsConnectionOpen()
+}

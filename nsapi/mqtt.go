@@ -49,10 +49,17 @@ type MQTTTransport struct {
 	// up is closed once the connection is open and subscribed to the
 	// response topic; a new one is made when paho starts to reconnect.
 	up chan struct{}
+	// Paho hands a lost connection to its handler on a goroutine of its
+	// own, started beside the reconnect, and that handler (which fails the
+	// requests in flight) may run after the reconnect is done. So a new
+	// connection is up only once the losses of those before it were handed
+	// on: conns counts the connections (at their OnConnect), notices the
+	// losses handed on; noticed is closed and made anew at each.
+	conns, notices int
+	noticed        chan struct{}
 
-	// beforeLost (guarded by mu), when set by a test, runs first in the handler of a
-	// lost connection: paho calls that handler on a goroutine of its own,
-	// which may run after the reconnect it starts beside it.
+	// beforeLost (guarded by mu), when set by a test, runs first in the
+	// handler of a lost connection.
 	beforeLost func()
 }
 
@@ -79,7 +86,7 @@ func NewMQTTTransport(cfg Config) (*MQTTTransport, error) {
 		return nil, fmt.Errorf("broker %s: request and response topics are required", broker)
 	}
 	secrets := redact.Secrets(append(redact.URLPasswords(cfg.Broker), cfg.Password)...)
-	return &MQTTTransport{cfg: cfg, broker: broker, secrets: secrets, up: make(chan struct{})}, nil
+	return &MQTTTransport{cfg: cfg, broker: broker, secrets: secrets, up: make(chan struct{}), noticed: make(chan struct{})}, nil
 }
 
 func (m *MQTTTransport) tlsConfig() (*tls.Config, error) {
@@ -156,15 +163,10 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			m.mu.Lock()
-			before := m.beforeLost
-			m.mu.Unlock()
-			if before != nil {
-				before()
-			}
-			lost(fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err)))
+			m.handOn(func() { lost(fmt.Errorf("broker %s: %s", m.broker, m.oneLine(err))) })
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			k := m.connected()
 			// Also after every reconnect: a clean session forgets subscriptions.
 			tok := c.Subscribe(m.cfg.ResponseTopic, 0, handler)
 			var err error
@@ -174,6 +176,7 @@ func (m *MQTTTransport) Connect(ctx context.Context, deliver func([]byte), lost 
 				err = fmt.Errorf("broker %s: subscribe %s: %s", m.broker, m.cfg.ResponseTopic, m.oneLine(tok.Error()))
 			}
 			if err == nil {
+				m.afterNotices(k)
 				m.setUp(true)
 			}
 			select {
@@ -233,6 +236,54 @@ func (m *MQTTTransport) setUp(up bool) {
 	}
 }
 
+// connected counts a connection paho opened (its OnConnect handler
+// calls it) and returns its number, from 1.
+func (m *MQTTTransport) connected() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.conns++
+	return m.conns
+}
+
+// handOn runs notify, which hands the loss of a connection on (it fails
+// the requests in flight), and counts it handed on.
+func (m *MQTTTransport) handOn(notify func()) {
+	m.mu.Lock()
+	before := m.beforeLost
+	m.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	notify()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notices++
+	close(m.noticed)
+	m.noticed = make(chan struct{})
+}
+
+// afterNotices waits until the losses of the connections before the k-th
+// were handed on: no request goes out on connection k before the requests
+// in flight on the one before it have failed, which fails every request
+// in flight. It waits at most the connect timeout (a handler paho never
+// ran must not keep the client down).
+func (m *MQTTTransport) afterNotices(k int) {
+	deadline := time.After(m.cfg.ConnectTimeout)
+	for {
+		m.mu.Lock()
+		done, ch := m.notices >= k-1, m.noticed
+		m.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 // ready is closed while the connection is open and subscribed.
 func (m *MQTTTransport) ready() <-chan struct{} {
 	m.mu.Lock()
@@ -260,6 +311,14 @@ func (m *MQTTTransport) waitUp(ctx context.Context, c mqtt.Client) error {
 		}
 		return fmt.Errorf("broker %s: not sent: the connection to the broker is lost and was not back in time", m.broker)
 	}
+}
+
+// Ready waits until the connection is open and subscribed (see waitUp).
+func (m *MQTTTransport) Ready(ctx context.Context) error {
+	if m.client == nil {
+		return errors.New("mqtt: not connected")
+	}
+	return m.waitUp(ctx, m.client)
 }
 
 // Publish sends payload on the request topic (QoS 0, not retained). While

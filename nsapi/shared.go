@@ -95,18 +95,21 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.mu.Lock()
-			var gws []*sharedGateway
-			for _, l := range s.topics {
-				gws = append(gws, l...)
-			}
-			s.mu.Unlock()
-			e := fmt.Errorf("broker %s: %s", s.base.broker, s.base.oneLine(err))
-			for _, g := range gws {
-				g.lost(e)
-			}
+			s.base.handOn(func() {
+				s.mu.Lock()
+				var gws []*sharedGateway
+				for _, l := range s.topics {
+					gws = append(gws, l...)
+				}
+				s.mu.Unlock()
+				e := fmt.Errorf("broker %s: %s", s.base.broker, s.base.oneLine(err))
+				for _, g := range gws {
+					g.lost(e)
+				}
+			})
 		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			k := s.base.connected()
 			// After a reconnect: a clean session forgot the subscriptions.
 			s.mu.Lock()
 			var topics []string
@@ -119,6 +122,7 @@ func (s *SharedMQTT) Connect(ctx context.Context) error {
 			}
 			// Up even if a topic could not be subscribed again: its
 			// gateway's requests then go unanswered, the others' work.
+			s.base.afterNotices(k)
 			s.base.setUp(true)
 		})
 	c := mqtt.NewClient(opts)
@@ -252,6 +256,17 @@ func (g *sharedGateway) Connect(ctx context.Context, deliver func([]byte), lost 
 		}
 	}
 	return nil
+}
+
+// Ready waits until the shared connection is open and subscribed.
+func (g *sharedGateway) Ready(ctx context.Context) error {
+	g.s.mu.Lock()
+	c := g.s.client
+	g.s.mu.Unlock()
+	if c == nil {
+		return errors.New("mqtt: not connected")
+	}
+	return g.s.base.waitUp(ctx, c)
 }
 
 func (g *sharedGateway) Publish(ctx context.Context, payload []byte) error {

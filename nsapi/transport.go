@@ -16,3 +16,12 @@ type Transport interface {
 	// Close ends the transport; it is safe to call more than once.
 	Close() error
 }
+
+// A readier is a Transport that can say when a message would go out: its
+// Ready waits until then (a connection back after a loss), or fails
+// saying nothing was sent. The Client waits for it before it takes a
+// request in flight, so that the loss of a connection fails only the
+// requests that could have gone out on it.
+type readier interface {
+	Ready(ctx context.Context) error
+}
