@@ -173,9 +173,32 @@ func (p *brokerPool) report(env *Env, sites int) {
 	}
 }
 
+// siteOutput is a site's section as it is written: its stdout and its
+// stderr, one buffer that takes writes from more than one goroutine (the
+// site's run, and with --verbose the debug records of its client, which
+// logs on the goroutine that delivers the gateway's messages, and of its
+// lock's renewal).
+type siteOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *siteOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+// String is what was written so far.
+func (o *siteOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
 // siteEnv is what one site of a fleet runs with: its output captured, the
 // pool's shared connections, its own journal folder.
-func siteEnv(env *Env, pool *brokerPool, s fleet.Site, out *bytes.Buffer) *Env {
+func siteEnv(env *Env, pool *brokerPool, s fleet.Site, out *siteOutput) *Env {
 	e := *env
 	if e.warnTo == nil {
 		e.warnTo = env.Stderr
@@ -223,7 +246,7 @@ func sectionHead(s fleet.Site, eui string) string {
 
 // planSite plans one site of the fleet.
 func planSite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, s fleet.Site, flags ConnFlags, mdLimit int) siteOutcome {
-	var out bytes.Buffer
+	var out siteOutput
 	senv := siteEnv(env, pool, s, &out)
 	o := siteOutcome{res: fleet.Result{Site: s.Name}}
 	if dir := journalDirOf(s.Dir); applier.HasJournal(dir) {
@@ -555,7 +578,7 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 
 // applySite plans and applies one site of the fleet.
 func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, s fleet.Site, flags ConnFlags, approved map[string]string) siteOutcome {
-	var out bytes.Buffer
+	var out siteOutput
 	senv := siteEnv(env, pool, s, &out)
 	o := siteOutcome{res: fleet.Result{Site: s.Name}}
 	fail := func(code int, err error) siteOutcome {

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gwsync/gwsync/fleet"
@@ -304,6 +306,32 @@ func TestWorstExit(t *testing.T) {
 	} {
 		if got := worstExit(tc.codes...); got != tc.want {
 			t.Errorf("worstExit(%v) = %d, want %d", tc.codes, got, tc.want)
+		}
+	}
+}
+
+// TestSiteOutputTakesWritesFromSeveralGoroutines: a site's section takes
+// the debug records of its client, which logs on the goroutine that
+// delivers the gateway's messages (an answer nobody waits for, from
+// another run on the gateway), while the site's run writes its plan. The
+// two writes below are not ordered with each other, as they are not in a
+// fleet plan -v; the race detector (CI runs the tests with -race) reports
+// them on a section that is a bare bytes.Buffer, whatever their timing
+// (TestPasswordHunt's fleet plan -v did so, now and then, on a busy machine).
+func TestSiteOutputTakesWritesFromSeveralGoroutines(t *testing.T) {
+	var out siteOutput
+	senv := siteEnv(&Env{Stderr: &bytes.Buffer{}}, newBrokerPool(), fleet.Site{Name: "a", Dir: t.TempDir()}, &out)
+	logf := senv.debugLog(true)
+	var wg sync.WaitGroup
+	wg.Go(func() { logf("ns-api: ignored an answer to id=%d, which no waiting request has", 7) })
+	// As render.Text writes: no fmt, whose pool of printers would order
+	// this write after the record's, or before it, for the race detector.
+	wg.Go(func() { _, _ = io.WriteString(senv.Stdout, "Plan: 1 to add, 0 to change, 0 to destroy.\n") })
+	wg.Wait()
+	got := out.String()
+	for _, want := range []string{"ignored an answer to id=7", "Plan: 1 to add, 0 to change, 0 to destroy.\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the section %q lacks %q", got, want)
 		}
 	}
 }
