@@ -577,10 +577,13 @@ func (c *ApplyCmd) runFleet(env *Env, dir string) error {
 }
 
 // applySite plans and applies one site of the fleet.
-func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, s fleet.Site, flags ConnFlags, approved map[string]string) siteOutcome {
+func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl *fleet.Fleet, s fleet.Site, flags ConnFlags, approved map[string]string) (o siteOutcome) {
 	var out siteOutput
 	senv := siteEnv(env, pool, s, &out)
-	o := siteOutcome{res: fleet.Result{Site: s.Name}}
+	o = siteOutcome{res: fleet.Result{Site: s.Name}}
+	// The section is taken last, after the lock's release below has had
+	// its say.
+	defer func() { o.text = out.String() }()
 	fail := func(code int, err error) siteOutcome {
 		if err != nil && firstLine(err) != "" {
 			fmt.Fprintf(&out, "Error: %s\n", err)
