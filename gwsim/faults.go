@@ -12,8 +12,9 @@ import (
 // every match when Nth is 0) and then on following matches until it has
 // fired Times times. A request to gwsync's own records (the payload codecs
 // with a reserved name: its lock, its digests of write-only values) is
-// neither counted nor faulted, and logged as "ok (a gwsync record)": faults
-// strike the user's resources, whatever gwsync adds around them.
+// neither counted nor faulted by them, and logged as "ok (a gwsync
+// record)": faults strike the user's resources, whatever gwsync adds
+// around them. A fault with OwnRecords strikes those records only.
 type Fault struct {
 	// Method is "GET", "POST", "PUT" or "DELETE"; "" matches any write
 	// (POST, PUT, DELETE).
@@ -34,6 +35,9 @@ type Fault struct {
 	Disconnect bool
 	// Times is how many times the fault fires: 0 once, < 0 without end.
 	Times int
+	// OwnRecords makes the fault match requests about gwsync's own
+	// records, and only those.
+	OwnRecords bool
 }
 
 // Faults holds the injected faults and the answer delay. It is safe for
@@ -95,13 +99,13 @@ func (f *Faults) Pending() int {
 
 // match counts the request against every fault and returns the one that
 // fires, if any.
-func (f *Faults) match(method, url string) (Fault, bool) {
+func (f *Faults) match(method, url string, own bool) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	write := method == "POST" || method == "PUT" || method == "DELETE"
 	var fired *activeFault
 	for _, a := range f.active {
-		if a.Method == "" && !write || a.Method != "" && a.Method != method {
+		if a.OwnRecords != own || a.Method == "" && !write || a.Method != "" && a.Method != method {
 			continue
 		}
 		if a.URLContains != "" && !strings.Contains(url, a.URLContains) {

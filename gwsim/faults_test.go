@@ -41,7 +41,8 @@ func TestFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults []Fault
-		// requests: "w" a device create, "g" a device list, "p" a profile create
+		// requests: "w" a device create, "g" a device list, "p" a profile
+		// create, "l" a create of gwsync's lock (its own record)
 		reqs        string
 		want        []string
 		wantDevices int
@@ -58,6 +59,9 @@ func TestFaults(t *testing.T) {
 		{"drop request: neither", []Fault{{DropRequest: true}}, "ww", []string{"none", "200"}, 1},
 		{"disconnect: not performed", []Fault{{Disconnect: true}}, "w", []string{"none"}, 0},
 		{"first added fires first", []Fault{{Code: 23}, {Code: 9}}, "www", []string{"23", "9", "200"}, 1},
+		{"gwsync's records are spared", []Fault{{Code: 23, Times: -1}}, "lw", []string{"200", "23"}, 0},
+		{"and not counted", []Fault{{Nth: 2, Code: 9}}, "wlw", []string{"200", "200", "9"}, 1},
+		{"OwnRecords strikes them only", []Fault{{OwnRecords: true, Code: 9, Times: -1}}, "wlw", []string{"200", "9", "200"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGateway(t, Options{})
@@ -73,6 +77,8 @@ func TestFaults(t *testing.T) {
 					got = append(got, outcome(g, "GET", "/api/urdevices", nil))
 				case 'p':
 					got = append(got, outcome(g, "POST", "/api/urprofiles", fmt.Sprintf(`{"name":"P%d","profile":{}}`, i)))
+				case 'l':
+					got = append(got, outcome(g, "POST", "/api/payloadcodecs", `{"name":"gwsync-lock","decoderScript":"{}"}`))
 				}
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {

@@ -142,12 +142,7 @@ func (g *Gateway) handle(payload []byte, canDisconnect bool) (out []byte, act ac
 	method := strings.ToUpper(req.Method)
 	own := g.ownRecord(&req)
 	req.own = own
-	var f Fault
-	var ok bool
-	if !own {
-		f, ok = g.faults.match(method, req.URL)
-	}
-	if ok {
+	if f, ok := g.faults.match(method, req.URL, own); ok {
 		switch {
 		case f.Disconnect && !canDisconnect:
 			g.logf("gwsim: %s %s: fault: Disconnect is not supported on another broker; ignored", method, req.URL)
