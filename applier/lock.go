@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -1011,7 +1012,12 @@ func JournalOrigin(dir string) string {
 }
 
 // Release ends the renewals and deletes the lock record once it is
-// checked to be still ours.
+// checked to be still ours. A list or delete that fails is tried again,
+// up to releaseTries in all with a pause that doubles, while a quarter of
+// the lease (counted from the last renewal that took) is left: until the
+// lease runs out no other run takes the record over, so the record listed
+// as ours is still ours when deleted. A lock left on the gateway would
+// stop the next apply.
 func (l *Lock) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -1021,17 +1027,60 @@ func (l *Lock) Release(ctx context.Context) error {
 		return fmt.Errorf("lock: release: %w", err)
 	}
 	rec := l.Record()
+	pause := releasePause
+	sent := false // a delete was sent: it may have been performed
+	for try := 1; ; try++ {
+		err := l.releaseOnce(ctx, rec, &sent)
+		if err == nil || errors.Is(err, ErrLockLost) || try == releaseTries || !l.leaseLeft(pause) {
+			return err
+		}
+		if l.logf != nil {
+			l.logf("lock: release failed, tried again in %s: %v", pause, err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
+// releaseTries and releasePause bound Release's tries: 4 tries over about
+// 1.75 s, enough for a gateway's passing refusal or a lost answer.
+const (
+	releaseTries = 4
+	releasePause = 250 * time.Millisecond
+)
+
+// leaseLeft reports whether, after pause, more than a quarter of the lease
+// would be left since the last renewal that took.
+func (l *Lock) leaseLeft(pause time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lease := l.rec.LeaseOf()
+	return time.Since(l.lastOK)+pause < lease-lease/4
+}
+
+// releaseOnce lists the lock records and deletes rec's. A record gone
+// after a delete was sent (*sent) was released by it, its answer lost;
+// gone before, it was broken or taken over.
+func (l *Lock) releaseOnce(ctx context.Context, rec LockRecord, sent *bool) error {
 	rs, err := locks(ctx, l.s)
 	if err != nil {
-		return err
+		return fmt.Errorf("lock: release: %w", err)
 	}
 	for _, r := range rs {
 		if r.RunID == rec.RunID && r.ID == rec.ID {
+			*sent = true
 			if err := l.s.DeleteCodec(ctx, r.ID); err != nil && !notFound(err) {
 				return fmt.Errorf("lock: release: %w", err)
 			}
 			return nil
 		}
+	}
+	if *sent && !slices.ContainsFunc(rs, func(r LockRecord) bool { return r.ID == rec.ID }) {
+		return nil
 	}
 	return fmt.Errorf("lock: release: %w", ErrLockLost)
 }

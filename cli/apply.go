@@ -60,6 +60,9 @@ func siteDirOf(files []string) string {
 	if len(files) == 0 {
 		return "."
 	}
+	if d := fleetSiteDir(files[0]); len(files) > 1 && d != "" {
+		return d
+	}
 	dir := filepath.Dir(files[0])
 	for _, f := range files[1:] {
 		d := filepath.Dir(f)
@@ -200,8 +203,8 @@ func (c *ApplyCmd) Run(env *Env) error {
 	defer func() {
 		if keepLock {
 			lock.Leave() // its lease runs out: a rollback from the journal takes it over
-		} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+		} else {
+			releaseLock(ctx, env.Stderr, lock, siteDir)
 		}
 	}()
 	p := run.Plan

@@ -216,10 +216,17 @@ func siteConnection(env *Env, path string, warn bool) (*site.Connection, site.Ga
 	if _, err := os.Stat(path); err != nil {
 		return nil, site.Gateway{}
 	}
+	paths, err := sitePaths([]string{path})
+	if err != nil {
+		if warn {
+			fmt.Fprintf(env.Stderr, "warning: %v; connecting with flags and GWSYNC_* only\n", err)
+		}
+		return nil, site.Gateway{}
+	}
 	s, problems := site.Load(site.Options{LookupEnv: func(k string) (string, bool) {
 		v := env.Getenv(k)
 		return v, v != ""
-	}}, path)
+	}}, paths...)
 	if s == nil || len(problems.Errors()) > 0 {
 		if warn {
 			fmt.Fprintf(env.Stderr, "warning: %s does not load (%d errors); connecting with flags and GWSYNC_* only\n", path, len(problems.Errors()))

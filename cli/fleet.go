@@ -11,6 +11,7 @@ import (
 	"html"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,37 @@ func fleetDir(args []string) (string, bool) {
 		return args[0], true
 	}
 	return "", false
+}
+
+// sitePaths returns the paths to load for the site args name: a site
+// folder of a fleet, named alone, is read as the fleet reads it, with the
+// fleet's common files; anything else as given.
+func sitePaths(args []string) ([]string, error) {
+	if len(args) != 1 {
+		return args, nil
+	}
+	fl, _, err := fleet.SiteOf(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if fl == nil {
+		return args, nil
+	}
+	return append([]string{args[0]}, fl.Common...), nil
+}
+
+// fleetSiteDir returns the folder of the fleet site that file (the first
+// of a fleet site's files, which are its own, then the common ones) is
+// in, or "".
+func fleetSiteDir(file string) string {
+	for d := filepath.Dir(file); ; d = filepath.Dir(d) {
+		if fl, _, err := fleet.SiteOf(d); err == nil && fl != nil {
+			return d
+		}
+		if fleet.Is(d) || filepath.Dir(d) == d || d == "." {
+			return ""
+		}
+	}
 }
 
 // loadFleet reads the fleet and keeps the sites of the shard.
@@ -617,8 +649,8 @@ func (c *ApplyCmd) applySite(ctx context.Context, env *Env, pool *brokerPool, fl
 		defer func() {
 			if keepLock {
 				lock.Leave() // its lease runs out: a rollback from the journal takes it over
-			} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-				fmt.Fprintf(&out, "warning: %v\n", err)
+			} else {
+				releaseLock(ctx, &out, lock, s.Dir)
 			}
 		}()
 	}

@@ -335,3 +335,147 @@ func TestSiteOutputTakesWritesFromSeveralGoroutines(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetFailedReleaseWarned: a gateway that refuses once the delete of
+// gwsync's lock after a good apply has it released by a later try; one
+// that refuses it to the end leaves that site applied and verified, and
+// the site's own section says the gateway keeps the lock and how to break
+// it; once broken, the fleet plans clean.
+func TestFleetFailedReleaseWarned(t *testing.T) {
+	f := newTestFleet(t, 2, 1)
+	s02 := filepath.Join(f.dir, "sites", "s02")
+	section := func(out, site string) string {
+		_, rest, _ := strings.Cut(out, "=== "+site)
+		sec, _, _ := strings.Cut(rest, "\n=== ")
+		sec, _, _ = strings.Cut(sec, "\nSITE ")
+		return sec
+	}
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "DELETE", OwnRecords: true, Code: nsapi.CodeFailedPrecondition})
+	code, out, errOut := runFleetCmd(t, "apply", f.dir, "--jobs", "2", "--auto-approve")
+	if code != ExitOK || strings.Contains(out, "warning") || strings.Count(out, "applied, verified") != 2 {
+		t.Fatalf("apply, one refused release: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if f.gws[1].Faults().Pending() != 0 {
+		t.Errorf("the release was never refused: the test proves nothing")
+	}
+	if code, out, _ := runFleetCmd(t, "plan", f.dir, "--detailed-exitcode"); code != ExitOK || strings.Contains(out, "lock") {
+		t.Errorf("plan after a release tried again: exit %d\n%s", code, out)
+	}
+
+	f.addDevice(t, 1) // a change for s02 only
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "DELETE", OwnRecords: true, Code: nsapi.CodeFailedPrecondition, Times: -1})
+	code, out, errOut = runFleetCmd(t, "apply", f.dir, "--jobs", "2", "--auto-approve")
+	if code != ExitOK {
+		t.Fatalf("apply, release refused to the end: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sec := section(out, "sites/s02")
+	for _, want := range []string{
+		"Apply complete! Resources: 1 added, 0 changed, 0 destroyed.\nVerified: the gateway was re-read and matches the site.\n",
+		"warning: lock: release: DELETE /api/payloadcodecs/",
+		"ns-api error 9 (failed precondition)",
+		"The gateway keeps this run's lock: the next plan and apply will find it held",
+		"break its lock with gwsync unlock " + s02 + "\n",
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("s02's section has no %q:\n%s", want, sec)
+		}
+	}
+	if strings.Contains(section(out, "sites/s01"), "warning") {
+		t.Errorf("s01's section warns:\n%s", out)
+	}
+	if !row("sites/s02", f.euis[1], "1", "1", "0", "0", "applied, verified").MatchString(out) {
+		t.Errorf("no applied row for s02:\n%s", out)
+	}
+	// As the warning says: the lock is held until broken.
+	if code, out, _ := runFleetCmd(t, "apply", f.dir, "--auto-approve"); code != ExitError || !strings.Contains(section(out, "sites/s02"), "gateway locked") {
+		t.Errorf("apply with the lock left: exit %d\n%s", code, out)
+	}
+	f.gws[1].Faults().Clear()
+	if code, out, errOut := runFleetCmd(t, "unlock", s02, "--force"); code != ExitOK || !strings.Contains(out, "Lock broken.") {
+		t.Fatalf("unlock: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runFleetCmd(t, "plan", f.dir, "--detailed-exitcode"); code != ExitOK || strings.Contains(out, "lock") {
+		t.Errorf("plan after the unlock: exit %d\n%s", code, out)
+	}
+}
+
+// addDevice adds a device to site i of the fleet.
+func (f *testFleet) addDevice(t *testing.T, i int) {
+	t.Helper()
+	p := filepath.Join(f.dir, "sites", fmt.Sprintf("s%02d", i+1), "site.yaml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = fmt.Appendf(b, "  - devEUI: '%016X'\n    name: dev-%02d-extra\n    appKey: ${env:KEY_%d_extra}\n", 0x24E1241300000000+uint64(i)<<16+0xFFFF, i, i)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFleetSiteAlone: a fleet's site named alone is read as the fleet
+// reads it, with the common files, by every command of one site, so the
+// commands the fleet's messages give work on it: validate, plan and apply
+// it; a rollback from the journal a fleet apply kept (its rollback
+// incomplete) restores the gateway and frees the lock.
+func TestFleetSiteAlone(t *testing.T) {
+	f := newTestFleet(t, 2, 2)
+	s02 := filepath.Join(f.dir, "sites", "s02")
+	if code, out, errOut := runFleetCmd(t, "validate", s02); code != ExitOK {
+		t.Fatalf("validate a fleet site: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := runFleetCmd(t, "plan", s02, "--detailed-exitcode")
+	if code != ExitChanges || !strings.Contains(out, "Plan: 4 to add, 0 to change, 0 to destroy.") || !strings.Contains(out, `codec "fleet-codec" will be created`) {
+		t.Fatalf("plan a fleet site: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// s02's gateway refuses its second device create, then the undo of
+	// the first: the fleet apply ends with s02's rollback incomplete.
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "POST", URLContains: "/api/urdevices", Nth: 2, Code: nsapi.CodeFailedPrecondition})
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "DELETE", URLContains: "/api/urdevices", Code: nsapi.CodeFailedPrecondition, Times: -1})
+	code, out, errOut = runFleetCmd(t, "apply", f.dir, "--jobs", "1", "--auto-approve")
+	if code != ExitPartial {
+		t.Fatalf("fleet apply: exit %d, want 4\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(s02, ".gwsync", "journal.jsonl")); err != nil {
+		t.Fatalf("s02 kept no journal: %v", err)
+	}
+	f.gws[1].Faults().Clear()
+	code, out, errOut = runFleetCmd(t, "rollback", s02)
+	if code != ExitOK {
+		t.Fatalf("rollback of a fleet site: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := liveDevices(t, f.gws[1]); n != 0 {
+		t.Errorf("after the rollback s02's gateway holds %d devices, want none", n)
+	}
+	// Planned to a file and applied from it: the plan's site files are the
+	// site's and the common ones; its journal is the site's.
+	planFile := filepath.Join(t.TempDir(), "s02.plan")
+	if code, out, errOut := runFleetCmd(t, "plan", s02, "--out", planFile); code != ExitOK {
+		t.Fatalf("plan a fleet site to a file: exit %d\n%s\n%s", code, out, errOut)
+	}
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "POST", URLContains: "/api/urdevices", Nth: 2, Code: nsapi.CodeFailedPrecondition})
+	f.gws[1].Faults().Add(gwsim.Fault{Method: "DELETE", URLContains: "/api/urdevices", Code: nsapi.CodeFailedPrecondition, Times: -1})
+	if code, out, errOut := runFleetCmd(t, "apply", planFile, "--auto-approve"); code != ExitPartial || !strings.Contains(errOut+out, "gwsync rollback "+s02) {
+		t.Fatalf("apply a fleet site's plan file: exit %d, want 4 naming the site's rollback\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(s02, ".gwsync", "journal.jsonl")); err != nil {
+		t.Fatalf("the plan file's apply kept no journal in the site: %v", err)
+	}
+	f.gws[1].Faults().Clear()
+	if code, out, errOut := runFleetCmd(t, "rollback", s02); code != ExitOK {
+		t.Fatalf("rollback of a fleet site: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runFleetCmd(t, "apply", s02, "--auto-approve")
+	if code != ExitOK || !strings.Contains(out, "Apply complete! Resources: 4 added") {
+		t.Fatalf("apply a fleet site alone: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := runFleetCmd(t, "plan", f.dir, "--detailed-exitcode"); code != ExitOK || !strings.HasSuffix(out, "2 sites: 0 with changes, 2 unchanged, 0 failed\n") {
+		t.Errorf("the fleet after its site was applied alone: exit %d\n%s", code, out)
+	}
+	for _, p := range []string{filepath.Join(s02, ".gwsync", "journal.jsonl"), filepath.Join(f.dir, ".gwsync")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is left", p)
+		}
+	}
+}

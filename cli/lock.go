@@ -68,6 +68,21 @@ func takeLock(ctx context.Context, env *Env, run *planRun, siteDir string, timeo
 	return nil, withExit(ExitError, fmt.Errorf("plan again under the lock: %w", err))
 }
 
+// releaseLock releases the run's lock. When the gateway keeps it, it
+// warns on w that the next plan and apply will find the gateway locked by
+// this run, which has ended, and how to free it.
+func releaseLock(ctx context.Context, w io.Writer, lock *applier.Lock, siteDir string) {
+	err := lock.Release(context.WithoutCancel(ctx))
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(w, "warning: %v\n", err)
+	if !errors.Is(err, applier.ErrLockLost) {
+		fmt.Fprintf(w, "The gateway keeps this run's lock: the next plan and apply will find it held, as if this run were still going. "+
+			"This run has ended: break its lock with gwsync unlock %s\n", siteDir)
+	}
+}
+
 // LeaseEnv sets the lease of the gateway's lock: how long its holder may
 // go without renewing its record (it renews every quarter of it) before a
 // rollback from its journal may take it over. Unset: the default.

@@ -55,6 +55,11 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		v := env.Getenv(k)
 		return v, v != ""
 	}, Offline: stateFile != "", PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != ""}
+	journalDir := journalDirFor(siteArgs)
+	siteArgs, err := sitePaths(siteArgs)
+	if err != nil {
+		return nil, withExit(ExitError, err)
+	}
 	var early *earlyRead
 	if stateFile == "" {
 		early = startEarlyRead(ctx, env, flags, opts, siteArgs)
@@ -68,7 +73,6 @@ func makePlan(ctx context.Context, env *Env, siteArgs []string, stateFile string
 		return nil, withExit(ExitError, fmt.Errorf("the site has %s; nothing was planned or written", count(len(problems.Errors()), "error")))
 	}
 	run := &planRun{Site: s, Close: func() error { return nil }}
-	journalDir := journalDirFor(siteArgs)
 	if env.JournalDir != "" {
 		journalDir = env.JournalDir // a fleet site
 	}

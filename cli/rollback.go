@@ -58,9 +58,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 		return err
 	}
 	if !tookOver && !c.Force && !c.Abandon && applier.HasJournal(journalDir) {
-		if rerr := lock.Release(context.WithoutCancel(ctx)); rerr != nil {
-			fmt.Fprintf(env.Stderr, "warning: %v\n", rerr)
-		}
+		releaseLock(ctx, env.Stderr, lock, c.Site)
 		return withExit(ExitError, fmt.Errorf("journal %s (%s) is not the one of an interrupted apply on this gateway: "+
 			"no lock on the gateway names it, so nothing was written. A journal planted in a checkout, copied from another gateway, "+
 			"or left after its lock was broken would look like this. Review it; to roll back from it anyway, pass --force; "+
@@ -70,8 +68,8 @@ func (c *RollbackCmd) Run(env *Env) error {
 	defer func() {
 		if keepLock {
 			lock.Leave() // its lease runs out: a rollback from the journal takes it over
-		} else if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+		} else {
+			releaseLock(ctx, env.Stderr, lock, c.Site)
 		}
 	}()
 

@@ -60,7 +60,11 @@ func loadSiteConnection(env *Env, path string) (*site.Site, error) {
 			return v, v != ""
 		}
 	}
-	s, probs := site.Load(opts, path)
+	paths, err := sitePaths([]string{path})
+	if err != nil {
+		return nil, err
+	}
+	s, probs := site.Load(opts, paths...)
 	if s == nil {
 		if len(probs) == 0 {
 			return nil, fmt.Errorf("site %s: cannot be loaded", path)

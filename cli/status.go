@@ -315,11 +315,15 @@ func connectFor(ctx context.Context, env *Env, sitePath string, flags ConnFlags)
 	var conn *site.Connection
 	var gw site.Gateway
 	if sitePath != "" {
+		paths, err := sitePaths([]string{sitePath})
+		if err != nil {
+			return nil, nil, withExit(ExitError, err)
+		}
 		s, problems := site.Load(site.Options{Offline: true, PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != "",
 			LookupEnv: func(k string) (string, bool) {
 				v := env.Getenv(k)
 				return v, v != ""
-			}}, sitePath)
+			}}, paths...)
 		if errs := problems.Errors(); s == nil || len(errs) > 0 {
 			for _, p := range errs {
 				fmt.Fprintln(env.Stderr, p.Error())

@@ -60,7 +60,11 @@ func (c *ValidateCmd) Run(env *Env) error {
 		PasswordGiven: env.Getenv("GWSYNC_PASSWORD") != "",
 		QuoteErrors:   true,
 	}
-	s, problems := site.Load(opts, c.Site...)
+	paths, err := sitePaths(c.Site)
+	if err != nil {
+		return withExit(ExitError, err)
+	}
+	s, problems := site.Load(opts, paths...)
 	errs, warns := len(problems.Errors()), len(problems.Warnings())
 	valid := s != nil && errs == 0
 	switch c.Format {

@@ -161,6 +161,47 @@ func Load(dir string) (*Fleet, error) {
 	return f, nil
 }
 
+// SiteOf finds the fleet that has the folder dir as one of its sites: the
+// nearest parent folder of dir holding a fleet file, when its fleet lists
+// dir. It returns a nil Fleet when there is none, and the error of a
+// fleet file that does not load. The fleet's paths keep dir's form: from
+// a relative dir, they are relative to the current folder.
+func SiteOf(dir string) (*Fleet, Site, error) {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil, Site{}, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, Site{}, nil
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		if Is(p) {
+			at := p
+			if !filepath.IsAbs(dir) {
+				if wd, err := os.Getwd(); err == nil {
+					if rel, err := filepath.Rel(wd, p); err == nil {
+						at = rel
+					}
+				}
+			}
+			f, err := Load(at)
+			if err != nil {
+				return nil, Site{}, err
+			}
+			for _, s := range f.Sites {
+				if sst, err := os.Stat(s.Dir); err == nil && os.SameFile(st, sst) {
+					return f, s, nil
+				}
+			}
+			return nil, Site{}, nil
+		}
+		if filepath.Dir(p) == p {
+			return nil, Site{}, nil
+		}
+	}
+}
+
 // Paths are the paths to load for s: its folder, then the common ones.
 func (f *Fleet) Paths(s Site) []string {
 	return append([]string{s.Dir}, f.Common...)

@@ -62,6 +62,57 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestSiteOf: a fleet's site folder is found from itself (absolute, or
+// relative to the current folder, which its paths keep); the fleet folder,
+// its common folder, a site's subfolder and a folder outside are no site
+// of a fleet; a fleet file that does not load is said.
+func TestSiteOf(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"fleet/fleet.yml":               "version: 1\ncommon: [common]\nsites: [sites]\n",
+		"fleet/common/shared.yaml":      "profiles: []\n",
+		"fleet/sites/a/site.yaml":       "version: 1\n",
+		"fleet/sites/a/more/devs.yaml":  "devices: []\n",
+		"broken/fleet.yml":              "version: 2\n",
+		"broken/b/site.yaml":            "version: 1\n",
+		"alone/site.yaml":               "version: 1\n",
+		"fleet/sites/not-a-site/x.json": "{}\n",
+	})
+	site := func(path string) string {
+		t.Helper()
+		f, s, err := SiteOf(path)
+		switch {
+		case err != nil:
+			return "error: " + err.Error()
+		case f == nil:
+			return "none"
+		}
+		return s.Name + " " + strings.Join(f.Paths(s), " ")
+	}
+	abs := filepath.Join(dir, "fleet")
+	for path, want := range map[string]string{
+		filepath.Join(abs, "sites", "a"):          "sites/a " + strings.Join([]string{filepath.Join(abs, "sites", "a"), filepath.Join(abs, "common")}, " "),
+		abs:                                       "none",
+		filepath.Join(abs, "common"):              "none",
+		filepath.Join(abs, "sites", "a", "more"):  "none",
+		filepath.Join(abs, "sites", "not-a-site"): "none",
+		filepath.Join(dir, "alone"):               "none",
+		filepath.Join(dir, "missing"):             "none",
+		filepath.Join(dir, "alone", "site.yaml"):  "none",
+	} {
+		if got := site(path); got != want {
+			t.Errorf("SiteOf(%s) = %s, want %s", path, got, want)
+		}
+	}
+	if got := site(filepath.Join(dir, "broken", "b")); !strings.Contains(got, "error: fleet ") || !strings.Contains(got, "want version: 1") {
+		t.Errorf("a site of a broken fleet: %s", got)
+	}
+	t.Chdir(filepath.Join(abs, "sites"))
+	if got, want := site("a"), "sites/a "+filepath.Join("..", "sites", "a")+" "+filepath.Join("..", "common"); got != want {
+		t.Errorf("relative: %s, want %s", got, want)
+	}
+}
+
 func TestLoadSitesFolders(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{
