@@ -60,8 +60,10 @@ func siteDirOf(files []string) string {
 	if len(files) == 0 {
 		return "."
 	}
-	if d := fleetSiteDir(files[0]); len(files) > 1 && d != "" {
-		return d
+	if len(files) > 1 {
+		if d := fleetSiteDir(files[0]); d != "" {
+			return d
+		}
 	}
 	dir := filepath.Dir(files[0])
 	for _, f := range files[1:] {

@@ -11,7 +11,6 @@ import (
 	"html"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,18 +55,16 @@ func sitePaths(args []string) ([]string, error) {
 	return append([]string{args[0]}, fl.Common...), nil
 }
 
-// fleetSiteDir returns the folder of the fleet site that file (the first
-// of a fleet site's files, which are its own, then the common ones) is
-// in, or "".
+// fleetSiteDir returns the folder of the fleet site that holds file (the
+// first of a fleet site's files, which are its own, then the common ones),
+// or "".
 func fleetSiteDir(file string) string {
-	for d := filepath.Dir(file); ; d = filepath.Dir(d) {
-		if fl, _, err := fleet.SiteOf(d); err == nil && fl != nil {
-			return d
-		}
-		if fleet.Is(d) || filepath.Dir(d) == d || d == "." {
-			return ""
-		}
+	fl, err := fleet.Enclosing(file)
+	if fl == nil || err != nil {
+		return ""
 	}
+	s, _ := fl.SiteHolding(file)
+	return s.Dir
 }
 
 // loadFleet reads the fleet and keeps the sites of the shard.

@@ -161,45 +161,61 @@ func Load(dir string) (*Fleet, error) {
 	return f, nil
 }
 
-// SiteOf finds the fleet that has the folder dir as one of its sites: the
-// nearest parent folder of dir holding a fleet file, when its fleet lists
-// dir. It returns a nil Fleet when there is none, and the error of a
-// fleet file that does not load. The fleet's paths keep dir's form: from
-// a relative dir, they are relative to the current folder.
-func SiteOf(dir string) (*Fleet, Site, error) {
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return nil, Site{}, nil
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, Site{}, nil
-	}
-	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
-		if Is(p) {
-			at := p
-			if !filepath.IsAbs(dir) {
-				if wd, err := os.Getwd(); err == nil {
-					if rel, err := filepath.Rel(wd, p); err == nil {
-						at = rel
-					}
-				}
-			}
-			f, err := Load(at)
-			if err != nil {
-				return nil, Site{}, err
-			}
-			for _, s := range f.Sites {
-				if sst, err := os.Stat(s.Dir); err == nil && os.SameFile(st, sst) {
-					return f, s, nil
-				}
-			}
-			return nil, Site{}, nil
-		}
+// Enclosing loads the fleet of the nearest parent folder of path that
+// holds a fleet file, or returns nil when none does. Its paths keep path's
+// form: from a relative path, they are relative to the current folder.
+func Enclosing(path string) (*Fleet, error) {
+	p := filepath.Dir(absOf(path))
+	for !Is(p) {
 		if filepath.Dir(p) == p {
-			return nil, Site{}, nil
+			return nil, nil
+		}
+		p = filepath.Dir(p)
+	}
+	if !filepath.IsAbs(path) {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, p); err == nil {
+				p = rel
+			}
 		}
 	}
+	return Load(p)
+}
+
+// SiteHolding returns the site whose folder is path or holds it.
+func (f *Fleet) SiteHolding(path string) (Site, bool) {
+	abs := absOf(path)
+	for _, s := range f.Sites {
+		if d := absOf(s.Dir); abs == d || strings.HasPrefix(abs, d+string(filepath.Separator)) {
+			return s, true
+		}
+	}
+	return Site{}, false
+}
+
+// SiteOf finds the fleet that has the folder dir as one of its sites (see
+// Enclosing). It returns a nil Fleet when there is none, and the error of
+// a fleet file that does not load.
+func SiteOf(dir string) (*Fleet, Site, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, Site{}, nil
+	}
+	f, err := Enclosing(dir)
+	if f == nil || err != nil {
+		return nil, Site{}, err
+	}
+	if s, ok := f.SiteHolding(dir); ok && absOf(s.Dir) == absOf(dir) {
+		return f, s, nil
+	}
+	return nil, Site{}, nil
+}
+
+// absOf is path made absolute and clean (as given when that fails).
+func absOf(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
 }
 
 // Paths are the paths to load for s: its folder, then the common ones.
